@@ -1,0 +1,1 @@
+"""Lifecycle code for the bring-your-own-container model: config, backends, pipeline."""

@@ -1,0 +1,31 @@
+"""Lifecycle backends: ``local`` (default, one machine) and ``sagemaker`` (AWS).
+
+Backends are imported lazily so that using one never pays for the other's imports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ml.backends.base import Backend
+from ml.config import ProjectConfig
+from ml.errors import UserInputError
+
+BACKENDS = ("local", "sagemaker")
+
+
+def make_backend(name: str, *, config: ProjectConfig, root: Path, runtime: str = "process") -> Backend:
+    """Build the named backend for the project at ``root``.
+
+    ``runtime`` matters to the local backend only: ``process`` runs the container's programs
+    from the checkout, ``image`` runs them inside the built image.
+    """
+    if name == "local":
+        from ml.backends.local.backend import LocalBackend
+
+        return LocalBackend(config=config, root=root, runtime=runtime)
+    if name == "sagemaker":
+        from ml.backends.sagemaker.backend import SageMakerBackend
+
+        return SageMakerBackend.from_project(config=config, root=root)
+    raise UserInputError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

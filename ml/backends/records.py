@@ -1,0 +1,131 @@
+"""What the lifecycle records, shaped the way SageMaker records it.
+
+Both backends return these frozen records, so tasks and the pipeline print and chain them without
+knowing which backend produced them. ``to_dict``/``from_dict`` give the JSON form the local
+backend stores and ``invoke describe`` prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+# Status vocabularies, as the SageMaker API spells them.
+TRAINING_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+ENDPOINT_STATUSES = ("Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService")
+TRANSFORM_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lineage(_Record):
+    """Where a model came from: enough to rebuild it or to explain it."""
+
+    git_commit: str = ""
+    data_uri: str = ""
+    data_sha256: str = ""  # local: hash of the training files; sagemaker: the S3 object version
+    image: str = ""  # image digest (sagemaker: repo@sha256:...), or the program hash locally
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRecord(_Record):
+    uri: str  # what to run: repository URI with digest, or a local image name
+    digest: str  # sha256:...
+    tag: str = ""
+    builder: str = ""  # buildah, docker, podman, or "program" for the local process runtime
+    created_at: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingJob(_Record):
+    name: str
+    status: str  # one of TRAINING_STATUSES
+    created_at: str = ""
+    ended_at: str = ""
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifact_uri: str = ""
+    artifact_sha256: str = ""
+    failure_reason: str = ""
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalEvent(_Record):
+    """An audit entry: who set which approval status, when and why."""
+
+    status: str
+    by: str
+    at: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelVersion(_Record):
+    group: str
+    version: int
+    approval_status: str  # one of APPROVAL_STATUSES
+    artifact_uri: str
+    artifact_sha256: str = ""
+    image: str = ""
+    training_job: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    arn: str = ""  # the model package ARN on SageMaker; empty locally
+    approvals: list[dict[str, Any]] = field(default_factory=list)  # ApprovalEvent dicts, oldest first
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant(_Record):
+    name: str
+    version: int
+    weight: float
+    url: str = ""  # local: the variant's own serve URL; empty on SageMaker
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint(_Record):
+    name: str
+    status: str  # one of ENDPOINT_STATUSES
+    config_name: str = ""
+    version: int = 0  # the model version the endpoint serves once settled
+    url: str = ""  # local: the router's stable URL; sagemaker: the runtime invoke URL
+    variants: list[dict[str, Any]] = field(default_factory=list)  # Variant dicts
+    previous_versions: list[int] = field(default_factory=list)  # for rollback, newest last
+    created_at: str = ""
+    updated_at: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformJob(_Record):
+    name: str
+    status: str  # one of TRANSFORM_STATUSES
+    version: int = 0
+    input_uri: str = ""
+    output_uri: str = ""
+    records: int = 0
+    created_at: str = ""
+    ended_at: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invocation(_Record):
+    status_code: int
+    content_type: str
+    body: bytes
+    variant: str = ""

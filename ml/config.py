@@ -1,0 +1,280 @@
+"""The project's configuration: the ``context`` block of ``cdktf.json``, loaded once, validated.
+
+``cdktf.json`` is the one source of truth for the user's parameters. ``main.py`` (through the
+cdktf CLI, which passes the context in ``CDKTF_CONTEXT_JSON``) and ``tasks.py`` both read it
+through :func:`load_config`, so a typo fails the same way everywhere: with a :class:`ConfigError`
+that names the key and the expected form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ml.errors import ConfigError
+
+CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
+DEFAULT_CONFIG_FILE = "cdktf.json"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_ECR_REPO = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_CODECOMMIT_REPO = re.compile(r"^[\w.-]{1,100}$")
+_BRANCH = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<!/)$")
+_CODEBUILD_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$")
+_PIPELINE = re.compile(r"^[A-Za-z0-9.@_-]{1,100}$")
+_PACKAGE_GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
+_JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
+_GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+
+
+def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"expected a string ({form}), got {type(value).__name__} {value!r}")
+        if allow_empty and value == "":
+            return value
+        if not regex.match(value):
+            raise ConfigError(key, f"{value!r} is not valid; expected {form}")
+        return value
+
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if value not in options:
+            raise ConfigError(key, f"{value!r} is not one of {', '.join(options)}")
+        return value
+
+    return check
+
+
+def _boolean(key: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    return value
+
+
+def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, Any], Any]:
+    kind = "a whole number" if integer else "a number"
+
+    def check(key: str, value: Any) -> Any:
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or not low <= value <= high:
+            raise ConfigError(key, f"expected {kind} from {low:g} to {high:g}, got {value!r}")
+        return value
+
+    return check
+
+
+def _string_map(key_form: re.Pattern[str]) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
+        for k, v in value.items():
+            if not key_form.match(str(k)) or not isinstance(v, str):
+                raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
+        return dict(value)
+
+    return check
+
+
+def _retention(key: str, value: Any) -> Any:
+    if value not in LOG_RETENTION_DAYS:
+        raise ConfigError(key, f"{value!r} is not a CloudWatch retention period; use one of {LOG_RETENTION_DAYS}")
+    return value
+
+
+def _relative_dir(key: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value or Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ConfigError(key, f"expected a directory path relative to the project, got {value!r}")
+    return value
+
+
+_EMAIL_OR_EMPTY = _pattern(_EMAIL, "an email address like name@example.com, or empty", allow_empty=True)
+_NAME = {
+    "repo": _pattern(_CODECOMMIT_REPO, "1-100 letters, digits, '.', '_' or '-'"),
+    "branch": _pattern(_BRANCH, "a git branch name such as main"),
+    "project": _pattern(_CODEBUILD_PROJECT, "2-255 letters, digits, '-' or '_', starting with a letter or digit"),
+    "pipeline": _pattern(_PIPELINE, "1-100 letters, digits, '.', '@', '-' or '_'"),
+}
+
+
+def _spec(check: Callable[[str, Any], Any]) -> Any:
+    return field(metadata={"check": check})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectConfig:
+    """Every parameter of the project. Field names are the keys of ``cdktf.json``'s context."""
+
+    project_name: str = _spec(_pattern(_PROJECT, "3-32 lowercase letters, digits or '-', starting with a letter"))
+    region: str = _spec(_pattern(_REGION, "an AWS region such as us-east-1"))
+    tags: dict[str, str] = _spec(_string_map(_TAG_KEY))
+
+    ecr_repo: str = _spec(_pattern(_ECR_REPO, "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/'"))
+    source_provider: str = _spec(_choice(("codecommit", "codeconnections")))
+    codeconnections_arn: str = _spec(_pattern(_CONNECTION_ARN, "an AWS CodeConnections connection ARN, or empty", allow_empty=True))
+    github_owner: str = _spec(_pattern(_GITHUB_OWNER, "a GitHub user or organisation name, or empty", allow_empty=True))
+
+    build_repo: str = _spec(_NAME["repo"])
+    build_branch: str = _spec(_NAME["branch"])
+    build_project: str = _spec(_NAME["project"])
+    build_pipeline: str = _spec(_NAME["pipeline"])
+    build_notifications_email: str = _spec(_EMAIL_OR_EMPTY)
+
+    train_repo: str = _spec(_NAME["repo"])
+    train_branch: str = _spec(_NAME["branch"])
+    train_project: str = _spec(_NAME["project"])
+    train_pipeline: str = _spec(_NAME["pipeline"])
+    train_notifications_email: str = _spec(_EMAIL_OR_EMPTY)
+
+    deploy_repo: str = _spec(_NAME["repo"])
+    deploy_branch: str = _spec(_NAME["branch"])
+    deploy_project: str = _spec(_NAME["project"])
+    deploy_pipeline: str = _spec(_NAME["pipeline"])
+    deploy_notifications_email: str = _spec(_EMAIL_OR_EMPTY)
+    deploy_approval_required: bool = _spec(_boolean)
+    deploy_approval_email: str = _spec(_EMAIL_OR_EMPTY)
+
+    model_package_group: str = _spec(_pattern(_PACKAGE_GROUP, "1-63 letters, digits or '-', starting with a letter or digit"))
+    model_approval_status: str = _spec(_choice(APPROVAL_STATUSES))
+    hyperparameters: dict[str, str] = _spec(_string_map(re.compile(r"^[a-z_][a-z0-9_]*$")))
+
+    training_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large"))
+    training_use_spot: bool = _spec(_boolean)
+    training_max_runtime_seconds: int = _spec(_number(60, 432000))
+    training_max_wait_seconds: int = _spec(_number(60, 432000))
+    hosting_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.t2.medium"))
+    hosting_instance_count: int = _spec(_number(1, 100))
+    transform_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large"))
+    transform_max_payload_mb: int = _spec(_number(1, 100))
+    transform_max_concurrent: int = _spec(_number(1, 64))
+    transform_input_filter: str = _spec(_pattern(_JSONPATH, "a JSONPath such as $ or $[1:]"))
+    transform_join_source: str = _spec(_choice(("None", "Input")))
+    transform_output_filter: str = _spec(_pattern(_JSONPATH, "a JSONPath such as $ or $[0,-1]"))
+
+    bluegreen_traffic: str = _spec(_choice(TRAFFIC_TYPES))
+    bluegreen_step_percent: int = _spec(_number(1, 100))
+    bluegreen_wait_seconds: int = _spec(_number(0, 3600))
+    bluegreen_baking_seconds: int = _spec(_number(0, 3600))
+    alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
+    alarm_p99_latency_ms: int = _spec(_number(1, 60000))
+
+    log_retention_days: int = _spec(_retention)
+    state_backend: str = _spec(_choice(("local", "s3")))
+    state_bucket: str = _spec(_pattern(_BUCKET, "an S3 bucket name (3-63 lowercase letters, digits, '.', '-'), or empty", allow_empty=True))
+    state_key_prefix: str = _spec(_pattern(re.compile(r"^[\w./-]{1,200}$"), "an S3 key prefix such as sagemaker-byoc"))
+
+    local_state_dir: str = _spec(_relative_dir)
+    local_bluegreen_wait_seconds: float = _spec(_number(0, 600, integer=False))
+    local_bluegreen_baking_seconds: float = _spec(_number(0, 3600, integer=False))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            f.metadata["check"](f.name, getattr(self, f.name))
+        self._check_relations()
+
+    def _check_relations(self) -> None:
+        if self.deploy_approval_required and not self.deploy_approval_email:
+            raise ConfigError("deploy_approval_email", "is required while deploy_approval_required is true; set an approver's address")
+        if self.training_use_spot and self.training_max_wait_seconds < self.training_max_runtime_seconds:
+            raise ConfigError(
+                "training_max_wait_seconds",
+                f"must be at least training_max_runtime_seconds ({self.training_max_runtime_seconds}) when spot training is on",
+            )
+        if self.source_provider == "codeconnections" and not (self.codeconnections_arn and self.github_owner):
+            raise ConfigError("codeconnections_arn", "source_provider 'codeconnections' needs codeconnections_arn and github_owner")
+        if self.state_backend == "s3" and not self.state_bucket:
+            raise ConfigError("state_bucket", "is required when state_backend is 's3'; name the bucket that holds Terraform state")
+
+    @property
+    def endpoint_name(self) -> str:
+        """The real-time endpoint's name; the deploy stack's alarms watch this name."""
+        return f"{self.project_name}-endpoint"
+
+    @property
+    def variant_name(self) -> str:
+        """One production variant; blue/green keeps its name (SageMaker guardrails require it)."""
+        return "AllTraffic"
+
+    def local_state_path(self, stack: str) -> str:
+        """Terraform local-backend state file of a stack, relative to the project root."""
+        return f"terraform.{stack}.tfstate"
+
+    def remote_state_key(self, stack: str) -> str:
+        """Terraform S3-backend object key of a stack's state."""
+        return f"{self.state_key_prefix}/{stack}.tfstate"
+
+    @property
+    def notification_emails(self) -> dict[str, str]:
+        """The per-pipeline notification addresses that are set, keyed by pipeline."""
+        emails = {"build": self.build_notifications_email, "train": self.train_notifications_email, "deploy": self.deploy_notifications_email}
+        return {stage: email for stage, email in emails.items() if email}
+
+
+CONFIG_KEYS = tuple(f.name for f in fields(ProjectConfig))
+
+
+def config_from_mapping(context: Mapping[str, Any]) -> ProjectConfig:
+    """Validate a context mapping; unknown and missing keys are errors that name the key."""
+    unknown = sorted(set(context) - set(CONFIG_KEYS))
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys are listed in README.md ({len(CONFIG_KEYS)} keys)"
+        raise ConfigError(key, f"unknown key; {hint}")
+    missing = [k for k in CONFIG_KEYS if k not in context]
+    if missing:
+        raise ConfigError(missing[0], "is missing; add it to the context block of cdktf.json (see README.md for the default)")
+    return ProjectConfig(**{k: context[k] for k in CONFIG_KEYS})
+
+
+def _context_from_env() -> dict[str, Any] | None:
+    raw = os.environ.get(CONTEXT_ENV)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError(CONTEXT_ENV, f"is not valid JSON ({err})") from err
+    # The CLI adds its own keys (for example cdktfRelativeModules); keep only ours.
+    return {k: v for k, v in data.items() if k in CONFIG_KEYS} if isinstance(data, dict) else None
+
+
+def load_config(path: Path | None = None, *, overrides: Mapping[str, Any] | None = None) -> ProjectConfig:
+    """Load and validate the configuration.
+
+    ``path`` defaults to ``cdktf.json`` in the working directory. Overrides (from tests, or the
+    ``CDKTF_CONTEXT_JSON`` the cdktf CLI sets) are applied on top of the file's context.
+    """
+    config_file = path or Path(DEFAULT_CONFIG_FILE)
+    try:
+        document = json.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError("context", f"{config_file} not found; run from the project root or pass its path") from err
+    except json.JSONDecodeError as err:
+        raise ConfigError("context", f"{config_file} is not valid JSON: {err}") from err
+    context = document.get("context")
+    if not isinstance(context, dict):
+        raise ConfigError("context", f"{config_file} has no context object")
+    merged = dict(context)
+    merged.update(_context_from_env() or {})
+    merged.update(overrides or {})
+    return config_from_mapping(merged)
