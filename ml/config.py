@@ -225,7 +225,11 @@ class ProjectConfig:
     @property
     def notification_emails(self) -> dict[str, str]:
         """The per-pipeline notification addresses that are set, keyed by pipeline."""
-        emails = {"build": self.build_notifications_email, "train": self.train_notifications_email, "deploy": self.deploy_notifications_email}
+        emails = {
+            "build": self.build_notifications_email,
+            "train": self.train_notifications_email,
+            "deploy": self.deploy_notifications_email,
+        }
         return {stage: email for stage, email in emails.items() if email}
 
 

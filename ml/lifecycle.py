@@ -1,0 +1,80 @@
+"""The README's main job: the whole model lifecycle on this machine, end to end.
+
+train → register → approve → endpoint → test → train v2 → blue/green update → transform →
+teardown, all with the local backend, so a new user sees every verb work in one command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ml.backends import make_backend
+from ml.backends.base import Backend
+from ml.config import ProjectConfig
+from ml.data import write_iris_csv
+from ml.errors import JobFailedError, NotFoundError
+from ml.progress import StageClock
+from ml.report import sample_request
+
+STAGES = 9
+
+
+def _check_predictions(*, backend: Backend, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
+    body, labels = sample_request(data, rows=6)
+    answer = backend.invoke(endpoint_name=endpoint, body=body)
+    predictions = answer.body.decode().splitlines()
+    if answer.status_code != 200 or len(predictions) != len(labels):
+        raise JobFailedError(f"endpoint answered {answer.status_code}: {answer.body[:200]!r}")
+    for label, predicted in zip(labels, predictions, strict=True):
+        emit(f"    expected {label:<11} predicted {predicted}")
+
+
+def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit: Callable[[str], None] = print) -> StageClock:
+    """Run every lifecycle verb once with the local backend; returns the stage timings."""
+    backend = make_backend("local", config=config, root=root)
+    endpoint = config.endpoint_name
+    data = root / "data" / "iris.csv"
+    if not data.is_file():
+        write_iris_csv(data)
+    try:
+        backend.describe_endpoint(endpoint_name=endpoint)
+        emit(f"replacing the local endpoint {endpoint} left by an earlier run")
+        backend.teardown(endpoint_name=endpoint)
+    except NotFoundError:
+        pass
+
+    clock = StageClock(total=STAGES if not keep else STAGES - 1, emit=emit)
+    try:
+        with clock.stage("train v1 and register"):
+            job = backend.train(hyperparameters=config.hyperparameters, data=str(data))
+            first = backend.register(job_name=job.name, approval_status="PendingManualApproval")
+            emit(f"    {job.name}: {job.metrics} → version {first.version} ({first.approval_status})")
+        with clock.stage(f"approve version {first.version}"):
+            backend.approve(version=first.version, status="Approved", note="lifecycle demo")
+        with clock.stage("deploy real-time endpoint"):
+            live = backend.deploy_endpoint(endpoint_name=endpoint, version=first.version)
+            emit(f"    {live.name} {live.status} at {live.url}")
+        with clock.stage("test endpoint"):
+            _check_predictions(backend=backend, endpoint=endpoint, data=data, emit=emit)
+        with clock.stage("train v2 (shallower tree) and register"):
+            shallower = {**config.hyperparameters, "max_depth": "3"}
+            job2 = backend.train(hyperparameters=shallower, data=str(data))
+            second = backend.register(job_name=job2.name, approval_status="PendingManualApproval")
+            backend.approve(version=second.version, status="Approved", note="lifecycle demo")
+        with clock.stage(f"blue/green update to version {second.version}"):
+            updated = backend.update_endpoint(endpoint_name=endpoint, version=second.version)
+            emit(f"    {updated.name} {updated.status}, serving version {updated.version}")
+        with clock.stage("test endpoint after update"):
+            _check_predictions(backend=backend, endpoint=endpoint, data=data, emit=emit)
+        with clock.stage("batch transform"):
+            out_dir = root / config.local_state_dir / "lifecycle-transform"
+            result = backend.transform(data=str(data), output=str(out_dir), version=second.version)
+            emit(f"    {result.records} records → {result.output_uri}")
+    finally:
+        if not keep:
+            with clock.stage("teardown"):
+                for line in backend.teardown(endpoint_name=endpoint):
+                    emit(f"    {line}")
+    emit(f"lifecycle finished in {clock.elapsed:.1f}s")
+    return clock

@@ -1,0 +1,274 @@
+"""Tasks for the model lifecycle. Run `invoke --list` to see them, `invoke --help TASK` for flags.
+
+Every task is a thin wrapper: parse flags, call a function in ``ml/``, print the result. The
+backend is ``local`` (this machine, no AWS account) unless ``--backend sagemaker`` is given; the
+tasks never know which backend they drive. Names of AWS resources come from Terraform state.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from ml.errors import ByocError
+
+ROOT = Path(__file__).resolve().parent
+BACKEND_HELP = "local (default: this machine, no AWS) or sagemaker (AWS; names from Terraform state)"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(func: F) -> F:
+    """Turn the project's errors into a one-line message and exit status 1, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ByocError as err:
+            raise Exit(f"error: {err}", code=1) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config() -> Any:
+    from ml.config import load_config
+
+    return load_config(ROOT / "cdktf.json")
+
+
+def _backend(backend: str, runtime: str = "process") -> Any:
+    from ml.backends import make_backend
+
+    return make_backend(backend, config=_config(), root=ROOT, runtime=runtime)
+
+
+def _show(record: Any) -> None:
+    from ml.report import render
+
+    print(render(record))
+
+
+@task(help={"path": "where to write the CSV (default data/iris.csv)"})
+@_user_errors
+def data(c: Context, path: str = "data/iris.csv") -> None:
+    """Write the iris sample data (label first, no header) from scikit-learn's bundled copy."""
+    from ml.data import write_iris_csv
+
+    rows = write_iris_csv(ROOT / path)
+    print(f"wrote {rows} rows to {path}")
+
+
+@task(help={"backend": BACKEND_HELP, "tag": "image tag (default: the git commit)"})
+@_user_errors
+def build_image(c: Context, backend: str = "local", tag: str = "") -> None:
+    """Build the container image (and push it to ECR with --backend sagemaker); prints its digest."""
+    _show(_backend(backend).build_image(tag=tag or None))
+
+
+@task(
+    iterable=["hyperparameter"],
+    help={
+        "backend": BACKEND_HELP,
+        "data": "training data: a CSV file or folder locally, an s3:// URI on AWS (default: the sample data)",
+        "hyperparameter": "NAME=VALUE, repeatable; overrides cdktf.json's hyperparameters",
+        "register": "register the trained model as a new version (default on)",
+    },
+)
+@_user_errors
+def train(c: Context, backend: str = "local", data: str = "", hyperparameter: list[str] | None = None, register: bool = True) -> None:
+    """Train the model, streaming its logs, then register it as a new model version."""
+    from ml.report import parse_pairs
+
+    overrides = parse_pairs(hyperparameter or [], what="--hyperparameter")
+    hyperparameters = {**_config().hyperparameters, **overrides}
+    lifecycle = _backend(backend)
+    job = lifecycle.train(hyperparameters=hyperparameters, data=data or None, on_log=print)
+    _show(job)
+    if register:
+        _show(lifecycle.register(job_name=job.name))
+
+
+@task(
+    help={
+        "version": "the model version number (see `invoke versions`)",
+        "status": "Approved (default) or Rejected",
+        "note": "why: kept in the version's audit trail",
+        "backend": BACKEND_HELP,
+    }
+)
+@_user_errors
+def approve(c: Context, version: int, status: str = "Approved", note: str = "", backend: str = "local") -> None:
+    """Approve (or reject) a model version; only approved versions deploy by default."""
+    _show(_backend(backend).approve(version=version, status=status, note=note))
+
+
+@task(help={"backend": BACKEND_HELP})
+@_user_errors
+def versions(c: Context, backend: str = "local") -> None:
+    """List the registered model versions, newest first, with metrics and approval status."""
+    from ml.report import render_versions
+
+    print(render_versions(_backend(backend).list_versions()))
+
+
+@task(
+    help={
+        "mode": "endpoint (real-time), transform (batch) or update (blue/green on a live endpoint)",
+        "version": "model version to deploy (default: the newest approved)",
+        "backend": BACKEND_HELP,
+        "data": "transform input: CSV file or folder locally, s3:// on AWS (default: the sample data)",
+        "output": "transform output location (default: next to the input locally, the data lake on AWS)",
+        "runtime": "local only: process (default) runs the programs from the checkout, image runs the built image",
+    }
+)
+@_user_errors
+def deploy(
+    c: Context, mode: str = "endpoint", version: int = 0, backend: str = "local", data: str = "", output: str = "", runtime: str = "process"
+) -> None:
+    """Deploy a model version: a real-time endpoint, a batch transform, or a blue/green update."""
+    if mode not in ("endpoint", "update", "transform"):
+        raise Exit(f"error: --mode must be endpoint, transform or update, not {mode!r}", code=2)
+    lifecycle = _backend(backend, runtime)
+    chosen = version or None
+    name = _config().endpoint_name
+    if mode == "endpoint":
+        _show(lifecycle.deploy_endpoint(endpoint_name=name, version=chosen))
+    elif mode == "update":
+        _show(lifecycle.update_endpoint(endpoint_name=name, version=chosen))
+    else:
+        _show(lifecycle.transform(data=data or None, output=output or None, version=chosen))
+
+
+@task(help={"backend": BACKEND_HELP, "rows": "how many sample rows to send (default 5)"})
+@_user_errors
+def test_endpoint(c: Context, backend: str = "local", rows: int = 5) -> None:
+    """Send sample rows from data/iris.csv to the endpoint and print the predictions."""
+    from ml.report import sample_request
+
+    body, expected = sample_request(ROOT / "data" / "iris.csv", rows=rows)
+    answer = _backend(backend).invoke(endpoint_name=_config().endpoint_name, body=body)
+    if answer.status_code != 200:
+        raise Exit(f"error: endpoint answered {answer.status_code}: {answer.body.decode(errors='replace')}", code=1)
+    for label, predicted in zip(expected, answer.body.decode().splitlines(), strict=False):
+        print(f"expected {label:<12} predicted {predicted}")
+
+
+@task(help={"to": "model version to go back to (default: the one served before the last update)", "backend": BACKEND_HELP})
+@_user_errors
+def rollback(c: Context, to: int = 0, backend: str = "local") -> None:
+    """Put the endpoint back on the previous model version (or --to VERSION)."""
+    _show(_backend(backend).rollback(endpoint_name=_config().endpoint_name, to_version=to or None))
+
+
+@task(help={"backend": BACKEND_HELP})
+@_user_errors
+def describe(c: Context, backend: str = "local") -> None:
+    """Show the endpoint: status, served version, variants and traffic weights."""
+    _show(_backend(backend).describe_endpoint(endpoint_name=_config().endpoint_name))
+
+
+@task(help={"backend": BACKEND_HELP})
+@_user_errors
+def teardown(c: Context, backend: str = "local") -> None:
+    """Stop and delete the endpoint and everything this project started for it, nothing else."""
+    for line in _backend(backend).teardown(endpoint_name=_config().endpoint_name):
+        print(line)
+
+
+@task(
+    help={
+        "mode": "deploy stage: endpoint (default), transform or update",
+        "approve": "approve the new model without asking (for non-interactive runs)",
+    }
+)
+@_user_errors
+def pipeline(c: Context, mode: str = "endpoint", approve: bool = False) -> None:
+    """Run the build, train and deploy pipelines locally, with the commands their buildspecs run."""
+    from ml.pipeline import run_pipeline
+
+    run_pipeline(root=ROOT, mode=mode, approve=approve)
+
+
+@task(help={"keep": "leave the endpoint running at the end instead of tearing it down"})
+@_user_errors
+def lifecycle(c: Context, keep: bool = False) -> None:
+    """The main job: train, register, approve, endpoint, test, blue/green, transform, teardown, locally."""
+    from ml.lifecycle import run_lifecycle
+
+    run_lifecycle(config=_config(), root=ROOT, keep=keep)
+
+
+@task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
+@_user_errors
+def synth(c: Context, outdir: str = "cdktf.out") -> None:
+    """Synthesize the three pipeline stacks to Terraform JSON (what `cdktf synth` does)."""
+    from main import synth as synthesize
+
+    synthesize(config=_config(), outdir=str(ROOT / outdir))
+    print(f"synthesized BuildPipelineStack, TrainPipelineStack, DeployPipelineStack into {outdir}/stacks/")
+
+
+@task(help={"json_": "print JSON instead of a table"})
+@_user_errors
+def outputs(c: Context, json_: bool = False) -> None:
+    """Print the deployed stacks' outputs (bucket, role, repository, topics) from Terraform state."""
+    from ml.tfstate import outputs_table, read_all_outputs
+
+    found = read_all_outputs(config=_config(), root=ROOT)
+    print(json.dumps(found, indent=2, sort_keys=True) if json_ else outputs_table(found))
+
+
+@task(help={"target": "serving (HTTP throughput and latency) or transform (batch rows/s and memory)", "rows": "transform rows"})
+@_user_errors
+def bench(c: Context, target: str = "serving", rows: int = 1_000_000) -> None:
+    """Run a benchmark and print its table (also written under docs/benchmarks/)."""
+    if target == "serving":
+        from ml.bench.serving import run_serving_bench
+
+        run_serving_bench(root=ROOT)
+    elif target == "transform":
+        from ml.bench.transform import run_transform_bench
+
+        run_transform_bench(root=ROOT, rows=rows)
+    else:
+        raise Exit(f"error: --target must be serving or transform, not {target!r}", code=2)
+
+
+@task(help={"fast": "skip the slow groups (image build, load tests)"})
+def check(c: Context, fast: bool = False) -> None:
+    """Run every quality gate: ruff lint and format, mypy --strict, and the test suite."""
+    c.run("ruff check .", echo=True)
+    c.run("ruff format --check .", echo=True)
+    c.run("mypy", echo=True)
+    marker = ' -m "not image and not slow"' if fast else ""
+    c.run(f"{sys.executable} -m pytest{marker}", echo=True, pty=False)
+
+
+ns = Collection(
+    data,
+    build_image,
+    train,
+    approve,
+    versions,
+    deploy,
+    test_endpoint,
+    rollback,
+    describe,
+    teardown,
+    pipeline,
+    lifecycle,
+    synth,
+    outputs,
+    bench,
+    check,
+)
+ns.configure({"run": {"echo": False}})

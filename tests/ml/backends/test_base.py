@@ -1,0 +1,54 @@
+"""Version selection and blue/green step plans, shared by both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from ml.backends.base import BlueGreenPolicy, select_version
+from ml.backends.records import ModelVersion
+from ml.errors import NotFoundError, UserInputError
+
+
+def _version(number: int, status: str) -> ModelVersion:
+    return ModelVersion(group="g", version=number, approval_status=status, artifact_uri=f"file:///m/{number}")
+
+
+def test_newest_approved_is_chosen_whatever_the_order() -> None:
+    versions = [_version(3, "Approved"), _version(1, "Approved"), _version(4, "PendingManualApproval"), _version(2, "Rejected")]
+    assert select_version(versions).version == 3
+
+
+def test_explicit_version_wins_but_not_if_rejected() -> None:
+    versions = [_version(1, "PendingManualApproval"), _version(2, "Rejected")]
+    assert select_version(versions, explicit=1).version == 1
+    with pytest.raises(UserInputError, match="Rejected; approve it first"):
+        select_version(versions, explicit=2)
+    with pytest.raises(NotFoundError, match="version 7 does not exist.*1, 2"):
+        select_version(versions, explicit=7)
+
+
+def test_no_approved_version_says_what_to_do() -> None:
+    with pytest.raises(NotFoundError, match="invoke approve 2"):
+        select_version([_version(1, "Rejected"), _version(2, "PendingManualApproval")])
+    with pytest.raises(NotFoundError, match="invoke train"):
+        select_version([])
+
+
+@pytest.mark.parametrize(
+    ("traffic", "step", "expected"),
+    [
+        ("ALL_AT_ONCE", 10, [100]),
+        ("CANARY", 10, [10, 100]),
+        ("CANARY", 100, [100]),
+        ("LINEAR", 25, [25, 50, 75, 100]),
+        ("LINEAR", 40, [40, 80, 100]),
+    ],
+)
+def test_traffic_steps(traffic: str, step: int, expected: list[int]) -> None:
+    policy = BlueGreenPolicy(traffic=traffic, step_percent=step, wait_seconds=0, baking_seconds=0, error_rate_percent=1, p99_latency_ms=100)
+    assert policy.steps() == expected
+
+
+def test_bad_policy_is_rejected() -> None:
+    with pytest.raises(UserInputError, match="traffic"):
+        BlueGreenPolicy(traffic="RANDOM", step_percent=10, wait_seconds=0, baking_seconds=0, error_rate_percent=1, p99_latency_ms=100)

@@ -1,0 +1,126 @@
+"""Configuration: one source (cdktf.json's context), validated once, errors name the key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ml.config import CONFIG_KEYS, CONTEXT_ENV, ProjectConfig, config_from_mapping, load_config
+from ml.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "cdktf.json").read_text())["context"])
+
+
+def test_shipped_cdktf_json_is_valid_and_complete(context: dict[str, Any]) -> None:
+    config = load_config(ROOT / "cdktf.json")
+    assert isinstance(config, ProjectConfig)
+    assert set(context) == set(CONFIG_KEYS)
+    assert config.endpoint_name == f"{config.project_name}-endpoint"
+
+
+def test_config_is_frozen(context: dict[str, Any]) -> None:
+    config = config_from_mapping(context)
+    with pytest.raises(AttributeError):
+        config.region = "eu-west-1"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("deploy_approval_email", "not-an-email", "email address"),
+        ("region", "us-east", "AWS region"),
+        ("region", "US-EAST-1", "AWS region"),
+        ("ecr_repo", "Upper_Case", "ECR repository"),
+        ("project_name", "x", "3-32 lowercase"),
+        ("training_use_spot", "yes", "true or false"),
+        ("hosting_instance_count", 0, "whole number from 1"),
+        ("hosting_instance_count", True, "whole number"),
+        ("training_instance_type", "c5.xlarge", "ml.m5.large"),
+        ("bluegreen_traffic", "SOMETIMES", "ALL_AT_ONCE, CANARY, LINEAR"),
+        ("log_retention_days", 10, "retention period"),
+        ("state_bucket", "Bad_Bucket", "S3 bucket name"),
+        ("state_bucket", "192.168.0.1", "S3 bucket name"),
+        ("hyperparameters", {"max_depth": 3}, "must map a name to a string"),
+        ("transform_input_filter", "[1:]", "JSONPath"),
+        ("model_approval_status", "Rejected", "PendingManualApproval, Approved"),
+        ("local_state_dir", "/abs/path", "relative"),
+        ("local_state_dir", "../outside", "relative"),
+    ],
+)
+def test_malformed_value_names_key_and_form(context: dict[str, Any], key: str, value: Any, expected: str) -> None:
+    context[key] = value
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(context)
+    assert caught.value.key == key
+    assert key in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_approval_email_required_when_approval_is_on(context: dict[str, Any]) -> None:
+    context["deploy_approval_email"] = ""
+    with pytest.raises(ConfigError, match="deploy_approval_email.*required"):
+        config_from_mapping(context)
+    context["deploy_approval_required"] = False
+    assert config_from_mapping(context).deploy_approval_email == ""
+
+
+def test_spot_wait_must_cover_runtime(context: dict[str, Any]) -> None:
+    context.update(training_max_runtime_seconds=7200, training_max_wait_seconds=3600)
+    with pytest.raises(ConfigError, match="training_max_wait_seconds"):
+        config_from_mapping(context)
+    context["training_use_spot"] = False
+    assert config_from_mapping(context).training_max_wait_seconds == 3600
+
+
+def test_s3_state_backend_needs_a_bucket(context: dict[str, Any]) -> None:
+    context["state_backend"] = "s3"
+    with pytest.raises(ConfigError, match="state_bucket"):
+        config_from_mapping(context)
+    context["state_bucket"] = "team-terraform-state"
+    assert config_from_mapping(context).remote_state_key("TrainPipelineStack") == "sagemaker-byoc/TrainPipelineStack.tfstate"
+
+
+def test_codeconnections_needs_connection_and_owner(context: dict[str, Any]) -> None:
+    context["source_provider"] = "codeconnections"
+    with pytest.raises(ConfigError, match="codeconnections_arn"):
+        config_from_mapping(context)
+
+
+def test_unknown_key_suggests_the_close_one(context: dict[str, Any]) -> None:
+    context["deploy_aproval_email"] = "a@example.com"
+    with pytest.raises(ConfigError, match="did you mean 'deploy_approval_email'"):
+        config_from_mapping(context)
+
+
+def test_missing_key_is_named(context: dict[str, Any]) -> None:
+    del context["region"]
+    with pytest.raises(ConfigError, match="'region'.*missing"):
+        config_from_mapping(context)
+
+
+def test_cli_context_env_overrides_file(tmp_path: Path, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cdktf.json").write_text(json.dumps({"context": context}))
+    monkeypatch.setenv(CONTEXT_ENV, json.dumps({"region": "eu-west-1", "cdktfRelativeModules": []}))
+    assert load_config(tmp_path / "cdktf.json").region == "eu-west-1"
+    monkeypatch.setenv(CONTEXT_ENV, "{not json")
+    with pytest.raises(ConfigError, match=CONTEXT_ENV):
+        load_config(tmp_path / "cdktf.json")
+
+
+def test_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "cdktf.json")
+    (tmp_path / "cdktf.json").write_text("{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config(tmp_path / "cdktf.json")
+    (tmp_path / "cdktf.json").write_text("{}")
+    with pytest.raises(ConfigError, match="no context"):
+        load_config(tmp_path / "cdktf.json")

@@ -1,0 +1,56 @@
+"""The invoke tasks: thin, documented, and user errors become messages with a non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke.context import MockContext
+from invoke.exceptions import Exit
+from invoke.runners import Result
+
+import tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED_TASKS = {
+    "data", "build-image", "train", "approve", "versions", "deploy", "test-endpoint", "rollback",
+    "describe", "teardown", "pipeline", "lifecycle", "synth", "outputs", "bench", "check",
+}  # fmt: skip
+
+
+def test_every_task_is_listed_with_a_description() -> None:
+    listing = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in EXPECTED_TASKS:
+        line = next((row for row in listing.splitlines() if row.strip().startswith(name + " ")), "")
+        assert len(line.split(None, 1)) == 2, f"{name} has no description in `invoke --list`"
+    assert {t.replace("_", "-") for t in tasks.ns.tasks} == EXPECTED_TASKS
+
+
+def test_check_runs_every_gate_in_order() -> None:
+    ctx = MockContext(
+        run={"ruff check .": Result(), "ruff format --check .": Result(), "mypy": Result(), f"{sys.executable} -m pytest": Result()}
+    )
+    tasks.check(ctx)
+    commands = [call.args[0] for call in ctx.run.call_args_list]  # type: ignore[attr-defined]
+    assert commands == ["ruff check .", "ruff format --check .", "mypy", f"{sys.executable} -m pytest"]
+
+
+def test_user_error_becomes_exit_with_message() -> None:
+    with pytest.raises(Exit) as caught:
+        tasks.train(MockContext(), hyperparameter=["max_depth"])
+    assert caught.value.code == 1
+    assert "must look like NAME=VALUE" in str(caught.value.message)
+
+
+def test_unknown_deploy_mode_is_rejected_before_any_work() -> None:
+    with pytest.raises(Exit) as caught:
+        tasks.deploy(MockContext(), mode="canary")
+    assert caught.value.code == 2
+    assert "endpoint, transform or update" in str(caught.value.message)
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(Exit, match="unknown backend 'azure'"):
+        tasks.build_image(MockContext(), backend="azure")
