@@ -1,0 +1,132 @@
+"""The model artifact: a skops file plus a manifest that says what it is and proves it is intact.
+
+Why skops and not pickle: SageMaker downloads ``model.tar.gz`` from a bucket, and unpickling
+is code execution for anyone who can write that bucket. skops rebuilds only the types it is
+told to trust (the algorithm lists them) and refuses the rest, as MLflow 3 does.
+
+The manifest records a format version, library versions, feature count, class labels and the
+SHA-256 of every model file. Loading refuses any mismatch, so a swapped, truncated or
+incompatible artifact fails ``/ping`` instead of serving wrong answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import skops.io
+
+from byoc.algorithm import Algorithm, algorithms
+from byoc.errors import ArtifactError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.skops"
+# The libraries whose versions decide whether a stored estimator means the same thing on load.
+PINNED_LIBRARIES = ("scikit-learn", "skops", "numpy")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedModel:
+    """An artifact that passed every check."""
+
+    algorithm: Algorithm
+    model: Any
+    n_features: int
+    classes: list[Any]
+    manifest: dict[str, Any]
+
+
+def library_versions() -> dict[str, str]:
+    versions = {name: metadata.version(name) for name in PINNED_LIBRARIES}
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(*, model_dir: Path, algorithm: Algorithm, model: Any) -> dict[str, Any]:
+    """Write the model file and its manifest into ``model_dir``; return the manifest."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model_path = model_dir / MODEL_FILE
+    skops.io.dump(model, model_path)
+    n_features, classes = algorithm.describe(model)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "algorithm": algorithm.name,
+        "libraries": library_versions(),
+        "n_features": n_features,
+        "classes": classes,
+        "files": {MODEL_FILE: sha256_of(model_path)},
+    }
+    (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _read_manifest(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is missing; the model directory does not hold an artifact written by train") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"{path} is unreadable: {err}") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path} is not a JSON object")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(f"artifact format_version {manifest.get('format_version')!r} is not supported; expected {FORMAT_VERSION}")
+    return manifest
+
+
+def _check_libraries(manifest: dict[str, Any]) -> None:
+    stored = manifest.get("libraries") or {}
+    running = library_versions()
+    for name in PINNED_LIBRARIES:
+        if stored.get(name) != running[name]:
+            raise ArtifactError(f"artifact was written with {name} {stored.get(name)!r} but this container runs {running[name]}; retrain")
+
+
+def _check_files(model_dir: Path, manifest: dict[str, Any]) -> None:
+    files = manifest.get("files")
+    if not isinstance(files, dict) or MODEL_FILE not in files:
+        raise ArtifactError(f"manifest lists no {MODEL_FILE} checksum")
+    for name, expected in files.items():
+        # Names are plain file names; anything else could point the check outside model_dir.
+        if not isinstance(name, str) or Path(name).name != name:
+            raise ArtifactError(f"manifest lists an invalid file name {name!r}")
+        path = model_dir / name
+        if not path.is_file():
+            raise ArtifactError(f"{path} is listed in the manifest but missing")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ArtifactError(f"{path} SHA-256 is {actual}, manifest says {expected}; the artifact was modified or truncated")
+
+
+def load(model_dir: Path) -> LoadedModel:
+    """Load and verify the artifact in ``model_dir``; raise :class:`ArtifactError` on any mismatch."""
+    manifest = _read_manifest(model_dir)
+    algorithm = algorithms().get(str(manifest.get("algorithm")))
+    if algorithm is None:
+        raise ArtifactError(f"artifact algorithm {manifest.get('algorithm')!r} is not one this container serves")
+    _check_libraries(manifest)
+    _check_files(model_dir, manifest)
+    try:
+        model = skops.io.load(model_dir / MODEL_FILE, trusted=algorithm.trusted_types())
+    except Exception as err:  # skops raises its own and many stdlib types for a hostile file
+        raise ArtifactError(f"{model_dir / MODEL_FILE} could not be loaded safely: {type(err).__name__}: {err}") from None
+    n_features, classes = algorithm.describe(model)
+    if n_features != manifest.get("n_features") or classes != manifest.get("classes"):
+        stored = (manifest.get("n_features"), manifest.get("classes"))
+        raise ArtifactError(f"model has {n_features} features and classes {classes}, manifest says {stored[0]} and {stored[1]}")
+    return LoadedModel(algorithm=algorithm, model=model, n_features=n_features, classes=classes, manifest=manifest)

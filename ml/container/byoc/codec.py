@@ -1,0 +1,151 @@
+"""Request decoding and response encoding: the serving hot path.
+
+No pandas and no scikit-learn validation here: a CSV body is split and handed to numpy in one
+call (a few µs for one row), and only when that fails does a slow, careful pass find which line
+and column is wrong so the 400 says so. Every rejected input raises
+:class:`~byoc.errors.RequestError` with its HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from byoc.algorithm import Features
+from byoc.errors import RequestError
+
+CSV = "text/csv"
+JSON = "application/json"
+SUPPORTED = (CSV, JSON)
+_WILDCARDS = {"*/*": None, "text/*": CSV, "application/*": JSON}
+
+
+def media_type(header: str | None) -> str:
+    """``"text/csv; charset=utf-8"`` → ``"text/csv"``."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def negotiate(accept: str | None, content_type: str) -> str:
+    """The response type for an ``Accept`` header; absent or ``*/*`` answers in the request's type."""
+    if not accept or not accept.strip():
+        return content_type
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = part.split(";")
+        quality = 1.0
+        for param in params:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        choices.append((-quality, index, media.strip().lower()))
+    for negative_q, _, media in sorted(choices):
+        if negative_q >= 0:
+            continue
+        if media in SUPPORTED:
+            return media
+        if media in _WILDCARDS:
+            return _WILDCARDS[media] or content_type
+    raise RequestError(406, f"cannot answer in {accept!r}; Accept {CSV} or {JSON}")
+
+
+def _csv_problem(lines: list[str], n_features: int) -> str:
+    """Find the first bad line of a CSV body and describe it (the slow path, on failure only)."""
+    widths = [len(line.split(",")) for line in lines]
+    for number, (line, width) in enumerate(zip(lines, widths, strict=True), start=1):
+        if not line.strip():
+            return f"line {number} is empty; send one row of {n_features} numbers per line"
+        if width != n_features:
+            if len(set(widths)) > 1:
+                return f"ragged rows: line {number} has {width} values while line 1 has {widths[0]}; expected {n_features} features"
+            return f"wrong feature count: expected {n_features} features, got {width} (line {number})"
+        for column, cell in enumerate(line.split(","), start=1):
+            try:
+                value = float(cell)
+            except ValueError:
+                return f"line {number} column {column}: {cell.strip()[:40]!r} is not a number"
+            if not math.isfinite(value):
+                return f"line {number} column {column}: {cell.strip()!r} is not allowed; send finite numbers (no NaN or infinity)"
+    return "malformed CSV"
+
+
+def decode_csv(body: bytes, n_features: int) -> Features:
+    """Rows of ``n_features`` comma-separated numbers, one per line, no header."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "body is not UTF-8 text") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise RequestError(400, "empty body; send CSV rows of numbers")
+    commas = n_features - 1
+    if all(line.count(",") == commas for line in lines):
+        try:
+            flat = np.array(",".join(lines).split(","), dtype=np.float64)
+        except ValueError:
+            flat = None
+        if flat is not None and np.isfinite(flat).all():
+            return flat.reshape(len(lines), n_features)
+    raise RequestError(400, _csv_problem(lines, n_features))
+
+
+def _json_rows(document: Any) -> list[Any]:
+    if isinstance(document, dict):
+        if "instances" not in document:
+            raise RequestError(400, 'JSON object must have an "instances" list of rows')
+        document = document["instances"]
+    if not isinstance(document, list) or not document:
+        raise RequestError(400, "JSON must be a non-empty list of rows (or one row of numbers)")
+    rows: list[Any] = document if isinstance(document[0], list) else [document]
+    return rows
+
+
+def decode_json(body: bytes, n_features: int) -> Features:
+    """``[[f1, ...], ...]``, one row ``[f1, ...]``, or ``{"instances": [[...], ...]}``."""
+    if not body.strip():
+        raise RequestError(400, "empty body; send a JSON list of rows")
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RequestError(400, "malformed JSON") from None
+    rows = _json_rows(document)
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, list):
+            raise RequestError(400, f"row {number} is not a list of numbers")
+        if len(row) != n_features:
+            raise RequestError(400, f"wrong feature count: expected {n_features} features, got {len(row)} (row {number})")
+        for value in row:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise RequestError(400, f"row {number}: {str(value)[:40]!r} is not a number")
+    try:
+        features = np.array(rows, dtype=np.float64)
+    except OverflowError:
+        raise RequestError(400, "a value is too large; send finite numbers") from None
+    if not np.isfinite(features).all():
+        raise RequestError(400, "NaN or infinity is not allowed; send finite numbers")
+    return features
+
+
+def decode(body: bytes, content_type: str, n_features: int) -> Features:
+    """Decode a request body of a supported type into a finite ``(rows, n_features)`` array."""
+    if content_type == CSV:
+        return decode_csv(body, n_features)
+    if content_type == JSON:
+        return decode_json(body, n_features)
+    raise RequestError(415, f"unsupported content type {content_type or '(none)'!r}; send {CSV} or {JSON}")
+
+
+def encode(predictions: NDArray[Any], accept: str) -> bytes:
+    """One prediction per input row: CSV lines in order, or ``{"predictions": [...]}``."""
+    values = predictions.tolist()
+    if accept == JSON:
+        return json.dumps({"predictions": values}).encode()
+    return ("\n".join(map(str, values)) + "\n").encode()
