@@ -1,0 +1,194 @@
+"""Models, endpoint configs and endpoints: create idempotently, wait for InService, tear down.
+
+Every resource is named deterministically (:mod:`naming`) and tagged with the endpoint it
+belongs to, so a re-run finds it and teardown deletes exactly what this project made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ml.backends.base import LogSink
+from ml.backends.records import Endpoint, ModelVersion
+from ml.backends.sagemaker import naming
+from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
+from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
+from ml.config import ProjectConfig
+from ml.errors import JobFailedError
+from ml.tfstate import StackOutputs
+
+TAG_ENDPOINT = "byoc:endpoint"
+TAG_VERSION = "byoc:model-version"
+TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+CREATE_DEADLINE = Deadline(seconds=3600, poll_seconds=30.0)
+DELETE_DEADLINE = Deadline(seconds=1200, poll_seconds=15.0)
+
+
+def endpoint_record(described: dict[str, Any]) -> Endpoint:
+    config_name = str(described.get("EndpointConfigName", ""))
+    return Endpoint(
+        name=described["EndpointName"],
+        status=described["EndpointStatus"],
+        config_name=config_name,
+        version=naming.version_of_config(config_name),
+        variants=[
+            {
+                "name": v.get("VariantName", ""),
+                "version": naming.version_of_config(config_name),
+                "weight": float(v.get("CurrentWeight", 1.0)),
+            }
+            for v in described.get("ProductionVariants", [])
+        ],
+        created_at=str(described.get("CreationTime", "")),
+        updated_at=str(described.get("LastModifiedTime", "")),
+        failure_reason=str(described.get("FailureReason", "")),
+    )
+
+
+class Hosting:
+    def __init__(
+        self, *, sagemaker: Any, config: ProjectConfig, outputs: StackOutputs, clock: Clock, on_log: LogSink | None = None
+    ) -> None:
+        self._sm, self._config, self._outputs, self._clock = sagemaker, config, outputs, clock
+        self._log = on_log or (lambda _line: None)
+
+    def _tags(self, endpoint_name: str, version: int) -> list[dict[str, str]]:
+        tags = {TAG_ENDPOINT: endpoint_name, TAG_VERSION: str(version), "byoc:project": self._config.project_name}
+        tags.update({k: v for k, v in self._config.tags.items() if not k.startswith("aws:")})
+        return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+    def ensure_model(self, *, endpoint_name: str, version: ModelVersion) -> str:
+        """A SageMaker Model for ``version``, pinned to its image digest."""
+        name = naming.model_name(endpoint_name=endpoint_name, version=version.version, image=version.image)
+        with aws_call(service="sagemaker", action=f"creating model {name}"):
+            try:
+                self._sm.describe_model(ModelName=name)
+                return name
+            except ClientError as err:
+                if not is_not_found(err):
+                    raise
+            self._sm.create_model(
+                ModelName=name,
+                ExecutionRoleArn=self._outputs.sagemaker_role_arn,
+                PrimaryContainer={"Image": version.image, "ModelDataUrl": version.artifact_uri, "Mode": "SingleModel"},
+                Tags=self._tags(endpoint_name, version.version),
+            )
+        self._log(f"created model {name} for version {version.version}")
+        return name
+
+    def ensure_config(self, *, endpoint_name: str, version: ModelVersion, model_name: str) -> str:
+        """An endpoint config with the project's one variant name (guardrails require it to stay)."""
+        variant = {
+            "VariantName": self._config.variant_name,
+            "ModelName": model_name,
+            "InitialInstanceCount": self._config.hosting_instance_count,
+            "InstanceType": self._config.hosting_instance_type,
+            "InitialVariantWeight": 1.0,
+        }
+        name = naming.endpoint_config_name(endpoint_name=endpoint_name, version=version.version, content=variant)
+        with aws_call(service="sagemaker", action=f"creating endpoint config {name}"):
+            try:
+                self._sm.describe_endpoint_config(EndpointConfigName=name)
+                return name
+            except ClientError as err:
+                if not is_not_found(err):
+                    raise
+            self._sm.create_endpoint_config(
+                EndpointConfigName=name, ProductionVariants=[variant], Tags=self._tags(endpoint_name, version.version)
+            )
+        self._log(f"created endpoint config {name}")
+        return name
+
+    def describe(self, endpoint_name: str) -> dict[str, Any] | None:
+        with aws_call(service="sagemaker", action=f"describing endpoint {endpoint_name}"):
+            try:
+                return dict(self._sm.describe_endpoint(EndpointName=endpoint_name))
+            except ClientError as err:
+                if is_not_found(err):
+                    return None
+                raise
+
+    def wait_settled(self, endpoint_name: str, *, deadline: Deadline, what: str) -> dict[str, Any]:
+        """Wait until the endpoint leaves every transitional status."""
+        seen: list[str] = []
+
+        def progress(described: dict[str, Any]) -> None:
+            status = described["EndpointStatus"]
+            if not seen or seen[-1] != status:
+                self._log(f"endpoint {endpoint_name}: {status}")
+            seen.append(status)
+
+        def describe() -> dict[str, Any]:
+            described = self.describe(endpoint_name)
+            if described is None:
+                raise JobFailedError(f"endpoint {endpoint_name} disappeared while waiting for it ({what})")
+            return described
+
+        return wait_for(
+            describe,
+            settled=lambda d: d["EndpointStatus"] not in TRANSITIONAL,
+            status_of=lambda d: str(d["EndpointStatus"]),
+            deadline=deadline,
+            clock=self._clock,
+            what=what,
+            on_poll=progress,
+        )
+
+    def create(self, *, endpoint_name: str, config_name: str, version: int) -> dict[str, Any]:
+        with aws_call(service="sagemaker", action=f"creating endpoint {endpoint_name}"):
+            self._sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, Tags=self._tags(endpoint_name, version))
+        self._log(f"creating endpoint {endpoint_name} on {config_name}")
+        final = self.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name} creation")
+        if final["EndpointStatus"] != "InService":
+            raise JobFailedError(
+                f"endpoint {endpoint_name} is {final['EndpointStatus']}: {final.get('FailureReason') or 'no reason given'}; "
+                "fix the cause, run `invoke teardown`, then deploy again"
+            )
+        return final
+
+    def _owned(self, arn: str, endpoint_name: str) -> bool:
+        with aws_call(service="sagemaker", action=f"reading tags of {arn}"):
+            tags = {t["Key"]: t["Value"] for t in self._sm.list_tags(ResourceArn=arn).get("Tags", [])}
+        return tags.get(TAG_ENDPOINT) == endpoint_name
+
+    def teardown(self, endpoint_name: str) -> list[str]:
+        """Delete the endpoint, then the configs and models tagged as made for it; nothing else."""
+        deleted: list[str] = []
+        if self.describe(endpoint_name) is not None:
+            with aws_call(service="sagemaker", action=f"deleting endpoint {endpoint_name}"):
+                self._sm.delete_endpoint(EndpointName=endpoint_name)
+            self._wait_gone(endpoint_name)
+            deleted.append(f"endpoint/{endpoint_name}")
+        prefix = endpoint_name[:40].rstrip("-")
+        with aws_call(service="sagemaker", action=f"deleting endpoint configs of {endpoint_name}"):
+            for page in self._sm.get_paginator("list_endpoint_configs").paginate(NameContains=prefix):
+                for item in page.get("EndpointConfigs", []):
+                    if self._owned(item["EndpointConfigArn"], endpoint_name):
+                        self._sm.delete_endpoint_config(EndpointConfigName=item["EndpointConfigName"])
+                        deleted.append(f"endpoint-config/{item['EndpointConfigName']}")
+        with aws_call(service="sagemaker", action=f"deleting models of {endpoint_name}"):
+            for page in self._sm.get_paginator("list_models").paginate(NameContains=prefix):
+                for item in page.get("Models", []):
+                    if self._owned(item["ModelArn"], endpoint_name):
+                        self._sm.delete_model(ModelName=item["ModelName"])
+                        deleted.append(f"model/{item['ModelName']}")
+        return deleted
+
+    def _wait_gone(self, endpoint_name: str) -> None:
+        def describe() -> dict[str, Any]:
+            return self.describe(endpoint_name) or {"EndpointStatus": "Deleted"}
+
+        final = wait_for(
+            describe,
+            settled=lambda d: d["EndpointStatus"] != "Deleting",
+            status_of=lambda d: str(d["EndpointStatus"]),
+            deadline=DELETE_DEADLINE,
+            clock=self._clock,
+            what=f"deletion of endpoint {endpoint_name}",
+        )
+        if final["EndpointStatus"] != "Deleted":
+            raise JobFailedError(
+                f"endpoint {endpoint_name} could not be deleted (status {final['EndpointStatus']}); see the SageMaker console"
+            )

@@ -1,0 +1,223 @@
+"""Stack outputs read from Terraform state (format version 4), so no name is typed twice.
+
+The infrastructure stacks publish every name the lifecycle needs (buckets, role ARN, ECR
+repository, model package group, alarms) as Terraform outputs. State lives in a local file per
+stack or in the S3 backend; both hold the same JSON document. Reading state directly avoids
+needing the ``terraform`` binary at run time (CodeBuild and laptops may not have it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ml.config import ProjectConfig
+from ml.errors import AwsError, NotFoundError, StateError
+
+BUILD_STACK = "BuildPipelineStack"
+TRAIN_STACK = "TrainPipelineStack"
+DEPLOY_STACK = "DeployPipelineStack"
+STACKS = (BUILD_STACK, TRAIN_STACK, DEPLOY_STACK)
+
+REQUIRED_OUTPUTS: dict[str, tuple[str, ...]] = {
+    BUILD_STACK: ("ecr_repository_url", "ecr_repository_name", "ecr_repository_arn", "build_repo_clone_url_http", "build_pipeline_name"),
+    TRAIN_STACK: (
+        "datalake_bucket",
+        "sagemaker_role_arn",
+        "model_package_group",
+        "train_repo_clone_url_http",
+        "train_pipeline_name",
+        "artifact_bucket",
+    ),
+    DEPLOY_STACK: ("approval_topic_arn", "deploy_repo_clone_url_http", "deploy_pipeline_name", "endpoint_name", "alarm_names"),
+}
+NOTIFICATION_SUFFIX = "_notifications_topic_arn"
+SUPPORTED_STATE_VERSION = 4
+
+
+def _deploy_hint(stack: str) -> str:
+    return f"deploy it with `cdktf deploy {stack}`"
+
+
+def parse_state(text: str, *, stack: str, source: str) -> dict[str, Any]:
+    """The output values of one stack's state document (``{name: value}``)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise StateError(f"Terraform state of {stack} at {source} is not valid JSON ({err})") from err
+    if not isinstance(document, dict):
+        raise StateError(f"Terraform state of {stack} at {source} is not a JSON object")
+    version = document.get("version")
+    if version != SUPPORTED_STATE_VERSION:
+        raise StateError(
+            f"Terraform state of {stack} at {source} has format version {version!r}; only version 4 "
+            "(Terraform 0.12 and later) is supported; re-run `cdktf deploy` with a current Terraform"
+        )
+    outputs = document.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise StateError(f"Terraform state of {stack} at {source} has a malformed 'outputs' block")
+    values: dict[str, Any] = {}
+    for name, entry in outputs.items():
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise StateError(f"Terraform state of {stack} at {source}: output {name!r} has no value")
+        values[str(name)] = entry["value"]
+    return values
+
+
+def sensitive_outputs(text: str) -> set[str]:
+    """Names of outputs marked sensitive, so tables never print their values."""
+    try:
+        outputs = json.loads(text).get("outputs") or {}
+    except (json.JSONDecodeError, AttributeError):
+        return set()
+    return {name for name, entry in outputs.items() if isinstance(entry, dict) and entry.get("sensitive")}
+
+
+def _local_text(config: ProjectConfig, root: Path, stack: str) -> tuple[str, str]:
+    path = root / config.local_state_path(stack)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except FileNotFoundError as err:
+        raise NotFoundError(f"stack {stack} has no Terraform state at {path}; {_deploy_hint(stack)}") from err
+
+
+def _s3_text(config: ProjectConfig, s3_client: Any, stack: str) -> tuple[str, str]:
+    # Imported here so reading local state never needs botocore.
+    from botocore.exceptions import ClientError
+
+    key = config.remote_state_key(stack)
+    source = f"s3://{config.state_bucket}/{key}"
+    try:
+        body = s3_client.get_object(Bucket=config.state_bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            raise NotFoundError(f"stack {stack} has no Terraform state at {source}; {_deploy_hint(stack)}") from err
+        if code == "NoSuchBucket":
+            raise NotFoundError(f"state bucket {config.state_bucket!r} does not exist; check 'state_bucket' in cdktf.json") from err
+        if code in ("AccessDenied", "403"):
+            raise AwsError(f"access denied reading {source}; grant s3:GetObject on the state bucket to your AWS identity") from err
+        raise AwsError(f"reading Terraform state {source} failed: {err}") from err
+    return bytes(body).decode("utf-8"), source
+
+
+def read_state_text(config: ProjectConfig, *, root: Path, stack: str, s3_client: Any | None = None) -> tuple[str, str]:
+    """The raw state document of ``stack`` and where it came from, from the configured backend."""
+    if config.state_backend == "s3":
+        if s3_client is None:
+            raise StateError("state_backend is 's3' but no S3 client was given to read Terraform state")
+        return _s3_text(config, s3_client, stack)
+    return _local_text(config, root, stack)
+
+
+def read_outputs(config: ProjectConfig, *, root: Path, stack: str, s3_client: Any | None = None) -> dict[str, Any]:
+    """One stack's outputs as ``{name: value}``; a missing state is a :class:`NotFoundError`."""
+    text, source = read_state_text(config, root=root, stack=stack, s3_client=s3_client)
+    return parse_state(text, stack=stack, source=source)
+
+
+def _require(values: Mapping[str, Any], stack: str, name: str) -> Any:
+    if name not in values:
+        raise NotFoundError(f"stack {stack} has no output {name!r} (is it deployed from this checkout?); {_deploy_hint(stack)}")
+    return values[name]
+
+
+def _string(values: Mapping[str, Any], stack: str, name: str) -> str:
+    value = _require(values, stack, name)
+    if not isinstance(value, str) or not value:
+        raise StateError(f"output {name!r} of {stack} should be a non-empty string, got {value!r}; {_deploy_hint(stack)}")
+    return value
+
+
+def _strings(values: Mapping[str, Any], stack: str, name: str) -> tuple[str, ...]:
+    value = _require(values, stack, name)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise StateError(f"output {name!r} of {stack} should be a list of strings, got {value!r}; {_deploy_hint(stack)}")
+    return tuple(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackOutputs:
+    """Every name the SageMaker backend reads from the three stacks."""
+
+    ecr_repository_url: str
+    ecr_repository_name: str
+    ecr_repository_arn: str
+    build_repo_clone_url_http: str
+    build_pipeline_name: str
+    datalake_bucket: str
+    sagemaker_role_arn: str
+    model_package_group: str
+    train_repo_clone_url_http: str
+    train_pipeline_name: str
+    artifact_bucket: str
+    approval_topic_arn: str
+    deploy_repo_clone_url_http: str
+    deploy_pipeline_name: str
+    endpoint_name: str
+    alarm_names: tuple[str, ...]
+    notification_topic_arns: dict[str, str] = field(default_factory=dict)  # stage -> topic ARN, only those set
+
+    @classmethod
+    def from_values(cls, by_stack: Mapping[str, Mapping[str, Any]]) -> StackOutputs:
+        """Build from ``{stack: {output: value}}``; a missing stack or output names the stack to deploy."""
+        for stack in STACKS:
+            if stack not in by_stack:
+                raise NotFoundError(f"no outputs for stack {stack}; {_deploy_hint(stack)}")
+        kwargs: dict[str, Any] = {}
+        for stack, names in REQUIRED_OUTPUTS.items():
+            for name in names:
+                reader = _strings if name == "alarm_names" else _string
+                kwargs[name] = reader(by_stack[stack], stack, name)
+        topics: dict[str, str] = {}
+        for values in by_stack.values():
+            for name, value in values.items():
+                if name.endswith(NOTIFICATION_SUFFIX) and isinstance(value, str) and value:
+                    topics[name.removesuffix(NOTIFICATION_SUFFIX)] = value
+        return cls(**kwargs, notification_topic_arns=topics)
+
+
+def read_stack_outputs(config: ProjectConfig, *, root: Path, s3_client: Any | None = None) -> StackOutputs:
+    """Read and type the outputs of all three stacks (local files or the S3 backend, per config)."""
+    by_stack = {stack: read_outputs(config, root=root, stack=stack, s3_client=s3_client) for stack in STACKS}
+    return StackOutputs.from_values(by_stack)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def format_outputs_table(rows: Sequence[tuple[str, str, str]]) -> str:
+    """Render ``(stack, output, value)`` rows as a plain-text, column-aligned table."""
+    header = ("STACK", "OUTPUT", "VALUE")
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(3)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in (header, *rows)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def outputs_table(config: ProjectConfig, *, root: Path, s3_client: Any | None = None) -> str:
+    """Every stack's outputs as a table for ``invoke outputs``.
+
+    A stack without state is shown with the command that deploys it instead of failing, because
+    the user is inspecting what exists. Sensitive outputs are masked, as ``terraform output`` does.
+    """
+    rows: list[tuple[str, str, str]] = []
+    for stack in STACKS:
+        try:
+            text, source = read_state_text(config, root=root, stack=stack, s3_client=s3_client)
+        except NotFoundError:
+            rows.append((stack, "-", f"(not deployed: run `cdktf deploy {stack}`)"))
+            continue
+        values = parse_state(text, stack=stack, source=source)
+        hidden = sensitive_outputs(text)
+        if not values:
+            rows.append((stack, "-", f"(no outputs: run `cdktf deploy {stack}`)"))
+        for name in sorted(values):
+            rows.append((stack, name, "(sensitive)" if name in hidden else _cell(values[name])))
+    return format_outputs_table(rows)
