@@ -1,0 +1,192 @@
+"""``LocalBackend``: the lifecycle verbs on one machine, composed from the modules beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ml.backends.base import BlueGreenPolicy, LogSink, select_version
+from ml.backends.local import bluegreen, runtime
+from ml.backends.local.clock import stamp
+from ml.backends.local.endpoints import Endpoints
+from ml.backends.local.layout import Layout, safe_name
+from ml.backends.local.programs import Programs
+from ml.backends.local.registry import Registry
+from ml.backends.local.store import StateStore
+from ml.backends.local.training import KIND as TRAINING_KIND
+from ml.backends.local.training import run_training
+from ml.backends.local.transform import filters
+from ml.backends.local.transform.job import Settings
+from ml.backends.local.transform.runner import run_transform_job, stop_orphans
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.config import ProjectConfig
+from ml.errors import NotFoundError, UserInputError
+
+RUNTIMES = ("process", "image")
+
+
+class LocalBackend:
+    """SageMaker's verbs, run locally. ``programs`` replaces how train/serve start (tests use it)."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        config: ProjectConfig,
+        root: Path,
+        runtime: str = "process",
+        programs: Programs | None = None,
+        on_event: LogSink | None = None,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise UserInputError(f"--runtime must be process or image, not {runtime!r}")
+        self.config = config
+        self.root = root.resolve()
+        self.runtime = runtime
+        self.layout = Layout.for_project(root=self.root, state_dir=config.local_state_dir)
+        self.store = StateStore(layout=self.layout)
+        self.registry = Registry(store=self.store, group=config.model_package_group)
+        self._programs = programs
+        self._on_event = on_event
+
+    @property
+    def programs(self) -> Programs:
+        if self._programs is None:
+            self._programs = runtime.programs_for(runtime=self.runtime, layout=self.layout, store=self.store)
+        return self._programs
+
+    def _endpoints(self) -> Endpoints:
+        return Endpoints(store=self.store, layout=self.layout, programs=self.programs, variant_name=self.config.variant_name)
+
+    def build_image(self, *, tag: str | None = None) -> ImageRecord:
+        return runtime.build(runtime=self.runtime, layout=self.layout, store=self.store, config=self.config, tag=tag)
+
+    def train(
+        self,
+        *,
+        hyperparameters: Mapping[str, str] | None = None,
+        data: str | None = None,
+        job_name: str | None = None,
+        on_log: LogSink | None = None,
+    ) -> TrainingJob:
+        name = safe_name(job_name or f"{self.config.project_name}-{stamp()}", what="training job name")
+        params = dict(self.config.hyperparameters if hyperparameters is None else hyperparameters)
+        return run_training(
+            store=self.store,
+            layout=self.layout,
+            programs=self.programs,
+            job_name=name,
+            hyperparameters=params,
+            data=self._data(data),
+            max_runtime_s=self.config.training_max_runtime_seconds,
+            on_log=on_log,
+        )
+
+    def describe_training_job(self, *, job_name: str) -> TrainingJob:
+        record = self.store.get(TRAINING_KIND, safe_name(job_name, what="training job name"))
+        if record is None:
+            raise NotFoundError(f"training job {job_name!r} does not exist; `invoke train` starts one")
+        return TrainingJob.from_dict(record)
+
+    def register(self, *, job_name: str, approval_status: str | None = None) -> ModelVersion:
+        job = self.describe_training_job(job_name=job_name)
+        return self.registry.register(job=job, approval_status=approval_status or self.config.model_approval_status)
+
+    def approve(self, *, version: int, status: str = "Approved", note: str = "") -> ModelVersion:
+        return self.registry.approve(version=version, status=status, note=note)
+
+    def list_versions(self) -> list[ModelVersion]:
+        return self.registry.versions()
+
+    def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
+        chosen = select_version(self.registry.versions(), version)
+        return self._endpoints().deploy(name=endpoint_name, version=chosen)
+
+    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
+        endpoints = self._endpoints()
+        endpoints.require(endpoint_name, verb="update")  # the endpoint's absence is the more useful error
+        chosen = select_version(self.registry.versions(), version)
+        return bluegreen.update(
+            endpoints,
+            name=endpoint_name,
+            version=chosen,
+            policy=policy or BlueGreenPolicy.for_local(self.config),
+            history=lambda previous, blue: [*previous, blue],
+            on_event=self._on_event,
+        )
+
+    def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
+        endpoints = self._endpoints()
+        record = endpoints.require(endpoint_name, verb="roll back")
+        history: list[int] = list(record.get("previous_versions", []))
+        target = to_version if to_version is not None else (history[-1] if history else None)
+        if target is None:
+            raise NotFoundError(
+                f"endpoint {endpoint_name!r} has served only version {record.get('version')}; there is no earlier version to roll back to"
+            )
+        chosen = select_version(self.registry.versions(), target)
+        local = BlueGreenPolicy.for_local(self.config)
+        # A rollback is an all-at-once blue/green move: still health-checked, still zero-downtime.
+        policy = BlueGreenPolicy(
+            traffic="ALL_AT_ONCE",
+            step_percent=100,
+            wait_seconds=0,
+            baking_seconds=0,
+            error_rate_percent=local.error_rate_percent,
+            p99_latency_ms=local.p99_latency_ms,
+        )
+        return bluegreen.update(
+            endpoints,
+            name=endpoint_name,
+            version=chosen,
+            policy=policy,
+            history=lambda previous, _blue: [v for v in previous if v != chosen.version],
+            on_event=self._on_event,
+        )
+
+    def transform(self, *, data: str | None = None, output: str | None = None, version: int | None = None) -> TransformJob:
+        chosen = select_version(self.registry.versions(), version)
+        source = self._data(data)
+        target = Path(output) if output else (source if source.is_dir() else source.parent)
+        settings = Settings(
+            max_payload_mb=self.config.transform_max_payload_mb,
+            max_concurrent=self.config.transform_max_concurrent,
+            input_filter=filters.parse_selector(self.config.transform_input_filter),
+            output_filter=filters.parse_selector(self.config.transform_output_filter),
+            join_input=self.config.transform_join_source == "Input",
+        )
+        return run_transform_job(
+            store=self.store,
+            layout=self.layout,
+            programs=self.programs,
+            version=chosen,
+            data=source,
+            output_dir=target if target.is_absolute() else self.root / target,
+            settings=settings,
+            job_name=f"{self.config.project_name}-transform-{stamp()}",
+        )
+
+    def invoke(self, *, endpoint_name: str, body: bytes, content_type: str = "text/csv", accept: str = "text/csv") -> Invocation:
+        return self._endpoints().invoke(name=endpoint_name, body=body, content_type=content_type, accept=accept)
+
+    def describe_endpoint(self, *, endpoint_name: str) -> Endpoint:
+        return self._endpoints().describe(name=endpoint_name)
+
+    def list_endpoints(self) -> list[Endpoint]:
+        return self._endpoints().list_all()
+
+    def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
+        lines = self._endpoints().teardown(name=endpoint_name)
+        return lines + stop_orphans(self.store)
+
+    def _data(self, data: str | None) -> Path:
+        if data:
+            path = Path(data)
+            return path if path.is_absolute() else self.root / path
+        sample = self.root / "data" / "iris.csv"
+        if not sample.exists():
+            from ml.data import write_iris_csv  # imports scikit-learn: only when the sample is missing
+
+            write_iris_csv(sample)
+        return sample

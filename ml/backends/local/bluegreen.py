@@ -1,0 +1,134 @@
+"""Blue/green updates with SageMaker deployment-guardrail semantics, on the local router.
+
+Order of events, as SageMaker does it: start green and wait for its health check (no traffic
+yet); shift traffic step by step (ALL_AT_ONCE, CANARY, LINEAR), watching the alarms for
+``wait_seconds`` after each step; after the last step, bake for ``baking_seconds`` with blue kept
+as nginx's backup; only then retire blue. An alarm, a green that dies, or an interrupt at any
+point sends all traffic back to blue and stops green: a rollback, which clients never notice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ml.backends.base import BlueGreenPolicy
+from ml.backends.local import procs
+from ml.backends.local.alarms import AlarmWatch
+from ml.backends.local.endpoints import Endpoints
+from ml.backends.local.fleet import Variant, stop_variant
+from ml.backends.local.router import Upstream
+from ml.backends.records import Endpoint, ModelVersion
+from ml.errors import DeployRolledBackError, JobFailedError, StateError, UserInputError
+
+# nginx's old workers finish their in-flight requests after a reload; give them this long
+# before the retired fleet is stopped (gunicorn then still drains its own requests on SIGTERM).
+DRAIN_S = 0.3
+POLL_S = 0.1
+LogSink = Callable[[str], None]
+
+
+def _upstreams(blue: Variant, green: Variant, percent: int) -> list[Upstream]:
+    if percent >= 100:
+        # Blue stays as a backup while baking: a green failure is retried on blue, never seen by clients.
+        return [Upstream(name=green.id, port=green.port, weight=100), Upstream(name=blue.id, port=blue.port, weight=1, backup=True)]
+    return [Upstream(name=blue.id, port=blue.port, weight=100 - percent), Upstream(name=green.id, port=green.port, weight=percent)]
+
+
+def serving_variant(record: dict[str, Any]) -> Variant:
+    weights: dict[str, int] = record.get("weights", {})
+    fleet = [Variant.from_dict(v) for v in record.get("fleet", [])]
+    live = [v for v in fleet if weights.get(v.id, 0) > 0 and procs.is_ours(v.proc)]
+    if not live:
+        raise StateError(f"endpoint {record['name']!r} has no running variant; run `invoke teardown`, then `invoke deploy --mode endpoint`")
+    return max(live, key=lambda v: weights.get(v.id, 0))
+
+
+def update(
+    endpoints: Endpoints,
+    *,
+    name: str,
+    version: ModelVersion,
+    policy: BlueGreenPolicy,
+    history: Callable[[list[int], int], list[int]],
+    on_event: LogSink | None = None,
+) -> Endpoint:
+    """Move ``name`` to ``version``; ``history(previous_versions, blue_version)`` gives the new history."""
+    say = on_event or (lambda _line: None)
+    with endpoints.store.claim("endpoint", name):
+        record = endpoints.require(name, verb="update")
+        if record["status"] not in ("InService", "Failed") or not record.get("router"):
+            raise UserInputError(f"endpoint {name!r} is {record['status']}; it can be updated once it is InService")
+        blue = serving_variant(record)
+        if blue.version == version.version:
+            raise UserInputError(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
+        record = endpoints.save(record, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
+        try:
+            green = endpoints.start_green(record, version)
+        except JobFailedError as err:
+            record = endpoints.load(name) or record
+            endpoints.save(record, status="InService", fleet=[blue.to_dict()], failure_reason=str(err))
+            raise DeployRolledBackError(f"update of {name!r} to version {version.version} stopped before any traffic moved: {err}") from err
+        say(f"green (version {version.version}) is healthy on {green.url}")
+        record = endpoints.load(name) or record
+        router_proc: dict[str, Any] = record["router"]
+        router = endpoints.router(name)
+        watch = AlarmWatch(
+            log=router.access_log,
+            addr=f"127.0.0.1:{green.port}",
+            error_rate_percent=policy.error_rate_percent,
+            p99_latency_ms=policy.p99_latency_ms,
+        )
+        try:
+            for percent in policy.steps():
+                router_proc = router.shift(record=router_proc, upstreams=_upstreams(blue, green, percent))
+                record = endpoints.save(record, router=router_proc, weights={blue.id: 100 - percent, green.id: percent})
+                dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
+                say(f"{percent}% of traffic on version {version.version}; {'baking' if percent >= 100 else 'waiting'} {dwell:g}s")
+                alarm = _watch(watch, green, dwell)
+                if alarm:
+                    _roll_back(endpoints, record, router_proc, blue=blue, green=green, why=alarm)
+                    raise DeployRolledBackError(
+                        f"update of {name!r} to version {version.version} was rolled back: {alarm}; version {blue.version} still serves"
+                    )
+        except DeployRolledBackError:
+            raise
+        except BaseException as err:
+            _roll_back(endpoints, record, router_proc, blue=blue, green=green, why=f"interrupted: {err!r}")
+            raise
+        router_proc = router.shift(record=router_proc, upstreams=[Upstream(name=green.id, port=green.port, weight=100)])
+        time.sleep(DRAIN_S)
+        stop_variant(blue)
+        say(f"retired blue (version {blue.version})")
+        done = endpoints.save(
+            record,
+            status="InService",
+            router=router_proc,
+            version=version.version,
+            fleet=[green.to_dict()],
+            weights={green.id: 100},
+            previous_versions=history(list(record.get("previous_versions", [])), blue.version),
+        )
+        return Endpoint.from_dict(done)
+
+
+def _watch(watch: AlarmWatch, green: Variant, seconds: float) -> str | None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if not procs.is_ours(green.proc):
+            return f"the new variant's process (pid {green.proc['pid']}) exited; see {green.proc['log']}"
+        alarm = watch.check()
+        if alarm or time.monotonic() >= deadline:
+            return alarm
+        time.sleep(POLL_S)
+
+
+def _roll_back(
+    endpoints: Endpoints, record: dict[str, Any], router_proc: dict[str, Any], *, blue: Variant, green: Variant, why: str
+) -> None:
+    record = endpoints.save(record, status="RollingBack", failure_reason=why)
+    router_proc = endpoints.router(record["name"]).shift(record=router_proc, upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)])
+    time.sleep(DRAIN_S)
+    stop_variant(green)
+    endpoints.save(record, status="InService", router=router_proc, fleet=[blue.to_dict()], weights={blue.id: 100}, failure_reason=why)

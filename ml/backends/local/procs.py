@@ -1,0 +1,148 @@
+"""Processes the local backend starts, recorded so that teardown stops exactly those.
+
+A recorded PID alone is not enough: after a reboot or a long pause the number may belong to
+someone else's process. A record therefore keeps the process's start time too, and nothing is
+signalled unless both still match. Every process starts in its own session, so stopping its
+group also stops what it forked (gunicorn workers, nginx workers, ``buildah run`` children).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+# Start times are floats from /proc; compare them with a tolerance, not for equality.
+_START_TOLERANCE_S = 0.05
+
+
+def owner_stamp() -> dict[str, Any]:
+    """Who is running right now: enough to tell later whether this run is still alive."""
+    return {"pid": os.getpid(), "started": psutil.Process().create_time()}
+
+
+def owner_alive(owner: Mapping[str, Any]) -> bool:
+    try:
+        proc = psutil.Process(int(owner["pid"]))
+        same = abs(proc.create_time() - float(owner["started"])) < _START_TOLERANCE_S
+        return bool(same and proc.status() != psutil.STATUS_ZOMBIE)
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def free_port() -> int:
+    """An ephemeral loopback port that is free now (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None) -> dict[str, Any]:
+    """Start a long-lived process detached from this run; return its record."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(argv), env=dict(env), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True
+        )
+    return {"pid": proc.pid, "started": psutil.Process(proc.pid).create_time(), "argv": list(argv), "log": str(log)}
+
+
+def is_ours(record: Mapping[str, Any]) -> bool:
+    """True while the recorded process still runs and is the one we started (same start time)."""
+    return owner_alive(record)
+
+
+def stop(record: Mapping[str, Any], *, grace: float = 5.0) -> bool:
+    """SIGTERM the recorded process group, SIGKILL after ``grace``; False when it was not ours."""
+    if not is_ours(record):
+        _reap(int(record.get("pid", 0)))
+        return False
+    pid = int(record["pid"])
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not is_ours(record):
+            break
+        time.sleep(0.02)
+    else:
+        _signal_group(pid, signal.SIGKILL)
+    _wait_group_gone(pid, grace)
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        # start_new_session made the process its group's leader, so its group id is its pid.
+        os.killpg(pid, sig)
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        alive = [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pgid and _running(p)]
+        if not alive:
+            return
+        time.sleep(0.02)
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the process is our child, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def wait_healthy(url: str, *, record: Mapping[str, Any], timeout: float, what: str) -> str | None:
+    """Poll ``url`` until it answers 200; return why it did not (process exit, status, timeout)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if not is_ours(record):
+            return f"{what} exited before becoming healthy; last lines of {record['log']}:\n{tail(Path(record['log']))}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - a loopback URL we built
+                if answer.status == 200:
+                    return None
+                last = f"HTTP {answer.status}"
+        except urllib.error.HTTPError as err:
+            last = f"HTTP {err.code}"
+        except (urllib.error.URLError, OSError) as err:
+            last = str(getattr(err, "reason", err))
+        time.sleep(0.05)
+    return f"{what} did not answer 200 on {url} within {timeout:g}s (last: {last}); see {record['log']}"
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 8192))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:])

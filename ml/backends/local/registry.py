@@ -1,0 +1,85 @@
+"""The model registry: versions per model package group, approval status and its audit trail.
+
+Version numbers are handed out under the store's lock, so two ``invoke train`` runs at once get
+two different versions. Approval is its own verb; every change is appended to the version's
+``approvals`` list with who, when and why, the way SageMaker records an approval's author.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+
+from ml.backends.local.clock import now_iso
+from ml.backends.local.store import StateStore
+from ml.backends.records import APPROVAL_STATUSES, ApprovalEvent, ModelVersion, TrainingJob
+from ml.errors import NotFoundError, UserInputError
+
+KIND = "model-versions"
+
+
+def _key(group: str, version: int) -> str:
+    return f"{group}-{version:06d}"
+
+
+class Registry:
+    def __init__(self, *, store: StateStore, group: str) -> None:
+        self._store = store
+        self._group = group
+
+    def versions(self) -> list[ModelVersion]:
+        """All versions of the group, oldest first."""
+        found = [ModelVersion.from_dict(r) for r in self._store.list(KIND) if r.get("group") == self._group]
+        return sorted(found, key=lambda v: v.version)
+
+    def get(self, version: int) -> ModelVersion:
+        record = self._store.get(KIND, _key(self._group, version))
+        if record is None:
+            known = ", ".join(str(v.version) for v in self.versions()) or "none yet; train one with `invoke train`"
+            raise NotFoundError(f"model version {version} does not exist in {self._group!r} (registered versions: {known})")
+        return ModelVersion.from_dict(record)
+
+    def register(self, *, job: TrainingJob, approval_status: str) -> ModelVersion:
+        if job.status != "Completed":
+            raise UserInputError(f"training job {job.name} is {job.status}, not Completed; only a completed job's model can be registered")
+        if approval_status not in ("PendingManualApproval", "Approved"):
+            raise UserInputError(f"a new version starts PendingManualApproval or Approved, not {approval_status!r}")
+        with self._store.locked():
+            existing = self.versions()
+            number = max((v.version for v in existing), default=0) + 1
+            event = ApprovalEvent(status=approval_status, by=_who(), at=now_iso(), note="registered")
+            version = ModelVersion(
+                group=self._group,
+                version=number,
+                approval_status=approval_status,
+                artifact_uri=job.artifact_uri,
+                artifact_sha256=job.artifact_sha256,
+                image=str(job.lineage.get("image", "")),
+                training_job=job.name,
+                metrics=dict(job.metrics),
+                lineage=dict(job.lineage),
+                created_at=now_iso(),
+                approvals=[event.to_dict()],
+            )
+            self._store.put(KIND, _key(self._group, number), version.to_dict())
+        return version
+
+    def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
+        if status not in APPROVAL_STATUSES or status == "PendingManualApproval":
+            raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
+        with self._store.locked():
+            current = self.get(version)
+            event = ApprovalEvent(status=status, by=_who(), at=now_iso(), note=note)
+            updated = ModelVersion.from_dict(
+                current.to_dict() | {"approval_status": status, "approvals": [*current.approvals, event.to_dict()]}
+            )
+            self._store.put(KIND, _key(self._group, version), updated.to_dict())
+        return updated
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"

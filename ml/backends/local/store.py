@@ -1,0 +1,156 @@
+"""The state store: one JSON file per record, atomic writes, one file lock for the project.
+
+Two task runs at once (``invoke train`` in one terminal, ``invoke deploy`` in another) must never
+lose or half-write a record, so every read-modify-write happens under an ``fcntl`` lock and every
+write is a temp file, fsync and rename. Long operations (training, a blue/green update) do not
+hold that lock; they claim their one resource instead (:meth:`StateStore.claim`), and stamp the
+records they leave in progress with their owner, so a run that crashes is found and its records
+are marked Failed by the next run rather than left InProgress forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ml.backends.local.clock import now_iso
+from ml.backends.local.layout import Layout, safe_name
+from ml.backends.local.procs import owner_alive, owner_stamp
+from ml.errors import StateError
+
+IN_PROGRESS = ("InProgress", "Creating", "Updating", "RollingBack", "Stopping", "Deleting")
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class StateStore:
+    """Records by ``kind`` and ``name``, as plain JSON dicts (the records' ``to_dict`` form)."""
+
+    def __init__(self, *, layout: Layout, lock_timeout: float = 60.0) -> None:
+        self._layout = layout
+        self._lock_timeout = lock_timeout
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the project lock (re-entrant within this store) for a read-modify-write."""
+        with self._thread_lock:
+            if self._depth == 0:
+                self._fd = _acquire(self._layout.lock_file, timeout=self._lock_timeout, what="the local state")
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    os.close(self._fd)  # closing the descriptor releases the flock
+                    self._fd = None
+
+    @contextlib.contextmanager
+    def claim(self, kind: str, name: str) -> Iterator[None]:
+        """Exclusive use of one resource for a long operation; fails at once if another run has it."""
+        path = self._layout.state / "claims" / f"{kind}-{safe_name(name, what=kind)}.lock"
+        fd = _acquire(path, timeout=0.0, what=f"{kind} {name!r}")
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    def _path(self, kind: str, name: str) -> Path:
+        return self._layout.record_dir(kind) / f"{safe_name(name, what=kind)}.json"
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        path = self._path(kind, name)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError as err:  # only a hand edit can do this: writes are atomic
+            raise StateError(f"{path} is not valid JSON ({err}); fix or delete it") from err
+        return self._recovered(kind, name, data)
+
+    def put(self, kind: str, name: str, data: dict[str, Any], *, in_progress: bool | None = None) -> None:
+        """Write a record; in-progress records are stamped with this run so a crash is detectable."""
+        with self.locked():
+            record = dict(data)
+            running = record.get("status") in IN_PROGRESS if in_progress is None else in_progress
+            if running:
+                record["owner"] = owner_stamp()
+            else:
+                record.pop("owner", None)
+            atomic_write_json(self._path(kind, name), record)
+
+    def delete(self, kind: str, name: str) -> None:
+        with self.locked():
+            self._path(kind, name).unlink(missing_ok=True)
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        folder = self._layout.record_dir(kind)
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in sorted(folder.glob("*.json")):
+            record = self.get(kind, path.stem)
+            if record is not None:
+                found.append(record)
+        return found
+
+    def _recovered(self, kind: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        owner = data.get("owner")
+        if data.get("status") not in IN_PROGRESS or not isinstance(owner, dict) or owner_alive(owner):
+            return data
+        with self.locked():
+            fresh = json.loads(self._path(kind, name).read_text(encoding="utf-8"))
+            if fresh.get("owner") != owner:  # someone else settled it meanwhile
+                return self._recovered(kind, name, fresh)
+            was = fresh.get("status")
+            fresh["status"] = "Failed"
+            fresh["failure_reason"] = (
+                f"the run that left it {was} (pid {owner.get('pid')}) stopped before finishing; "
+                f"{fresh.get('failure_reason') or 'nothing was recorded after that'}"
+            )
+            fresh.setdefault("ended_at", now_iso())
+            fresh.pop("owner", None)
+            atomic_write_json(self._path(kind, name), fresh)
+            return dict(fresh)
+
+
+def _acquire(path: Path, *, timeout: float, what: str) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StateError(f"{what} is in use by another run (pid {holder}); wait for it to finish, then try again") from None
+            time.sleep(0.02)
+            continue
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        return fd

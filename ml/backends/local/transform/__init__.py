@@ -1,0 +1,1 @@
+"""Batch transform: stream CSV input through a serve process in MultiRecord mini-batches."""

@@ -1,0 +1,44 @@
+"""The transform's HTTP client: one keep-alive connection per worker thread to serve's /invocations."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class InvocationsClient:
+    def __init__(self, *, port: int, timeout: float = 120.0) -> None:
+        self._port = port
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self._timeout)
+            self._local.conn = conn
+        return conn
+
+    def post(self, body: bytes) -> Answer:
+        headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request("POST", "/invocations", body=body, headers=headers)
+                answer = conn.getresponse()
+                return Answer(status=answer.status, body=answer.read())
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed a kept-alive connection between requests; one fresh try is safe
+                # because a request that never reached the model has no effect to repeat.
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")

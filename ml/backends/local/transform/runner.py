@@ -1,0 +1,90 @@
+"""The transform job's lifecycle: record it, start its own serve process, run, record the outcome.
+
+Like SageMaker, a transform job gets its own model server (not the endpoint's), started for the
+job and stopped when it ends, whatever the outcome. Its PID is in the job record while it runs,
+so ``invoke teardown`` can stop it if this run is killed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ml.backends.local import procs
+from ml.backends.local.clock import now_iso
+from ml.backends.local.fleet import Variant, start_variant, stop_variant
+from ml.backends.local.layout import Layout
+from ml.backends.local.programs import Programs
+from ml.backends.local.store import StateStore
+from ml.backends.local.transform.client import InvocationsClient
+from ml.backends.local.transform.job import Settings, transform_files
+from ml.backends.records import ModelVersion, TransformJob
+from ml.errors import JobFailedError, UserInputError
+
+KIND = "transform-jobs"
+
+
+def input_files(data: Path) -> list[Path]:
+    """A CSV file, or every ``*.csv`` in a folder (sorted), like every object under an S3 prefix."""
+    if data.is_file():
+        return [data]
+    if data.is_dir():
+        found = sorted(p for p in data.glob("*.csv") if p.is_file())
+        if found:
+            return found
+        raise UserInputError(f"no .csv files in {data}; transform reads CSV files (one record per line)")
+    raise UserInputError(f"transform input {data} does not exist; pass a CSV file or folder with --data")
+
+
+def run_transform_job(
+    *,
+    store: StateStore,
+    layout: Layout,
+    programs: Programs,
+    version: ModelVersion,
+    data: Path,
+    output_dir: Path,
+    settings: Settings,
+    job_name: str,
+) -> TransformJob:
+    inputs = input_files(data)
+    job = TransformJob(
+        name=job_name, status="InProgress", version=version.version, input_uri=str(data), output_uri=str(output_dir), created_at=now_iso()
+    )
+    record = job.to_dict()
+    store.put(KIND, job_name, record)
+    workers = max(1, min(settings.max_concurrent, os.cpu_count() or 1))
+
+    def remember(variant: Variant) -> None:
+        store.put(KIND, job_name, record | {"server": variant.proc})
+
+    variant = None
+    try:
+        variant = start_variant(
+            programs=programs, version=version, base_dir=layout.transform_dir(job_name), workers=workers, on_spawn=remember
+        )
+        count = transform_files(
+            inputs=inputs, output_dir=output_dir, client=InvocationsClient(port=variant.port), settings=settings, job_name=job_name
+        )
+    except BaseException as err:
+        store.put(KIND, job_name, record | {"status": "Failed", "ended_at": now_iso(), "failure_reason": str(err)})
+        if isinstance(err, JobFailedError):
+            raise JobFailedError(f"transform job {job_name} failed: {err}") from err
+        raise
+    finally:
+        if variant is not None:
+            stop_variant(variant)
+    done = record | {"status": "Completed", "records": count, "ended_at": now_iso()}
+    store.put(KIND, job_name, done)
+    return TransformJob.from_dict(done)
+
+
+def stop_orphans(store: StateStore) -> list[str]:
+    """Stop transform servers whose job's run died (its record was recovered as Failed)."""
+    lines = []
+    for record in store.list(KIND):
+        server = record.get("server")
+        if record.get("status") != "InProgress" and server and procs.stop(server):
+            lines.append(f"stopped transform server pid {server['pid']} of job {record['name']}")
+            store.put(KIND, record["name"], {k: v for k, v in record.items() if k != "server"})
+    return lines
