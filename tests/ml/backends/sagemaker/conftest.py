@@ -1,0 +1,111 @@
+"""Fixtures: fake credentials, moto clients made inside ``mock_aws()``, stack outputs, a backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from ml.backends.records import ImageRecord
+from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.backends.sagemaker.clients import AwsClients, make_clients
+from ml.config import ProjectConfig, load_config
+from ml.tfstate import StackOutputs
+from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+TEST_REGION = "us-east-1"
+TEST_DATALAKE = "byoc-test-datalake"
+TEST_GROUP = "scikit-byo"
+TEST_REPO = "sagemaker-scikit-byo"
+TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
+TEST_CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so that nothing can ever sign a request for a real account."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": TEST_REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def config() -> ProjectConfig:
+    return load_config(REPO_ROOT / "cdktf.json", overrides={"region": TEST_REGION})
+
+
+@pytest.fixture
+def clients() -> Iterator[AwsClients]:
+    with mock_aws():
+        made = make_clients(boto3.Session(region_name=TEST_REGION), retry_mode="standard", max_attempts=1)
+        made.s3.create_bucket(Bucket=TEST_DATALAKE)
+        made.s3.put_bucket_versioning(Bucket=TEST_DATALAKE, VersioningConfiguration={"Status": "Enabled"})
+        made.s3.put_object(Bucket=TEST_DATALAKE, Key="iris/input/iris.csv", Body=TEST_CSV)
+        made.sagemaker.create_model_package_group(ModelPackageGroupName=TEST_GROUP)
+        made.ecr.create_repository(repositoryName=TEST_REPO)
+        yield made
+
+
+@pytest.fixture
+def outputs(clients: AwsClients) -> StackOutputs:
+    repo_url = clients.ecr.describe_repositories(repositoryNames=[TEST_REPO])["repositories"][0]["repositoryUri"]
+    return StackOutputs(
+        ecr_repository_url=repo_url,
+        ecr_repository_name=TEST_REPO,
+        ecr_repository_arn=f"arn:aws:ecr:{TEST_REGION}:{DEFAULT_ACCOUNT_ID}:repository/{TEST_REPO}",
+        build_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/build-scikit-byo",
+        build_pipeline_name="build-scikit-byo",
+        datalake_bucket=TEST_DATALAKE,
+        sagemaker_role_arn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/byoc-sagemaker",
+        model_package_group=TEST_GROUP,
+        train_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/train-scikit-byo",
+        train_pipeline_name="train-scikit-byo",
+        artifact_bucket="byoc-test-artifacts",
+        approval_topic_arn=f"arn:aws:sns:{TEST_REGION}:{DEFAULT_ACCOUNT_ID}:approval",
+        deploy_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/deploy-scikit-byo",
+        deploy_pipeline_name="deploy-scikit-byo",
+        endpoint_name="scikit-byo-endpoint",
+        alarm_names=TEST_ALARMS,
+    )
+
+
+def push_fake_image(clients: AwsClients, tag: str) -> str:
+    """What a real push leaves in ECR: a manifest under ``tag``; returns its digest."""
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "tag": tag})
+    clients.ecr.put_image(repositoryName=TEST_REPO, imageManifest=manifest, imageTag=tag)
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sm(clients: AwsClients) -> Any:
+    """The SageMaker client with training and endpoint state machines moto lacks."""
+    return EndpointFake(TrainingStatusFake(clients.sagemaker))
+
+
+@pytest.fixture
+def backend(config: ProjectConfig, outputs: StackOutputs, clients: AwsClients, sm: Any, clock: FakeClock, tmp_path: Path) -> SageMakerBackend:
+    wired = AwsClients(sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs)
+    made = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=wired, clock=clock, builder="docker")
+    tag = "abc1234def56"
+    pushed = push_fake_image(clients, tag)
+    made.state.record_image(ImageRecord(uri=f"{outputs.ecr_repository_url}@{pushed}", digest=pushed, tag=tag, builder="docker"))
+    return made

@@ -1,0 +1,150 @@
+"""Training: the exact CreateTrainingJob request, idempotent names, and every way a job ends."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.backends.sagemaker.training import METRIC_DEFINITIONS
+from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError
+from sagemaker_fakes import FakeClock
+
+from conftest import TEST_DATALAKE
+
+
+def _training(sm: Any) -> Any:
+    return sm.real  # EndpointFake wraps TrainingStatusFake
+
+
+def test_request_is_spot_with_checkpoints_and_digest_pinned_image(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    validation = f"s3://{TEST_DATALAKE}/iris/validation/iris.csv"
+    clients.s3.put_object(Bucket=TEST_DATALAKE, Key="iris/validation/iris.csv", Body=b"setosa,5.0,3.4,1.5,0.2\n")
+    job = backend.train(hyperparameters={"max_depth": "3"}, validation=validation)
+
+    [request] = _training(sm).created
+    assert request["EnableManagedSpotTraining"] is True
+    stopping = request["StoppingCondition"]
+    assert stopping == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert stopping["MaxWaitTimeInSeconds"] >= stopping["MaxRuntimeInSeconds"]
+    assert request["CheckpointConfig"] == {"S3Uri": f"s3://{TEST_DATALAKE}/checkpoints/{job.name}/", "LocalPath": "/opt/ml/checkpoints"}
+    image = request["AlgorithmSpecification"]["TrainingImage"]
+    assert re.fullmatch(r".+/sagemaker-scikit-byo@sha256:[0-9a-f]{64}", image)
+    assert request["HyperParameters"] == {"max_leaf_nodes": "5", "max_depth": "3", "random_state": "0"}
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+    assert channels == {"training": f"s3://{TEST_DATALAKE}/iris/input/iris.csv", "validation": validation}
+    version = clients.s3.head_object(Bucket=TEST_DATALAKE, Key="iris/input/iris.csv")["VersionId"]
+    tags = {t["Key"]: t["Value"] for t in request["Tags"]}
+    assert f"training={version}" in tags["byoc:data-version"]
+    assert tags["byoc:git-commit"] == "abc1234def56"
+    assert job.status == "Completed"
+    assert job.lineage["image"] == image
+    assert job.lineage["git_commit"] == "abc1234def56"
+
+
+def test_metric_regexes_match_the_container_lines() -> None:
+    lines = {"train:accuracy": "train:accuracy=0.9800", "validation:accuracy": "validation:accuracy=0.9667"}
+    for definition in METRIC_DEFINITIONS:
+        match = re.search(definition["Regex"], f"INFO {lines[definition['Name']]}\n")
+        assert match is not None
+        assert float(match.group(1)) in (0.98, 0.9667)
+
+
+def test_spot_off_sends_no_max_wait(backend: SageMakerBackend, config: Any, sm: Any) -> None:
+    from dataclasses import replace
+
+    backend.config = replace(config, training_use_spot=False)
+    backend.train()
+    [request] = _training(sm).created
+    assert "EnableManagedSpotTraining" not in request
+    assert "CheckpointConfig" not in request
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+
+
+def test_rerun_after_success_reuses_the_job(backend: SageMakerBackend, sm: Any) -> None:
+    first = backend.train()
+    second = backend.train()
+    assert second.name == first.name
+    assert len(_training(sm).created) == 1
+
+
+def test_failed_job_raises_with_reason_and_rerun_starts_a_new_attempt(backend: SageMakerBackend, sm: Any, clock: FakeClock) -> None:
+    reason = "AlgorithmError: ValueError: could not convert string to float: 'sepal'"
+    original = _training(sm).create_training_job
+
+    def create_then_script(**request: Any) -> Any:
+        reply = original(**request)
+        _training(sm).script(request["TrainingJobName"], [
+            {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting"},
+            {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"},
+            {"TrainingJobStatus": "Failed", "SecondaryStatus": "Failed", "FailureReason": reason},
+        ])  # fmt: skip
+        return reply
+
+    _training(sm).create_training_job = create_then_script
+    with pytest.raises(JobFailedError, match="could not convert string to float") as failure:
+        backend.train()
+    assert "invoke train" in str(failure.value)
+    assert clock.now > 0  # it polled, with the injected clock
+    first = _training(sm).created[0]["TrainingJobName"]
+
+    _training(sm).create_training_job = original
+    job = backend.train()
+    assert job.name == f"{first}-a2"
+    assert job.status == "Completed"
+
+
+def test_spot_interruption_stops_the_job_and_says_what_to_change(backend: SageMakerBackend, sm: Any) -> None:
+    original = _training(sm).create_training_job
+
+    def create_then_stop(**request: Any) -> Any:
+        reply = original(**request)
+        _training(sm).script(request["TrainingJobName"], [
+            {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"},
+            {"TrainingJobStatus": "Stopping", "SecondaryStatus": "Interrupted"},
+            {"TrainingJobStatus": "Stopped", "SecondaryStatus": "Interrupted", "FailureReason": "Spot capacity reclaimed"},
+        ])  # fmt: skip
+        return reply
+
+    _training(sm).create_training_job = create_then_stop
+    with pytest.raises(JobFailedError, match="was stopped") as stopped:
+        backend.train()
+    assert "Interrupted" in str(stopped.value)
+    assert "training_max_wait_seconds" in str(stopped.value)
+
+
+def test_wait_gives_up_at_the_deadline_without_real_sleeping(backend: SageMakerBackend, sm: Any, clock: FakeClock) -> None:
+    original = _training(sm).create_training_job
+
+    def create_then_hang(**request: Any) -> Any:
+        reply = original(**request)
+        _training(sm).script(request["TrainingJobName"], [{"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"}])
+        return reply
+
+    _training(sm).create_training_job = create_then_hang
+    with pytest.raises(TimeoutExpiredError, match=r"within 9000s .*'InProgress'"):
+        backend.train()
+    assert clock.now == pytest.approx(7200 + 1800)  # MaxWait plus the provisioning margin
+
+
+def test_train_without_a_pushed_image_says_to_build(config: Any, outputs: Any, clients: Any, clock: FakeClock, tmp_path: Any) -> None:
+    fresh = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=clients, clock=clock)
+    with pytest.raises(NotFoundError, match="invoke build-image"):
+        fresh.train()
+
+
+def test_logs_are_streamed_to_the_sink(backend: SageMakerBackend, clients: Any) -> None:
+    first = backend.train()
+    group = "/aws/sagemaker/TrainingJobs"
+    clients.logs.create_log_group(logGroupName=group)
+    clients.logs.create_log_stream(logGroupName=group, logStreamName=f"{first.name}/algo-1-0")
+    clients.logs.put_log_events(
+        logGroupName=group, logStreamName=f"{first.name}/algo-1-0", logEvents=[{"timestamp": int(time.time() * 1000), "message": "train:accuracy=0.9800"}]
+    )
+    lines: list[str] = []
+    backend.train(on_log=lines.append)
+    assert any("train:accuracy=0.9800" in line for line in lines)
+    assert any("reusing" in line for line in lines)
