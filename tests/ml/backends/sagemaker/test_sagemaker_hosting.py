@@ -1,0 +1,170 @@
+"""Registry and endpoints: newest approved version, digest-pinned models, blue/green guardrails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
+from sagemaker_fakes import record_calls
+
+from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
+
+
+def _versions(backend: SageMakerBackend, count: int) -> list[int]:
+    made = []
+    for depth in range(count):
+        job = backend.train(hyperparameters={"max_depth": str(depth + 2)})
+        made.append(backend.register(job_name=job.name).version)
+    return made
+
+
+def test_register_records_lineage_and_configured_status_once(backend: SageMakerBackend, clients: Any) -> None:
+    calls = record_calls(clients.sagemaker, "CreateModelPackage")
+    job = backend.train()
+    version = backend.register(job_name=job.name)
+    again = backend.register(job_name=job.name)
+    assert again.version == version.version == 1
+    [request] = calls
+    assert request["ModelPackageGroupName"] == TEST_GROUP
+    assert request["ModelApprovalStatus"] == "PendingManualApproval"
+    props = request["CustomerMetadataProperties"]
+    assert props["training_job"] == job.name
+    assert props["git_commit"] == "abc1234def56"
+    assert "@sha256:" in props["image"]
+    assert props["data_version"].startswith("training=")
+    assert request["InferenceSpecification"]["Containers"][0]["Image"] == job.lineage["image"]
+
+
+def test_deploy_picks_the_newest_approved_version(backend: SageMakerBackend, clients: Any) -> None:
+    listed = record_calls(clients.sagemaker, "ListModelPackages")
+    v1, v2, v3 = _versions(backend, 3)
+    backend.approve(version=v1, note="first")
+    backend.approve(version=v2, note="better")
+    assert [v.version for v in backend.list_versions()] == [v3, v2, v1]
+    assert listed[-1]["SortOrder"] == "Descending"
+    assert listed[-1]["SortBy"] == "CreationTime"
+    endpoint = backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert endpoint.status == "InService"
+    assert endpoint.version == v2  # v3 is still pending; v1 is older
+
+
+def test_deploy_with_nothing_approved_says_how_to_approve(backend: SageMakerBackend) -> None:
+    _versions(backend, 1)
+    with pytest.raises(NotFoundError, match="invoke approve 1"):
+        backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+
+
+def test_endpoint_uses_digest_image_one_variant_and_is_idempotent(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    models = record_calls(clients.sagemaker, "CreateModel")
+    configs = record_calls(clients.sagemaker, "CreateEndpointConfig")
+    [v1] = _versions(backend, 1)
+    backend.approve(version=v1)
+    first = backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    second = backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert first.config_name == second.config_name
+    assert len(models) == 1 and len(configs) == 1 and sm.updates == []
+    assert "@sha256:" in models[0]["PrimaryContainer"]["Image"]
+    assert models[0]["ExecutionRoleArn"].endswith(":role/byoc-sagemaker")
+    [variant] = configs[0]["ProductionVariants"]
+    assert variant["VariantName"] == "AllTraffic"
+    assert variant["InstanceType"] == "ml.t2.medium"
+
+
+def _two_deployed(backend: SageMakerBackend) -> tuple[int, int, str]:
+    v1, v2 = _versions(backend, 2)
+    backend.approve(version=v1)
+    first = backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    backend.approve(version=v2)
+    return v1, v2, first.config_name
+
+
+def test_update_is_blue_green_with_same_variant_and_alarm_rollback(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    configs = record_calls(clients.sagemaker, "CreateEndpointConfig")
+    _v1, v2, old_config = _two_deployed(backend)
+    endpoint = backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    [update] = sm.updates
+    assert update["EndpointConfigName"] == endpoint.config_name != old_config
+    assert [c["ProductionVariants"][0]["VariantName"] for c in configs] == ["AllTraffic", "AllTraffic"]
+    policy = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "WaitIntervalInSeconds": 300,
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+    }
+    assert policy["TerminationWaitInSeconds"] == 600
+    assert 600 <= policy["MaximumExecutionTimeoutInSeconds"] <= 28800
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": n} for n in TEST_ALARMS]}
+    assert endpoint.status == "InService" and endpoint.version == v2
+
+
+def test_rolled_back_update_fails_loudly(backend: SageMakerBackend, sm: Any) -> None:
+    v1, _v2, old_config = _two_deployed(backend)
+    sm.outcome = "rollback"
+    with pytest.raises(DeployRolledBackError, match="rolled back") as rolled:
+        backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert old_config in str(rolled.value)
+    assert f"model version {v1}" in str(rolled.value)
+    assert backend.describe_endpoint(endpoint_name="scikit-byo-endpoint").version == v1
+
+
+def test_failed_update_is_a_job_failure(backend: SageMakerBackend, sm: Any) -> None:
+    _two_deployed(backend)
+    sm.outcome = "failed"
+    with pytest.raises(JobFailedError, match="ended Failed.*Image could not be pulled"):
+        backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+
+
+def test_update_that_never_settles_times_out(backend: SageMakerBackend, sm: Any, clock: Any) -> None:
+    _two_deployed(backend)
+    sm.outcome = "stuck"
+    with pytest.raises(TimeoutExpiredError, match="blue/green update of endpoint scikit-byo-endpoint.*'Updating'"):
+        backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert clock.now > 600
+
+
+def test_rollback_returns_to_the_previous_version_without_alarm_rollback(backend: SageMakerBackend, sm: Any) -> None:
+    v1, v2, old_config = _two_deployed(backend)
+    backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    back = backend.rollback(endpoint_name="scikit-byo-endpoint")
+    assert back.version == v1 and back.config_name == old_config  # the same config is reused
+    last = sm.updates[-1]
+    assert last["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert "AutoRollbackConfiguration" not in last["DeploymentConfig"]
+    forward = backend.rollback(endpoint_name="scikit-byo-endpoint", to_version=v2)
+    assert forward.version == v2
+
+
+def test_transform_request(backend: SageMakerBackend, clients: Any) -> None:
+    calls = record_calls(clients.sagemaker, "CreateTransformJob")
+    [v1] = _versions(backend, 1)
+    backend.approve(version=v1)
+    job = backend.transform()
+    again = backend.transform()
+    assert again.name == job.name and len(calls) == 1
+    [request] = calls
+    assert request["BatchStrategy"] == "MultiRecord"
+    assert request["TransformInput"]["SplitType"] == "Line"
+    assert request["DataProcessing"] == {"InputFilter": "$[1:]", "OutputFilter": "$", "JoinSource": "Input"}
+    assert request["TransformOutput"]["S3OutputPath"] == f"s3://{TEST_DATALAKE}/iris/output/{job.name}/"
+    assert job.status == "Completed"
+
+
+def test_teardown_deletes_only_what_the_endpoint_owns(backend: SageMakerBackend, clients: Any, outputs: Any) -> None:
+    [v1] = _versions(backend, 1)
+    backend.approve(version=v1)
+    backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    clients.sagemaker.create_model(
+        ModelName="scikit-byo-endpoint-someone-else",
+        ExecutionRoleArn=outputs.sagemaker_role_arn,
+        PrimaryContainer={"Image": "example.invalid/other@sha256:" + "0" * 64},
+    )
+    deleted = backend.teardown()
+    assert deleted[0] == "endpoint/scikit-byo-endpoint"
+    assert sum(d.startswith("endpoint-config/") for d in deleted) == 1
+    assert sum(d.startswith("model/") for d in deleted) == 1
+    remaining = [m["ModelName"] for m in clients.sagemaker.list_models()["Models"]]
+    assert remaining == ["scikit-byo-endpoint-someone-else"]
+    assert backend.teardown() == []
