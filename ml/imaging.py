@@ -41,7 +41,8 @@ def _run(argv: Sequence[str], *, stdin: int | None = None, timeout: float = 1800
     proc = subprocess.run(list(argv), stdin=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise ImageError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''} failed (exit {proc.returncode}):\n{tail}")
+        verb = " ".join(a for a in argv[:5] if not a.startswith("-") and a not in STORAGE)
+        raise ImageError(f"{verb} failed (exit {proc.returncode}):\n{tail}")
     return proc.stdout
 
 
