@@ -12,13 +12,13 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
 
 from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients, make_clients
 from ml.config import ProjectConfig, load_config
 from ml.tfstate import StackOutputs
-from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 TEST_REGION = "us-east-1"
@@ -102,7 +102,9 @@ def sm(clients: AwsClients) -> Any:
 
 
 @pytest.fixture
-def backend(config: ProjectConfig, outputs: StackOutputs, clients: AwsClients, sm: Any, clock: FakeClock, tmp_path: Path) -> SageMakerBackend:
+def backend(  # noqa: PLR0917 - pytest passes fixtures positionally
+    config: ProjectConfig, outputs: StackOutputs, clients: AwsClients, sm: Any, clock: FakeClock, tmp_path: Path
+) -> SageMakerBackend:
     wired = AwsClients(sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs)
     made = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=wired, clock=clock, builder="docker")
     tag = "abc1234def56"

@@ -7,13 +7,12 @@ import time
 from typing import Any
 
 import pytest
+from conftest import TEST_DATALAKE
+from sagemaker_fakes import FakeClock
 
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.training import METRIC_DEFINITIONS
 from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError
-from sagemaker_fakes import FakeClock
-
-from conftest import TEST_DATALAKE
 
 
 def _training(sm: Any) -> Any:
@@ -142,7 +141,9 @@ def test_logs_are_streamed_to_the_sink(backend: SageMakerBackend, clients: Any) 
     clients.logs.create_log_group(logGroupName=group)
     clients.logs.create_log_stream(logGroupName=group, logStreamName=f"{first.name}/algo-1-0")
     clients.logs.put_log_events(
-        logGroupName=group, logStreamName=f"{first.name}/algo-1-0", logEvents=[{"timestamp": int(time.time() * 1000), "message": "train:accuracy=0.9800"}]
+        logGroupName=group,
+        logStreamName=f"{first.name}/algo-1-0",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "train:accuracy=0.9800"}],
     )
     lines: list[str] = []
     backend.train(on_log=lines.append)
