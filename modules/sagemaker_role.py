@@ -1,0 +1,64 @@
+"""The SageMaker execution role: one bucket, one image repository, its own log groups."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from constructs import Construct
+
+from ml.config import ProjectConfig
+from modules.build_project import role_name
+from modules.kms import EncryptionKey
+from modules.policy import AccountFacts, Statement, assume_role_document, policy_document
+
+LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs")
+
+
+class SageMakerExecutionRole(Construct):
+    """What training jobs, endpoints and transform jobs run as (instead of AmazonSageMakerFullAccess)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: ProjectConfig,
+        facts: AccountFacts,
+        bucket_arn: str,
+        ecr_repository_arn: str,
+        key: EncryptionKey,
+    ) -> None:
+        super().__init__(scope, id_)
+        trust = assume_role_document(self, "trust", "sagemaker.amazonaws.com", account_id=facts.account_id)
+        self.role = IamRole(self, "role", name=role_name(config, "sagemaker-execution"), assume_role_policy=trust.json)
+        self.arn: str = self.role.arn
+        log_arns = [facts.arn("logs", f"log-group:{group}{suffix}") for group in LOG_GROUPS for suffix in ("", "/*", ":*")]
+        statements = [
+            Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[bucket_arn]),
+            Statement(
+                sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[f"{bucket_arn}/*"]
+            ),
+            Statement(
+                sid="DataLakeKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
+            ),
+            Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            Statement(
+                sid="PullImage",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[ecr_repository_arn],
+            ),
+            Statement(
+                sid="OwnLogGroups",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                resources=log_arns,
+            ),
+            Statement(
+                sid="PublishSageMakerMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions=[("StringLike", "cloudwatch:namespace", ["/aws/sagemaker/*", "aws/sagemaker/*"])],
+            ),
+        ]
+        IamRolePolicy(
+            self, "policy", role=self.role.id, name="least-privilege", policy=policy_document(self, "permissions", statements).json
+        )

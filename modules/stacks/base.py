@@ -1,0 +1,41 @@
+"""What every pipeline stack shares: provider with tags, state backend, account facts, key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from ml.config import ProjectConfig
+from modules.kms import EncryptionKey
+from modules.policy import AccountFacts
+from modules.secure_bucket import SecureBucket, bucket_prefix
+
+
+class PipelineStack(TerraformStack):
+    """A stack of one pipeline: AWS provider, state, the stack key and its artifact bucket.
+
+    State is a local file in ``project_root`` by default (``terraform.<Stack>.tfstate``, what
+    ``invoke outputs`` reads), or an object in ``state_bucket`` with S3-native locking.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, key_services: list[str]) -> None:
+        super().__init__(scope, id_)
+        self.config = config
+        AwsProvider(self, "aws", region=config.region, default_tags=[AwsProviderDefaultTags(tags=dict(config.tags))])
+        self.backend: LocalBackend | S3Backend
+        if config.state_backend == "s3":
+            self.backend = S3Backend(self, bucket=config.state_bucket, key=config.remote_state_key(id_), region=config.region, encrypt=True)
+            # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no field for it.
+            self.backend.add_override("use_lockfile", True)
+        else:
+            self.backend = LocalBackend(self, path=str(project_root / config.local_state_path(id_)))
+        self.facts = AccountFacts(self, "account", region=config.region)
+        self.key = EncryptionKey(self, "key", alias=f"{config.project_name}-{id_}", facts=self.facts, services=key_services)
+        self.artifacts = SecureBucket(self, "artifacts", prefix=bucket_prefix(config.project_name, "artifacts"), key=self.key)
+
+    def output(self, name: str, value: object, description: str) -> TerraformOutput:
+        """A stack output; ``invoke outputs`` and ``ml/`` read these names from state."""
+        return TerraformOutput(self, name, value=value, description=description)

@@ -1,0 +1,145 @@
+"""BuildPipelineStack: the image repository and the pipeline that builds and pushes the image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from cdktf_cdktf_provider_aws.ecr_repository import (
+    EcrRepository,
+    EcrRepositoryEncryptionConfiguration,
+    EcrRepositoryImageScanningConfiguration,
+    EcrRepositoryImageTagMutabilityExclusionFilter,
+)
+from constructs import Construct
+
+from ml.config import ProjectConfig
+from modules.build_project import BuildProject, read_buildspec
+from modules.notifications import PipelineNotifications
+from modules.pipeline import Pipeline
+from modules.policy import Statement
+from modules.source import SOURCE_OUTPUT, SourceRepository
+from modules.stacks.base import PipelineStack
+
+# The train pipeline's ECR source follows this tag; every other tag (the git commit) is immutable.
+TRACKED_TAG = "latest"
+KEEP_IMAGES = 30
+ECR_PUSH = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImages",
+    "ecr:DescribeRepositories",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
+
+
+class BuildPipelineStack(PipelineStack):
+    """ECR repository (owned here and only here), build repository, privileged build, pipeline."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path) -> None:
+        super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
+        self.ecr = EcrRepository(
+            self,
+            "ecr",
+            name=config.ecr_repo,
+            image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+            image_tag_mutability_exclusion_filter=[
+                EcrRepositoryImageTagMutabilityExclusionFilter(filter=TRACKED_TAG, filter_type="WILDCARD")
+            ],
+            image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
+            encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=self.key.arn)],
+        )
+        EcrLifecyclePolicy(
+            self,
+            "ecr-lifecycle",
+            repository=self.ecr.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "Drop untagged layers after a day",
+                            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 2,
+                            "description": f"Keep the newest {KEEP_IMAGES} images",
+                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES},
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                }
+            ),
+        )
+        self.source = SourceRepository(self, "build-source", config=config, name=config.build_repo, branch=config.build_branch)
+        self.build = BuildProject(
+            self,
+            "build",
+            config=config,
+            facts=self.facts,
+            name=config.build_project,
+            buildspec=read_buildspec("build"),
+            key=self.key,
+            artifacts=self.artifacts,
+            privileged=True,  # buildah/docker inside CodeBuild needs it; only this project has it
+            environment={"BYOC_ECR_REPOSITORY": config.ecr_repo, "BYOC_IMAGE_TAG_TRACKED": TRACKED_TAG},
+            statements=[
+                Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                Statement(sid="EcrPush", actions=ECR_PUSH, resources=[self.ecr.arn]),
+            ],
+        )
+        self.pipeline = Pipeline(
+            self,
+            "build-pipeline",
+            config=config,
+            facts=self.facts,
+            name=config.build_pipeline,
+            key=self.key,
+            artifacts=self.artifacts,
+            builds=[self.build],
+            statements=self.source.permissions,
+            triggers=self.source.pipeline_trigger,
+            stages=[
+                CodepipelineStage(name="Source", action=[self.source.action]),
+                CodepipelineStage(
+                    name="Build",
+                    action=[
+                        CodepipelineStageAction(
+                            name="BuildAndPushImage",
+                            category="Build",
+                            owner="AWS",
+                            provider="CodeBuild",
+                            version="1",
+                            input_artifacts=[SOURCE_OUTPUT],
+                            configuration={"ProjectName": self.build.name},
+                        )
+                    ],
+                ),
+            ],
+        )
+        if self.source.push_event_pattern is not None:
+            self.pipeline.trigger_on("build-push", description="Push to the build branch", pattern=self.source.push_event_pattern)
+        if config.build_notifications_email:
+            notes = PipelineNotifications(
+                self,
+                "build-notifications",
+                config=config,
+                facts=self.facts,
+                key=self.key,
+                email=config.build_notifications_email,
+                pipeline=self.pipeline,
+            )
+            self.output("build_notifications_topic_arn", notes.arn, "SNS topic for build pipeline state changes")
+        self.output("ecr_repository_url", self.ecr.repository_url, "Image repository URI (push target of invoke build-image)")
+        self.output("ecr_repository_name", self.ecr.name, "Image repository name")
+        self.output("ecr_repository_arn", self.ecr.arn, "Image repository ARN")
+        self.output("build_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the container source repository")
+        self.output("build_pipeline_name", self.pipeline.name, "Build pipeline name")
+        self.output("build_artifact_bucket", self.artifacts.name, "Build pipeline artifact bucket")

@@ -1,0 +1,159 @@
+"""DeployPipelineStack: source, manual approval, then a blue/green deploy guarded by alarms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from constructs import Construct
+
+from ml.config import ProjectConfig
+from modules.alarms import EndpointAlarms
+from modules.build_project import BuildProject, read_buildspec
+from modules.notifications import EmailTopic, PipelineNotifications
+from modules.pipeline import Pipeline
+from modules.policy import Statement
+from modules.source import SOURCE_OUTPUT, SourceRepository
+from modules.stacks.base import PipelineStack
+from modules.stacks.train import TrainPipelineStack, pass_role
+
+DEFAULT_MODE = "endpoint"
+
+
+class DeployPipelineStack(PipelineStack):
+    """Deploys the registry's approved model. Its role can touch only this project's endpoint.
+
+    ``train`` supplies the SageMaker role, model package group and data lake as cross-stack
+    references, so no name is typed twice.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, train: TrainPipelineStack) -> None:
+        super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
+        facts = self.facts
+        project = config.project_name
+        self.alarms = EndpointAlarms(self, "alarms", config=config)
+        self.source = SourceRepository(self, "deploy-source", config=config, name=config.deploy_repo, branch=config.deploy_branch)
+        group_arn = train.model_package_group.arn
+        self.build = BuildProject(
+            self,
+            "deploy",
+            config=config,
+            facts=facts,
+            name=config.deploy_project,
+            buildspec=read_buildspec("deploy"),
+            key=self.key,
+            artifacts=self.artifacts,
+            environment={"DEPLOY_MODE": DEFAULT_MODE, "BYOC_SAGEMAKER_ROLE_ARN": train.sagemaker_role.arn},
+            statements=[
+                Statement(
+                    sid="Models",
+                    actions=["sagemaker:AddTags", "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel"],
+                    resources=[facts.arn("sagemaker", f"model/{project}*")],
+                ),
+                Statement(
+                    sid="EndpointConfigs",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateEndpointConfig",
+                        "sagemaker:DeleteEndpointConfig",
+                        "sagemaker:DescribeEndpointConfig",
+                    ],
+                    resources=[facts.arn("sagemaker", f"endpoint-config/{project}*")],
+                ),
+                Statement(
+                    sid="Endpoint",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateEndpoint",
+                        "sagemaker:DeleteEndpoint",
+                        "sagemaker:DescribeEndpoint",
+                        "sagemaker:InvokeEndpoint",
+                        "sagemaker:UpdateEndpoint",
+                    ],
+                    resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
+                ),
+                Statement(
+                    sid="TransformJobs",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateTransformJob",
+                        "sagemaker:DescribeTransformJob",
+                        "sagemaker:StopTransformJob",
+                    ],
+                    resources=[facts.arn("sagemaker", f"transform-job/{project}*")],
+                ),
+                Statement(
+                    sid="ReadRegistry",
+                    actions=["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+                    resources=[group_arn, facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")],
+                ),
+                Statement(sid="ListUnscopable", actions=["sagemaker:ListModelPackages"], resources=["*"]),
+                Statement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=self.alarms.arns),
+                pass_role(train.sagemaker_role.arn),
+                Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[train.datalake.arn]),
+                Statement(sid="ReadDataLake", actions=["s3:GetObject"], resources=[f"{train.datalake.arn}/*"]),
+                Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[train.key.arn]),
+            ],
+        )
+        statements = list(self.source.permissions)
+        stages = [CodepipelineStage(name="Source", action=[self.source.action])]
+        self.approval: EmailTopic | None = None
+        if config.deploy_approval_required:
+            self.approval = EmailTopic(
+                self, "deploy-approval", config=config, facts=facts, key=self.key, email=config.deploy_approval_email, publishers=[]
+            )
+            statements.append(Statement(sid="RequestApproval", actions=["sns:Publish"], resources=[self.approval.arn]))
+            approve = CodepipelineStageAction(
+                name="ApproveDeployment",
+                category="Approval",
+                owner="AWS",
+                provider="Manual",
+                version="1",
+                configuration={
+                    "NotificationArn": self.approval.arn,
+                    "CustomData": f"Deploy the approved {config.model_package_group} model?",
+                },
+            )
+            stages.append(CodepipelineStage(name="Approve", action=[approve]))
+        deploy = CodepipelineStageAction(
+            name="Deploy",
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            input_artifacts=[SOURCE_OUTPUT],
+            configuration={"ProjectName": self.build.name},
+        )
+        stages.append(CodepipelineStage(name="Deploy", action=[deploy]))
+        self.pipeline = Pipeline(
+            self,
+            "deploy-pipeline",
+            config=config,
+            facts=facts,
+            name=config.deploy_pipeline,
+            key=self.key,
+            artifacts=self.artifacts,
+            builds=[self.build],
+            triggers=self.source.pipeline_trigger,
+            statements=statements,
+            stages=stages,
+        )
+        if self.source.push_event_pattern is not None:
+            self.pipeline.trigger_on("deploy-push", description="Push to the deploy branch", pattern=self.source.push_event_pattern)
+        if config.deploy_notifications_email:
+            notes = PipelineNotifications(
+                self,
+                "deploy-notifications",
+                config=config,
+                facts=facts,
+                key=self.key,
+                email=config.deploy_notifications_email,
+                pipeline=self.pipeline,
+            )
+            self.output("deploy_notifications_topic_arn", notes.arn, "SNS topic for deploy pipeline state changes")
+        self.output("approval_topic_arn", self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
+        self.output("deploy_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the deploy repository")
+        self.output("deploy_pipeline_name", self.pipeline.name, "Deploy pipeline name")
+        self.output("endpoint_name", config.endpoint_name, "The real-time endpoint the pipeline deploys")
+        self.output("alarm_names", self.alarms.names, "CloudWatch alarms that roll a blue/green update back")
+        self.output("deploy_artifact_bucket", self.artifacts.name, "Deploy pipeline artifact bucket")

@@ -1,0 +1,195 @@
+"""TrainPipelineStack: data lake, SageMaker role, model registry and the training pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from cdktf_cdktf_provider_aws.ecr_repository import EcrRepository
+from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
+from constructs import Construct
+
+from ml.config import ProjectConfig
+from modules.build_project import BuildProject, read_buildspec
+from modules.notifications import PipelineNotifications
+from modules.pipeline import Pipeline
+from modules.policy import Statement
+from modules.sagemaker_role import LOG_GROUPS, SageMakerExecutionRole
+from modules.secure_bucket import SecureBucket, bucket_prefix
+from modules.source import SOURCE_OUTPUT, SourceRepository
+from modules.stacks.base import PipelineStack
+from modules.stacks.build import TRACKED_TAG
+
+TRAINING_DATA_KEY = "iris/input/iris.csv"
+DATA_OUTPUT = "data"
+IMAGE_OUTPUT = "image"
+
+
+def pass_role(role_arn: str) -> Statement:
+    """iam:PassRole on the SageMaker role only, and only to SageMaker."""
+    return Statement(
+        sid="PassSageMakerRole",
+        actions=["iam:PassRole"],
+        resources=[role_arn],
+        conditions=[("StringEquals", "iam:PassedToService", ["sagemaker.amazonaws.com"])],
+    )
+
+
+class TrainPipelineStack(PipelineStack):
+    """Any of three events starts a run, and all three artifacts reach the build.
+
+    A push to the train branch, a new ``iris/input/iris.csv`` in the data lake (S3 to
+    EventBridge, no CloudTrail) or a new image in the build stack's ECR repository.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, image: EcrRepository) -> None:
+        super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
+        self.datalake = SecureBucket(self, "datalake", prefix=bucket_prefix(config.project_name, "datalake"), key=self.key)
+        self.sagemaker_role = SageMakerExecutionRole(
+            self, "sagemaker", config=config, facts=self.facts, bucket_arn=self.datalake.arn, ecr_repository_arn=image.arn, key=self.key
+        )
+        self.model_package_group = SagemakerModelPackageGroup(
+            self,
+            "model-package-group",
+            model_package_group_name=config.model_package_group,
+            model_package_group_description=f"{config.project_name} models trained by {config.train_pipeline}",
+        )
+        self.source = SourceRepository(self, "train-source", config=config, name=config.train_repo, branch=config.train_branch)
+        group = config.model_package_group
+        facts = self.facts
+        self.build = BuildProject(
+            self,
+            "train",
+            config=config,
+            facts=facts,
+            name=config.train_project,
+            buildspec=read_buildspec("train"),
+            key=self.key,
+            artifacts=self.artifacts,
+            timeout_minutes=max(60, config.training_max_wait_seconds // 60 + 30),
+            environment={"BYOC_DATALAKE_BUCKET": self.datalake.name, "BYOC_SAGEMAKER_ROLE_ARN": self.sagemaker_role.arn},
+            statements=[
+                Statement(
+                    sid="RunTrainingJobs",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                    ],
+                    resources=[facts.arn("sagemaker", f"training-job/{config.project_name}*")],
+                ),
+                Statement(
+                    sid="RegisterModels",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateModelPackage",
+                        "sagemaker:DescribeModelPackage",
+                        "sagemaker:DescribeModelPackageGroup",
+                        "sagemaker:UpdateModelPackage",
+                    ],
+                    resources=[self.model_package_group.arn, facts.arn("sagemaker", f"model-package/{group.lower()}/*")],
+                ),
+                Statement(sid="ListUnscopable", actions=["sagemaker:ListModelPackages", "sagemaker:ListTrainingJobs"], resources=["*"]),
+                pass_role(self.sagemaker_role.arn),
+                Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[self.datalake.arn]),
+                Statement(sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{self.datalake.arn}/*"]),
+                Statement(sid="ResolveImage", actions=["ecr:DescribeImages"], resources=[image.arn]),
+                Statement(
+                    sid="FollowTrainingLogs",
+                    actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
+                    resources=[facts.arn("logs", f"log-group:{LOG_GROUPS[0]}:*"), facts.arn("logs", f"log-group:{LOG_GROUPS[0]}")],
+                ),
+            ],
+        )
+        sources = [
+            self.source.action,
+            CodepipelineStageAction(
+                name="TrainingData",
+                category="Source",
+                owner="AWS",
+                provider="S3",
+                version="1",
+                output_artifacts=[DATA_OUTPUT],
+                configuration={"S3Bucket": self.datalake.name, "S3ObjectKey": TRAINING_DATA_KEY, "PollForSourceChanges": "false"},
+            ),
+            CodepipelineStageAction(
+                name="Image",
+                category="Source",
+                owner="AWS",
+                provider="ECR",
+                version="1",
+                output_artifacts=[IMAGE_OUTPUT],
+                configuration={"RepositoryName": image.name, "ImageTag": TRACKED_TAG},
+            ),
+        ]
+        train = CodepipelineStageAction(
+            name="TrainAndRegister",
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            # The data object and imageDetail.json arrive as secondary sources
+            # ($CODEBUILD_SRC_DIR_data, $CODEBUILD_SRC_DIR_image): the run trains on what triggered it.
+            input_artifacts=[SOURCE_OUTPUT, DATA_OUTPUT, IMAGE_OUTPUT],
+            configuration={"ProjectName": self.build.name, "PrimarySource": SOURCE_OUTPUT},
+        )
+        self.pipeline = Pipeline(
+            self,
+            "train-pipeline",
+            config=config,
+            facts=facts,
+            name=config.train_pipeline,
+            key=self.key,
+            artifacts=self.artifacts,
+            builds=[self.build],
+            triggers=self.source.pipeline_trigger,
+            statements=[
+                *self.source.permissions,
+                Statement(sid="DataSourceBucket", actions=["s3:GetBucketVersioning"], resources=[self.datalake.arn]),
+                Statement(
+                    sid="DataSourceObject",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[f"{self.datalake.arn}/{TRAINING_DATA_KEY}"],
+                ),
+                Statement(sid="ImageSource", actions=["ecr:DescribeImages"], resources=[image.arn]),
+            ],
+            stages=[CodepipelineStage(name="Source", action=sources), CodepipelineStage(name="Train", action=[train])],
+        )
+        if self.source.push_event_pattern is not None:
+            self.pipeline.trigger_on("train-push", description="Push to the train branch", pattern=self.source.push_event_pattern)
+        self.pipeline.trigger_on(
+            "train-data",
+            description=f"New s3://<datalake>/{TRAINING_DATA_KEY}",
+            pattern={
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": [self.datalake.name]}, "object": {"key": [TRAINING_DATA_KEY]}},
+            },
+        )
+        self.pipeline.trigger_on(
+            "train-image",
+            description=f"New image pushed with tag {TRACKED_TAG}",
+            pattern={
+                "source": ["aws.ecr"],
+                "detail-type": ["ECR Image Action"],
+                "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": [image.name], "image-tag": [TRACKED_TAG]},
+            },
+        )
+        if config.train_notifications_email:
+            notes = PipelineNotifications(
+                self,
+                "train-notifications",
+                config=config,
+                facts=facts,
+                key=self.key,
+                email=config.train_notifications_email,
+                pipeline=self.pipeline,
+            )
+            self.output("train_notifications_topic_arn", notes.arn, "SNS topic for train pipeline state changes")
+        self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
+        self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
+        self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
+        self.output("train_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the train repository")
+        self.output("train_pipeline_name", self.pipeline.name, "Train pipeline name")
+        self.output("artifact_bucket", self.artifacts.name, "Train pipeline artifact bucket")
