@@ -8,7 +8,6 @@ tasks never know which backend they drive. Names of AWS resources come from Terr
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -217,14 +216,19 @@ def synth(c: Context, outdir: str = "cdktf.out") -> None:
     print(f"synthesized BuildPipelineStack, TrainPipelineStack, DeployPipelineStack into {outdir}/stacks/")
 
 
-@task(help={"json_": "print JSON instead of a table"})
+@task
 @_user_errors
-def outputs(c: Context, json_: bool = False) -> None:
+def outputs(c: Context) -> None:
     """Print the deployed stacks' outputs (bucket, role, repository, topics) from Terraform state."""
-    from ml.tfstate import outputs_table, read_all_outputs
+    from ml.tfstate import outputs_table
 
-    found = read_all_outputs(config=_config(), root=ROOT)
-    print(json.dumps(found, indent=2, sort_keys=True) if json_ else outputs_table(found))
+    config = _config()
+    s3_client = None
+    if config.state_backend == "s3":
+        from ml.backends.sagemaker.clients import make_clients, make_session
+
+        s3_client = make_clients(make_session(config)).s3
+    print(outputs_table(config, root=ROOT, s3_client=s3_client), end="")
 
 
 @task(help={"target": "serving (HTTP throughput and latency) or transform (batch rows/s and memory)", "rows": "transform rows"})
