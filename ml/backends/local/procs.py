@@ -24,6 +24,9 @@ import psutil
 
 # Start times are floats from /proc; compare them with a tolerance, not for equality.
 _START_TOLERANCE_S = 0.05
+# Children started by this run, kept so their exit status is collected when we stop them (a
+# dropped Popen of a live process would otherwise warn, and a dead one linger as a zombie).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def owner_stamp() -> dict[str, Any]:
@@ -54,6 +57,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path |
         proc = subprocess.Popen(
             list(argv), env=dict(env), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True
         )
+    _CHILDREN[proc.pid] = proc
     return {"pid": proc.pid, "started": psutil.Process(proc.pid).create_time(), "argv": list(argv), "log": str(log)}
 
 
@@ -114,6 +118,11 @@ def _running(proc: psutil.Process) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the process is our child, so it does not linger as a zombie."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 SAGEMAKER_ROOT_IN_IMAGE = "/opt/ml"
+BIND_HOST_ENV = "BYOC_BIND_HOST"  # serve binds 0.0.0.0 (the container contract) unless told otherwise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +69,7 @@ class ProcessPrograms:
 
     def serve(self, *, base_dir: Path, port: int, workers: int, extra_env: Mapping[str, str]) -> Launch:
         env = {**self._env(base_dir), "SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": str(workers), **extra_env}
+        env[BIND_HOST_ENV] = "127.0.0.1"  # loopback only: a laptop's model server is not for the network
         return Launch(argv=[self.python, "-m", "byoc.serve"], env=env)
 
     def identity(self) -> str:
@@ -94,7 +96,7 @@ class ImagePrograms:
         return self._launch("train", base_dir, {"PYTHONUNBUFFERED": "1"})
 
     def serve(self, *, base_dir: Path, port: int, workers: int, extra_env: Mapping[str, str]) -> Launch:
-        env = {"SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": str(workers), **extra_env}
+        env = {"SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": str(workers), BIND_HOST_ENV: "127.0.0.1", **extra_env}
         return self._launch("serve", base_dir, env)
 
     def identity(self) -> str:

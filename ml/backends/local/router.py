@@ -65,6 +65,9 @@ events {{ worker_connections 1024; }}
 http {{
   log_format byoc '{LOG_FORMAT}';
 {temps}
+  # No client keep-alive: on a reload, old workers close idle kept-alive connections, and a client
+  # that sends on one at that instant sees a broken pipe. One request per connection has no race.
+  keepalive_timeout 0;
   client_max_body_size 100m;
   client_body_buffer_size 1m;
   upstream byoc_variants {{

@@ -23,11 +23,17 @@ LATEST = "latest"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
+def container_code(layout: Layout) -> Path:
+    """The project's ``ml/container``; a project without one (a scratch folder) uses this checkout's."""
+    for code in (layout.container_code, Path(__file__).resolve().parents[2] / "container"):
+        if (code / "byoc").is_dir():
+            return code
+    raise UserInputError(f"the container programs are missing: {layout.container_code / 'byoc'} does not exist")
+
+
 def programs_for(*, runtime: str, layout: Layout, store: StateStore) -> Programs:
     if runtime == "process":
-        if not (layout.container_code / "byoc").is_dir():
-            raise UserInputError(f"the container programs are missing: {layout.container_code / 'byoc'} does not exist")
-        return ProcessPrograms(code=layout.container_code)
+        return ProcessPrograms(code=container_code(layout))
     record = store.get(KIND, LATEST)
     if record is None:
         raise UserInputError("no image has been built yet; run `invoke build-image --runtime image`, or use --runtime process")
@@ -37,8 +43,8 @@ def programs_for(*, runtime: str, layout: Layout, store: StateStore) -> Programs
 
 def build(*, runtime: str, layout: Layout, store: StateStore, config: ProjectConfig, tag: str | None) -> ImageRecord:
     if runtime == "process":
-        digest = program_hash(layout.container_code)
-        return ImageRecord(uri=f"program:{layout.container_code}", digest=digest, tag=tag or "", builder="program", created_at=now_iso())
+        code = container_code(layout)
+        return ImageRecord(uri=f"program:{code}", digest=program_hash(code), tag=tag or "", builder="program", created_at=now_iso())
     from ml import imaging  # buildah only matters to the image runtime
 
     missing = imaging.builder_missing()

@@ -125,8 +125,8 @@ def _run(programs: Programs, job_dir: Path, max_runtime_s: float, on_log: LogSin
     launch = programs.train(base_dir=job_dir)
     lines: list[str] = []
     deadline = time.monotonic() + max_runtime_s
-    with (job_dir / "output" / "train.log").open("w", encoding="utf-8") as log:
-        proc = subprocess.Popen(launch.argv, env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    popen = subprocess.Popen(launch.argv, env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    with (job_dir / "output" / "train.log").open("w", encoding="utf-8") as log, popen as proc:
         try:
             assert proc.stdout is not None
             for line in proc.stdout:

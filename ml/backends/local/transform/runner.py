@@ -54,6 +54,8 @@ def run_transform_job(
     record = job.to_dict()
     store.put(KIND, job_name, record)
     workers = max(1, min(settings.max_concurrent, os.cpu_count() or 1))
+    # Per-request INFO lines would cost more than the predictions; the payload cap matches ours.
+    server_env = {"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(settings.max_payload_mb), "BYOC_LOG_LEVEL": "WARNING"}
 
     def remember(variant: Variant) -> None:
         store.put(KIND, job_name, record | {"server": variant.proc})
@@ -61,7 +63,12 @@ def run_transform_job(
     variant = None
     try:
         variant = start_variant(
-            programs=programs, version=version, base_dir=layout.transform_dir(job_name), workers=workers, on_spawn=remember
+            programs=programs,
+            version=version,
+            base_dir=layout.transform_dir(job_name),
+            workers=workers,
+            on_spawn=remember,
+            extra_env=server_env,
         )
         count = transform_files(
             inputs=inputs, output_dir=output_dir, client=InvocationsClient(port=variant.port), settings=settings, job_name=job_name

@@ -1,0 +1,121 @@
+"""Helpers for the local backend tests: test-only programs, config, and a load generator."""
+
+from __future__ import annotations
+
+import http.client
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ml.backends.local.backend import LocalBackend
+from ml.backends.local.fleet import VERSION_ENV
+from ml.backends.local.programs import Launch, ProcessPrograms
+from ml.config import ProjectConfig, load_config
+
+REPO = Path(__file__).resolve().parents[4]
+BROKEN_APP = Path(__file__).with_name("broken_serve_app.py")
+FAST_LOCAL = {
+    "local_bluegreen_wait_seconds": 0.5,
+    "local_bluegreen_baking_seconds": 1.0,
+    # The machines running the suite are shared and busy: latency alarms are tested on their own
+    # (test_local_alarms.py); here only errors should trip a rollback.
+    "alarm_p99_latency_ms": 60000,
+}
+TRAIN_ROWS = (REPO / "data" / "iris.csv").read_text(encoding="utf-8")
+SAMPLE_BODY = b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
+
+
+@dataclass
+class BreakablePrograms:
+    """The real programs, except versions listed in ``broken`` serve the test-only broken app."""
+
+    real: ProcessPrograms
+    broken: dict[int, str] = field(default_factory=dict)
+    kind: str = "process"
+
+    def train(self, *, base_dir: Path) -> Launch:
+        return self.real.train(base_dir=base_dir)
+
+    def serve(self, *, base_dir: Path, port: int, workers: int, extra_env: Mapping[str, str]) -> Launch:
+        launch = self.real.serve(base_dir=base_dir, port=port, workers=workers, extra_env=extra_env)
+        mode = self.broken.get(int(extra_env.get(VERSION_ENV, "0")))
+        if mode is None:
+            return launch
+        return Launch(argv=[sys.executable, str(BROKEN_APP)], env={**launch.env, "BROKEN_MODE": mode})
+
+    def identity(self) -> str:
+        return self.real.identity()
+
+
+def make_config(**overrides: Any) -> ProjectConfig:
+    return load_config(REPO / "cdktf.json", overrides={**FAST_LOCAL, **overrides})
+
+
+def make_backend(root: Path, programs: BreakablePrograms | None = None, **overrides: Any) -> LocalBackend:
+    return LocalBackend(config=make_config(**overrides), root=root, programs=programs)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    backend: LocalBackend
+    programs: BreakablePrograms
+    data: Path
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    variants: dict[str, int] = field(default_factory=dict)
+
+
+class Load:
+    """``connections`` client threads POSTing to the router until stopped; counts every failure.
+
+    A failure is anything a client would notice: a connection error, a timeout, or a non-200.
+    """
+
+    def __init__(self, *, url_port: int, connections: int = 16) -> None:
+        self.port = url_port
+        self.connections = connections
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(connections)]
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self._stop.is_set():
+            try:
+                conn.request("POST", "/invocations", body=SAMPLE_BODY, headers={"Content-Type": "text/csv"})
+                answer = conn.getresponse()
+                body = answer.read()
+                outcome = None if answer.status == 200 and body.count(b"\n") == 2 else f"HTTP {answer.status}: {body[:100]!r}"
+                variant = answer.getheader("X-Byoc-Variant", "")
+            except (OSError, http.client.HTTPException) as err:
+                outcome, variant = f"{type(err).__name__}: {err}", ""
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            with self._lock:
+                if outcome is None:
+                    self.result.ok += 1
+                    self.result.variants[variant] = self.result.variants.get(variant, 0) + 1
+                else:
+                    self.result.failures.append(outcome)
+        conn.close()
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)

@@ -1,0 +1,94 @@
+"""Blue/green through the real nginx router under 16 concurrent connections: zero failed requests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from local_helpers import Load, Project
+
+from ml.backends.base import BlueGreenPolicy
+from ml.backends.local import procs
+from ml.errors import DeployRolledBackError
+
+pytestmark = pytest.mark.slow
+CANARY = BlueGreenPolicy(
+    traffic="CANARY", step_percent=25, wait_seconds=1.0, baking_seconds=1.5, error_rate_percent=1.0, p99_latency_ms=60000
+)
+
+
+def _port(url: str) -> int:
+    match = re.search(r":(\d+)$", url)
+    assert match, url
+    return int(match.group(1))
+
+
+@pytest.fixture
+def endpoint(trained: Project, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"bg-{request.node.name.replace('_', '-')[:40]}"
+    trained.backend.deploy_endpoint(endpoint_name=name, version=1)
+    yield name
+    trained.backend.teardown(endpoint_name=name)
+
+
+def _variant_pids(trained: Project, name: str) -> list[dict[str, object]]:
+    record = trained.backend.store.get("endpoints", name)
+    assert record is not None
+    return [v["proc"] for v in record["fleet"]]
+
+
+def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str) -> None:
+    before = trained.backend.describe_endpoint(endpoint_name=endpoint)
+    blue_procs = _variant_pids(trained, endpoint)
+    with Load(url_port=_port(before.url)) as load:
+        after = trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=CANARY)
+        served_by_green = trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").variant
+    assert load.result.failures == []
+    assert load.result.ok > 50
+    assert after.url == before.url, "the endpoint's URL must not change across versions"
+    assert (after.status, after.version, after.previous_versions) == ("InService", 2, [1])
+    assert served_by_green.startswith("v2-")
+    # Both fleets took traffic during the canary, and blue is gone only now that baking is over.
+    assert any(v.startswith("v1-") for v in load.result.variants)
+    assert any(v.startswith("v2-") for v in load.result.variants)
+    assert not any(procs.is_ours(p) for p in blue_procs)
+
+
+def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(trained: Project, endpoint: str) -> None:
+    broken = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
+    trained.programs.broken[broken.version] = "5xx"
+    before = trained.backend.describe_endpoint(endpoint_name=endpoint)
+    with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="error-rate alarm") as caught:
+        trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
+    assert load.result.failures == []
+    assert f"version {before.version} still serves" in str(caught.value)
+    after = trained.backend.describe_endpoint(endpoint_name=endpoint)
+    assert (after.status, after.version, after.url) == ("InService", 1, before.url)
+    assert "error-rate alarm" in after.failure_reason
+    assert len(_variant_pids(trained, endpoint)) == 1, "the broken green must be stopped"
+    assert trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").status_code == 200
+
+
+def test_green_whose_ping_fails_never_receives_traffic(trained: Project, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ml.backends.local.fleet.HEALTH_TIMEOUT_S", 2.0)
+    broken = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
+    trained.programs.broken[broken.version] = "ping"
+    before = trained.backend.describe_endpoint(endpoint_name=endpoint)
+    with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="before any traffic moved"):
+        trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
+    assert load.result.failures == []
+    assert set(load.result.variants) == {v["id"] for v in trained.backend.store.get("endpoints", endpoint)["fleet"]}  # type: ignore[index]
+    assert trained.backend.describe_endpoint(endpoint_name=endpoint).version == 1
+
+
+def test_rollback_returns_to_the_previous_version_under_load(trained: Project, endpoint: str) -> None:
+    quick = BlueGreenPolicy(
+        traffic="ALL_AT_ONCE", step_percent=100, wait_seconds=0, baking_seconds=0.2, error_rate_percent=1, p99_latency_ms=60000
+    )
+    trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=quick)
+    url = trained.backend.describe_endpoint(endpoint_name=endpoint).url
+    with Load(url_port=_port(url)) as load:
+        back = trained.backend.rollback(endpoint_name=endpoint)
+    assert load.result.failures == []
+    assert (back.version, back.previous_versions, back.url) == (1, [], url)
