@@ -65,6 +65,11 @@ def ensure_debian_base(*, name: str = DEBIAN_BASE, suite: str = "bookworm", mirr
     with tempfile.TemporaryDirectory(prefix="debian-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         _run(["debootstrap", "--variant=minbase", suite, str(rootfs), mirror])
+        # debootstrap leaves its downloaded .debs and package lists behind: over 100 MB of nothing.
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for path in (rootfs / leftover).glob("*"):
+                if path.is_file():
+                    path.unlink()
         # Importing a tarball of the root file system gives a one-layer image with no registry.
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         try:
@@ -107,8 +112,8 @@ def build_image(
 
 
 def image_size_bytes(name: str) -> int:
-    """The image's size as buildah reports it (uncompressed)."""
-    out = _run(["buildah", *STORAGE, "inspect", "--type", "image", "--format", "{{.ImageSize}}", name])
+    """The image's uncompressed size in bytes, base layers included."""
+    out = _run(["podman", *STORAGE, "image", "inspect", "--format", "{{.Size}}", name])
     return int(out.strip() or 0)
 
 

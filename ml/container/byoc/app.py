@@ -32,6 +32,20 @@ def _text(status: int, message: str, *headers: tuple[str, str]) -> tuple[int, li
     return status, [("Content-Type", "text/plain; charset=utf-8"), *headers], (message + "\n").encode()
 
 
+def _discard(stream: Any, length: int, *, cap: int) -> None:
+    """Read and drop a rejected body (up to ``cap``) so the client, still sending, can read the 413.
+
+    Without this, a client that writes the whole body before reading sees a broken pipe instead
+    of the answer. Beyond ``cap`` the connection is simply closed.
+    """
+    remaining = min(length, cap)
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 16))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
 class InferenceApp:
     """The WSGI callable. Holds the verified model, or the reason it could not be loaded."""
 
@@ -80,6 +94,7 @@ class InferenceApp:
             except ValueError:
                 raise RequestError(400, "Content-Length is not a number") from None
             if length > limit:
+                _discard(environ["wsgi.input"], length, cap=2 * limit)
                 raise too_large
             return bytes(environ["wsgi.input"].read(length))
         # Chunked upload: read one byte past the limit to tell "exactly at" from "over".

@@ -101,10 +101,11 @@ def _check_files(model_dir: Path, manifest: dict[str, Any]) -> None:
     files = manifest.get("files")
     if not isinstance(files, dict) or MODEL_FILE not in files:
         raise ArtifactError(f"manifest lists no {MODEL_FILE} checksum")
-    for name, expected in files.items():
-        # Names are plain file names; anything else could point the check outside model_dir.
+    # Names are plain file names; anything else could point the check outside model_dir.
+    for name in files:
         if not isinstance(name, str) or Path(name).name != name:
             raise ArtifactError(f"manifest lists an invalid file name {name!r}")
+    for name, expected in files.items():
         path = model_dir / name
         if not path.is_file():
             raise ArtifactError(f"{path} is listed in the manifest but missing")
@@ -125,6 +126,10 @@ def load(model_dir: Path) -> LoadedModel:
         model = skops.io.load(model_dir / MODEL_FILE, trusted=algorithm.trusted_types())
     except Exception as err:  # skops raises its own and many stdlib types for a hostile file
         raise ArtifactError(f"{model_dir / MODEL_FILE} could not be loaded safely: {type(err).__name__}: {err}") from None
+    # skops trusts stock scikit-learn types by default, so a different estimator would load; refuse it.
+    kind = f"{type(model).__module__}.{type(model).__qualname__}"
+    if kind not in algorithm.trusted_types():
+        raise ArtifactError(f"{model_dir / MODEL_FILE} holds a {kind}, not a {algorithm.name} model")
     n_features, classes = algorithm.describe(model)
     if n_features != manifest.get("n_features") or classes != manifest.get("classes"):
         stored = (manifest.get("n_features"), manifest.get("classes"))

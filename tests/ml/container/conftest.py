@@ -18,8 +18,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     def start(base_dir: Path, **extra: str) -> Server:
         port = free_port()
         env = program_env(base_dir, SAGEMAKER_BIND_TO_PORT=str(port), BYOC_BIND_HOST="127.0.0.1", MODEL_SERVER_WORKERS="2", **extra)
-        log = (tmp_path / f"serve-{port}.log").open("wb")
-        process = subprocess.Popen([str(SERVE)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with (tmp_path / f"serve-{port}.log").open("wb") as log:
+            process = subprocess.Popen([str(SERVE)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         wait_until_listening(url, process)
@@ -46,8 +46,8 @@ def session_server(trained_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     """A server shared by the read-only serving tests."""
     port = free_port()
     env = program_env(trained_dir, SAGEMAKER_BIND_TO_PORT=str(port), BYOC_BIND_HOST="127.0.0.1", MODEL_SERVER_WORKERS="2")
-    log = (tmp_path_factory.mktemp("logs") / "serve.log").open("wb")
-    process = subprocess.Popen([str(SERVE)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with (tmp_path_factory.mktemp("logs") / "serve.log").open("wb") as log:
+        process = subprocess.Popen([str(SERVE)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_listening(url, process)
