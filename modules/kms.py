@@ -6,7 +6,7 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
-from modules.policy import AccountFacts, Statement, policy_document
+from modules.policy import AccountFacts, Statement, policy_json
 
 # The account root keeps full administration without a "kms:*" wildcard: listing the actions
 # keeps the key manageable (no lock-out) while IAM policies grant the day-to-day use.
@@ -75,14 +75,13 @@ class EncryptionKey(Construct):
                     conditions=[("StringEquals", "aws:SourceAccount", [facts.account_id])],
                 )
             )
-        document = policy_document(self, "policy", statements)
         self.key = KmsKey(
             self,
             "key",
             description=f"Encrypts {alias}: artifacts, data, topics, logs and images",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=document.json,
+            policy=policy_json(statements),
         )
         self.alias = KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=self.key.key_id)
         self.arn: str = self.key.arn

@@ -6,6 +6,7 @@ JSON holds each statement as structured data that the tests (and checkov) can re
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -50,6 +51,29 @@ def policy_document(scope: Construct, id_: str, statements: list[Statement]) -> 
             for s in statements
         ],
     )
+
+
+def policy_json(statements: list[Statement]) -> str:
+    """The same statements as a JSON policy string, for resource policies set inline.
+
+    KMS key policies use this: their ``Resource`` is always ``"*"`` (the key itself), which
+    checkov's identity-policy checks on ``aws_iam_policy_document`` would misread.
+    """
+
+    def one(s: Statement) -> dict[str, object]:
+        body: dict[str, object] = {"Effect": s.effect, "Action": s.actions, "Resource": s.resources}
+        if s.sid:
+            body["Sid"] = s.sid
+        if s.principals:
+            body["Principal"] = s.principals
+        if s.conditions:
+            merged: dict[str, dict[str, list[str]]] = {}
+            for test, variable, values in s.conditions:
+                merged.setdefault(test, {})[variable] = values
+            body["Condition"] = merged
+        return body
+
+    return json.dumps({"Version": "2012-10-17", "Statement": [one(s) for s in statements]}, sort_keys=True)
 
 
 def assume_role_document(scope: Construct, id_: str, service: str, *, account_id: str) -> DataAwsIamPolicyDocument:

@@ -84,10 +84,9 @@ class DeployPipelineStack(PipelineStack):
                 ),
                 Statement(
                     sid="ReadRegistry",
-                    actions=["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+                    actions=["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
                     resources=[group_arn, facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")],
                 ),
-                Statement(sid="ListUnscopable", actions=["sagemaker:ListModelPackages"], resources=["*"]),
                 Statement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=self.alarms.arns),
                 pass_role(train.sagemaker_role.arn),
                 Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[train.datalake.arn]),
