@@ -145,7 +145,10 @@ class LocalBackend:
             on_event=self._on_event,
         )
 
-    def transform(self, *, data: str | None = None, output: str | None = None, version: int | None = None) -> TransformJob:
+    def transform(
+        self, *, data: str | None = None, output: str | None = None, version: int | None = None, server_workers: int | None = None
+    ) -> TransformJob:
+        """Batch transform; ``server_workers`` (local only) trades memory for rows/s, default one per core."""
         chosen = select_version(self.registry.versions(), version)
         source = self._data(data)
         target = Path(output) if output else (source if source.is_dir() else source.parent)
@@ -155,6 +158,7 @@ class LocalBackend:
             input_filter=filters.parse_selector(self.config.transform_input_filter),
             output_filter=filters.parse_selector(self.config.transform_output_filter),
             join_input=self.config.transform_join_source == "Input",
+            server_workers=server_workers,
         )
         return run_transform_job(
             store=self.store,

@@ -30,6 +30,8 @@ class Settings:
     input_filter: filters.Selector
     output_filter: filters.Selector
     join_input: bool
+    # serve workers; None: one per core up to max_concurrent (each worker costs ~180 MB of RSS)
+    server_workers: int | None = None
 
 
 def output_path(source: Path, output_dir: Path) -> Path:

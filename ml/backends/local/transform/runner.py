@@ -53,7 +53,7 @@ def run_transform_job(
     )
     record = job.to_dict()
     store.put(KIND, job_name, record)
-    workers = max(1, min(settings.max_concurrent, os.cpu_count() or 1))
+    workers = settings.server_workers or max(1, min(settings.max_concurrent, os.cpu_count() or 1))
     # Per-request INFO lines would cost more than the predictions; the payload cap matches ours.
     server_env = {"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(settings.max_payload_mb), "BYOC_LOG_LEVEL": "WARNING"}
 
