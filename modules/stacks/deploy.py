@@ -47,7 +47,13 @@ class DeployPipelineStack(PipelineStack):
             statements=[
                 Statement(
                     sid="Models",
-                    actions=["sagemaker:AddTags", "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel"],
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateModel",
+                        "sagemaker:DeleteModel",
+                        "sagemaker:DescribeModel",
+                        "sagemaker:ListTags",
+                    ],
                     resources=[facts.arn("sagemaker", f"model/{project}*")],
                 ),
                 Statement(
@@ -57,6 +63,7 @@ class DeployPipelineStack(PipelineStack):
                         "sagemaker:CreateEndpointConfig",
                         "sagemaker:DeleteEndpointConfig",
                         "sagemaker:DescribeEndpointConfig",
+                        "sagemaker:ListTags",
                     ],
                     resources=[facts.arn("sagemaker", f"endpoint-config/{project}*")],
                 ),
@@ -68,6 +75,7 @@ class DeployPipelineStack(PipelineStack):
                         "sagemaker:DeleteEndpoint",
                         "sagemaker:DescribeEndpoint",
                         "sagemaker:InvokeEndpoint",
+                        "sagemaker:ListTags",
                         "sagemaker:UpdateEndpoint",
                     ],
                     resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],

@@ -75,6 +75,7 @@ class TrainPipelineStack(PipelineStack):
                         "sagemaker:AddTags",
                         "sagemaker:CreateTrainingJob",
                         "sagemaker:DescribeTrainingJob",
+                        "sagemaker:ListTags",
                         "sagemaker:StopTrainingJob",
                     ],
                     resources=[facts.arn("sagemaker", f"training-job/{config.project_name}*")],
