@@ -1,0 +1,1 @@
+"""Benchmarks behind ``invoke bench``: each writes its table under docs/benchmarks/."""
