@@ -10,8 +10,10 @@ from constructs import Construct
 
 from ml.config import ProjectConfig
 from modules.kms import EncryptionKey
-from modules.policy import AccountFacts
+from modules.policy import AccountFacts, Statement
 from modules.secure_bucket import SecureBucket, bucket_prefix
+
+STACK_NAMES = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
 
 
 class PipelineStack(TerraformStack):
@@ -35,6 +37,23 @@ class PipelineStack(TerraformStack):
         self.facts = AccountFacts(self, "account", region=config.region)
         self.key = EncryptionKey(self, "key", alias=f"{config.project_name}-{id_}", facts=self.facts, services=key_services)
         self.artifacts = SecureBucket(self, "artifacts", prefix=bucket_prefix(config.project_name, "artifacts"), key=self.key)
+
+    @property
+    def state_access(self) -> list[Statement]:
+        """Read access to the stacks' remote state, where ``ml/`` tasks in CodeBuild find the outputs.
+
+        Empty with local state: a local file is not reachable from CodeBuild.
+        """
+        if self.config.state_backend != "s3":
+            return []
+        bucket = f"arn:{self.facts.partition}:s3:::{self.config.state_bucket}"
+        return [
+            Statement(
+                sid="ReadStackOutputs",
+                actions=["s3:GetObject"],
+                resources=[f"{bucket}/{self.config.remote_state_key(stack)}" for stack in STACK_NAMES],
+            )
+        ]
 
     def output(self, name: str, value: object, description: str) -> TerraformOutput:
         """A stack output; ``invoke outputs`` and ``ml/`` read these names from state."""

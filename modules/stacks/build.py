@@ -91,6 +91,7 @@ class BuildPipelineStack(PipelineStack):
             privileged=True,  # buildah/docker inside CodeBuild needs it; only this project has it
             environment={"BYOC_ECR_REPOSITORY": config.ecr_repo, "BYOC_IMAGE_TAG_TRACKED": TRACKED_TAG},
             statements=[
+                *self.state_access,
                 Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
                 Statement(sid="EcrPush", actions=ECR_PUSH, resources=[self.ecr.arn]),
             ],

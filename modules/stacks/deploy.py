@@ -45,6 +45,7 @@ class DeployPipelineStack(PipelineStack):
             artifacts=self.artifacts,
             environment={"DEPLOY_MODE": DEFAULT_MODE, "BYOC_SAGEMAKER_ROLE_ARN": train.sagemaker_role.arn},
             statements=[
+                *self.state_access,
                 Statement(
                     sid="Models",
                     actions=[

@@ -69,6 +69,7 @@ class TrainPipelineStack(PipelineStack):
             timeout_minutes=max(60, config.training_max_wait_seconds // 60 + 30),
             environment={"BYOC_DATALAKE_BUCKET": self.datalake.name, "BYOC_SAGEMAKER_ROLE_ARN": self.sagemaker_role.arn},
             statements=[
+                *self.state_access,
                 Statement(
                     sid="RunTrainingJobs",
                     actions=[

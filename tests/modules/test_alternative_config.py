@@ -56,3 +56,13 @@ def test_no_approval_stage_when_not_required(alt_stacks: dict[str, Any], alterna
     (pipeline,) = stack["resource"]["aws_codepipeline"].values()
     assert [s["name"] for s in pipeline["stage"]] == ["Source", "Deploy"]
     assert stack["output"]["approval_topic_arn"]["value"] == ""
+
+
+def test_builds_may_read_the_stack_outputs_from_remote_state(alt_stacks: dict[str, Any], alternative: dict[str, Any]) -> None:
+    for stack in alt_stacks.values():
+        docs = stack["data"]["aws_iam_policy_document"]
+        statements = [s for doc in docs.values() for s in doc["statement"] if s.get("sid") == "ReadStackOutputs"]
+        (read,) = statements
+        assert read["actions"] == ["s3:GetObject"]
+        assert sorted(r.rsplit("/", 1)[1] for r in read["resources"]) == sorted(f"{name}.tfstate" for name in STACKS)
+        assert all(alternative["state_bucket"] in r for r in read["resources"])
