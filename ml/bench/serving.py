@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -200,13 +200,14 @@ def _wrk(port: int, *, body: str, connections: int, duration_s: float, scripts: 
     return requests, duration_us / 1e6, p50_us / 1e3, p99_us / 1e3, errors
 
 
-def _markdown(results: list[Measurement], *, cpus: int, workers: int, duration_s: float) -> str:
+def _markdown(results: list[Measurement], *, cpus: int, workers: int, duration_s: float, repeats: int) -> str:
     ceiling = {(m.rows, m.connections): m.requests_per_s for m in results if m.variant == "ceiling"}
     lines = [
         "# Serving benchmark",
         "",
-        f"`invoke bench --target serving`: wrk, {duration_s:g} s per cell, {cpus} CPUs, {workers} gunicorn sync workers, "
-        "iris decision tree, CSV in and out. `ceiling` is a no-op WSGI app on the same gunicorn command line.",
+        f"`invoke bench --target serving`: wrk, median of {repeats} runs of {duration_s:g} s per cell (variants alternated), "
+        f"{cpus} CPUs shared with wrk, {workers} gunicorn sync workers, iris decision tree, CSV in and out. "
+        "`ceiling` is a no-op WSGI app on the same gunicorn command line.",
         "",
         "| variant | rows | connections | req/s | p50 ms | p99 ms | errors | % of ceiling |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -219,10 +220,22 @@ def _markdown(results: list[Measurement], *, cpus: int, workers: int, duration_s
     return "\n".join(lines) + "\n"
 
 
+def _median_cell(variant: str, rows: int, connections: int, runs: list[tuple[int, float, float, float, int]]) -> Measurement:
+    rates = sorted(requests / seconds for requests, seconds, _, _, _ in runs)
+    p50s = sorted(run[2] for run in runs)
+    p99s = sorted(run[3] for run in runs)
+    middle = len(runs) // 2
+    return Measurement(
+        variant=variant, rows=rows, connections=connections, requests_per_s=rates[middle],
+        p50_ms=p50s[middle], p99_ms=p99s[middle], errors=sum(run[4] for run in runs),
+    )  # fmt: skip
+
+
 def run_serving_bench(
     *,
     root: Path,
-    duration_s: float = 10.0,
+    duration_s: float = 5.0,
+    repeats: int = 3,
     workers: int | None = None,
     rows: Sequence[int] = (1, 100),
     connections: Sequence[int] = (1, 16),
@@ -231,6 +244,9 @@ def run_serving_bench(
 ) -> dict[str, Any]:
     """Benchmark ``serve`` against its ceiling; write the markdown table and return everything.
 
+    All variants run at once (idle servers cost nothing) and each cell is measured ``repeats``
+    times, alternating variants, reporting the median: on a shared machine, load drifts over
+    minutes, and alternating keeps that drift from favouring whichever variant ran first.
     ``output`` defaults to ``root/docs/benchmarks/serving.md``. The returned dict holds
     ``results`` (one dict per cell), ``markdown`` (the table) and the run's settings.
     """
@@ -244,28 +260,37 @@ def run_serving_bench(
     cpus = os.cpu_count() or 1
     worker_count = workers or cpus
     results: list[Measurement] = []
-    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
         base_dir, logs = Path(tmp) / "ml", Path(tmp) / "logs"
         logs.mkdir()
         _train_sample(root, base_dir)
         _IRIS_CACHE[:] = (base_dir / "input" / "data" / "training" / "iris.csv").read_text(encoding="utf-8").splitlines()
+        ports = {}
         for variant in variants:
-            with _server(root, base_dir, variant, worker_count, logs) as port:
-                for row_count in rows:
-                    body = _payload(row_count)
-                    # A short warm-up so the first cell does not pay for lazy imports and page faults.
-                    _wrk(port, body=body, connections=max(connections), duration_s=1, scripts=logs)
-                    for conns in connections:
-                        requests, seconds, p50, p99, errors = _wrk(port, body=body, connections=conns, duration_s=duration_s, scripts=logs)
-                        cell = Measurement(
-                            variant=variant, rows=row_count, connections=conns, requests_per_s=requests / seconds,
-                            p50_ms=p50, p99_ms=p99, errors=errors,
-                        )  # fmt: skip
-                        log.info("%s", cell)
-                        results.append(cell)
-    markdown = _markdown(results, cpus=cpus, workers=worker_count, duration_s=duration_s)
+            variant_logs = logs / re.sub(r"\W", "-", variant)
+            variant_logs.mkdir()
+            ports[variant] = servers.enter_context(_server(root, base_dir, variant, worker_count, variant_logs))
+        for row_count in rows:
+            body = _payload(row_count)
+            for variant in variants:
+                # A short warm-up so the first cell does not pay for lazy imports and page faults.
+                _wrk(ports[variant], body=body, connections=max(connections), duration_s=1, scripts=logs)
+            for conns in connections:
+                runs: dict[str, list[tuple[int, float, float, float, int]]] = {v: [] for v in variants}
+                for _ in range(repeats):
+                    for variant in variants:
+                        runs[variant].append(_wrk(ports[variant], body=body, connections=conns, duration_s=duration_s, scripts=logs))
+                for variant in variants:
+                    cell = _median_cell(variant, row_count, conns, runs[variant])
+                    log.info("%s", cell)
+                    results.append(cell)
+    results.sort(key=lambda m: variants.index(m.variant))
+    markdown = _markdown(results, cpus=cpus, workers=worker_count, duration_s=duration_s, repeats=repeats)
     target = output or root / "docs" / "benchmarks" / "serving.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(markdown, encoding="utf-8")
     log.info("wrote %s\n%s", target, markdown)
-    return {"cpus": cpus, "workers": worker_count, "duration_s": duration_s, "results": [asdict(m) for m in results], "markdown": markdown}
+    return {
+        "cpus": cpus, "workers": worker_count, "duration_s": duration_s, "repeats": repeats,
+        "results": [asdict(m) for m in results], "markdown": markdown,
+    }  # fmt: skip

@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from byoc import constants as c
 from byoc.environment import Environment
 from byoc.logs import configure
 
 DEFAULT_APP = "byoc.app:create_app()"
-BIND_HOST = "BYOC_BIND_HOST"  # 0.0.0.0 is the contract in the container; tests bind 127.0.0.1
 
 
-def gunicorn_argv(env: Environment, *, app: str = DEFAULT_APP, host: str = "0.0.0.0") -> list[str]:
+def gunicorn_argv(env: Environment, *, app: str = DEFAULT_APP, host: str = c.DEFAULT_BIND_HOST) -> list[str]:
     """The gunicorn command line for ``app``; the benchmark's ceiling app reuses it unchanged."""
     argv = [
         sys.executable, "-m", "gunicorn",
@@ -54,7 +54,7 @@ def main(args: Sequence[str] | None = None) -> int:
     # The workers import byoc from wherever this copy lives (checkout or image).
     package_root = str(Path(__file__).resolve().parent.parent)
     child_env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, child_env.get("PYTHONPATH", "")) if p)
-    argv = gunicorn_argv(env, app=options.app, host=os.environ.get(BIND_HOST) or "0.0.0.0")
+    argv = gunicorn_argv(env, app=options.app, host=os.environ.get(c.BIND_HOST) or c.DEFAULT_BIND_HOST)
     os.execve(sys.executable, argv, child_env)  # noqa: S606  (fixed argv; replacing the process forwards signals)
     return 0  # pragma: no cover  (execve does not return)
 

@@ -1,0 +1,35 @@
+"""``run_serving_bench`` end to end, shortened: one cell per variant, one second each."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ml.bench.serving import run_serving_bench
+from ml.errors import UserInputError
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+def test_bench_measures_serve_and_ceiling_and_writes_the_table(tmp_path: Path) -> None:
+    output = tmp_path / "serving.md"
+    result = run_serving_bench(root=REPO, duration_s=1, repeats=1, rows=(100,), connections=(2,), output=output)
+    cells = {(r["variant"], r["rows"], r["connections"]): r for r in result["results"]}
+    assert set(cells) == {("serve", 100, 2), ("ceiling", 100, 2)}
+    for cell in cells.values():
+        assert cell["requests_per_s"] > 0
+        assert cell["errors"] == 0
+        assert 0 < cell["p50_ms"] <= cell["p99_ms"]
+    table = output.read_text()
+    assert table == result["markdown"]
+    assert "| serve | 100 | 2 |" in table
+    assert "| ceiling | 100 | 2 |" in table
+
+
+def test_unknown_variant_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="unknown serving bench variant 'tornado'"):
+        run_serving_bench(root=REPO, variants=("tornado",), output=tmp_path / "x.md")
