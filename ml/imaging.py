@@ -102,7 +102,8 @@ def build_image(
     if dockerfile is not None:
         argv += ["-f", str(dockerfile)]
     if base_image:
-        argv += ["--build-arg", f"BASE_IMAGE={base_image}"]
+        # An id from ensure_debian_base() works too: FROM takes a bare id, not "sha256:<id>".
+        argv += ["--build-arg", f"BASE_IMAGE={base_image.removeprefix('sha256:')}"]
     if ca_bundle is not None:
         argv += ["-v", f"{ca_bundle.resolve()}:{BUILD_CA_PATH}:ro", "--build-arg", f"PIP_CERT={BUILD_CA_PATH}"]
     with tempfile.TemporaryDirectory(prefix="iid-") as tmp:
@@ -133,12 +134,17 @@ def run_argv(
     *,
     mounts: Mapping[Path, str] | None = None,
     env: Mapping[str, str] | None = None,
+    user: str | None = None,
 ) -> list[str]:
     """The argv that runs ``command`` inside ``container`` (host network, chroot isolation).
 
     Returned rather than run, so callers choose ``subprocess.run`` (train) or ``Popen`` (serve).
+    The image runs as uid 1000, so mounted directories must be writable by it; ``user``
+    (for example ``"0:0"``) overrides the image's user where that is not possible.
     """
     argv = ["buildah", *STORAGE, "run", "--isolation", "chroot", "--network", "host"]
+    if user is not None:
+        argv += ["--user", user]
     for host, inside in (mounts or {}).items():
         argv += ["-v", f"{host.resolve()}:{inside}"]
     for key, value in (env or {}).items():

@@ -178,12 +178,10 @@ def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) 
             _stop(process)
 
 
-def _payload(rows: int) -> str:
-    iris = [line.split(",", 1)[1] for line in _IRIS_CACHE]
+def _payload(training_csv: Path, rows: int) -> str:
+    """``rows`` label-less iris rows, as batch transform would send them."""
+    iris = [line.split(",", 1)[1] for line in training_csv.read_text(encoding="utf-8").splitlines()]
     return "\n".join(iris[i % len(iris)] for i in range(rows)) + "\n"
-
-
-_IRIS_CACHE: list[str] = []
 
 
 def _wrk(port: int, *, body: str, connections: int, duration_s: float, scripts: Path) -> tuple[int, float, float, float, int]:
@@ -264,14 +262,13 @@ def run_serving_bench(
         base_dir, logs = Path(tmp) / "ml", Path(tmp) / "logs"
         logs.mkdir()
         _train_sample(root, base_dir)
-        _IRIS_CACHE[:] = (base_dir / "input" / "data" / "training" / "iris.csv").read_text(encoding="utf-8").splitlines()
         ports = {}
         for variant in variants:
             variant_logs = logs / re.sub(r"\W", "-", variant)
             variant_logs.mkdir()
             ports[variant] = servers.enter_context(_server(root, base_dir, variant, worker_count, variant_logs))
         for row_count in rows:
-            body = _payload(row_count)
+            body = _payload(base_dir / "input" / "data" / "training" / "iris.csv", row_count)
             for variant in variants:
                 # A short warm-up so the first cell does not pay for lazy imports and page faults.
                 _wrk(ports[variant], body=body, connections=max(connections), duration_s=1, scripts=logs)

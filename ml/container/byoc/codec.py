@@ -81,7 +81,9 @@ def decode_csv(body: bytes, n_features: int) -> Features:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError(400, "body is not UTF-8 text") from None
-    lines = text.splitlines()
+    # Split on "\n" only, as batch transform's SplitType=Line does; str.splitlines would also
+    # split on form feeds and Unicode separators and break the one-answer-per-line promise.
+    lines = text.replace("\r\n", "\n").split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:

@@ -118,3 +118,10 @@ def test_container_code_imports_only_its_own_package_and_pinned_libraries() -> N
     for source in (REPO / "ml/container/byoc").glob("*.py"):
         for module in re.findall(r"^(?:from|import) ([\w.]+)", source.read_text(), re.MULTILINE):
             assert module.split(".")[0] in allowed | stdlib, f"{source.name} imports {module}"
+
+
+def test_csv_lines_split_on_newline_only() -> None:
+    # A vertical tab inside a line must not create an extra row (batch transform splits on \n).
+    with pytest.raises(RequestError) as caught:
+        codec.decode_csv(b"1,2,3,4\x0b5,6,7,8\n", 4)
+    assert caught.value.status == 400
