@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from local_helpers import Load, Project
@@ -32,6 +32,23 @@ def endpoint(trained: Project, request: pytest.FixtureRequest) -> Iterator[str]:
     trained.backend.teardown(endpoint_name=name)
 
 
+@pytest.fixture
+def break_version(trained: Project) -> Iterator[Callable[[str], int]]:
+    """Register a copy of version 2 that serves the broken test app; reject it afterwards so later
+    tests that deploy "the newest approved version" never pick it."""
+    made: list[int] = []
+
+    def make(mode: str) -> int:
+        version = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
+        trained.programs.broken[version.version] = mode
+        made.append(version.version)
+        return version.version
+
+    yield make
+    for number in made:
+        trained.backend.approve(version=number, status="Rejected", note="broken on purpose by a test")
+
+
 def _variant_pids(trained: Project, name: str) -> list[dict[str, object]]:
     record = trained.backend.store.get("endpoints", name)
     assert record is not None
@@ -55,9 +72,10 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(tra
     assert not any(procs.is_ours(p) for p in blue_procs)
 
 
-def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(trained: Project, endpoint: str) -> None:
-    broken = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
-    trained.programs.broken[broken.version] = "5xx"
+def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
+    trained: Project, endpoint: str, break_version: Callable[[str], int]
+) -> None:
+    broken = trained.backend.registry.get(break_version("5xx"))
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="error-rate alarm") as caught:
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
@@ -70,10 +88,11 @@ def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(tra
     assert trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").status_code == 200
 
 
-def test_green_whose_ping_fails_never_receives_traffic(trained: Project, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_green_whose_ping_fails_never_receives_traffic(
+    trained: Project, endpoint: str, monkeypatch: pytest.MonkeyPatch, break_version: Callable[[str], int]
+) -> None:
     monkeypatch.setattr("ml.backends.local.fleet.HEALTH_TIMEOUT_S", 2.0)
-    broken = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
-    trained.programs.broken[broken.version] = "ping"
+    broken = trained.backend.registry.get(break_version("ping"))
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="before any traffic moved"):
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)

@@ -20,7 +20,8 @@ def test_lifecycle_records_lineage_serves_and_tears_down_only_its_processes(trai
     assert [a["status"] for a in first.approvals] == ["PendingManualApproval", "Approved"]
     assert first.metrics and all(isinstance(v, float) for v in first.metrics.values())
     endpoint = trained.backend.deploy_endpoint(endpoint_name="life")
-    assert (endpoint.status, endpoint.version) == ("InService", max(v.version for v in trained.backend.list_versions()))
+    newest_approved = max(v.version for v in trained.backend.list_versions() if v.approval_status == "Approved")
+    assert (endpoint.status, endpoint.version) == ("InService", newest_approved)
     answer = trained.backend.invoke(endpoint_name="life", body=b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
     assert (answer.status_code, answer.body.split()) == (200, [b"setosa", b"virginica"])
     record = trained.backend.store.get("endpoints", "life")
