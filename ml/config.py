@@ -21,6 +21,10 @@ from ml.errors import ConfigError
 
 CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
 DEFAULT_CONFIG_FILE = "cdktf.json"
+# CodeBuild projects carry each stack's outputs as JSON in BYOC_OUTPUTS_<STACK> (see ml.tfstate).
+OUTPUTS_ENV_PREFIX = "BYOC_OUTPUTS_"
+# The one mutable ECR tag: the train pipeline's ECR source follows it; training runs digests.
+TRACKED_IMAGE_TAG = "latest"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -221,6 +225,11 @@ class ProjectConfig:
     def remote_state_key(self, stack: str) -> str:
         """Terraform S3-backend object key of a stack's state."""
         return f"{self.state_key_prefix}/{stack}.tfstate"
+
+    @staticmethod
+    def outputs_variable(stack: str) -> str:
+        """Environment variable holding a stack's outputs as JSON inside CodeBuild."""
+        return f"{OUTPUTS_ENV_PREFIX}{stack.upper()}"
 
     @property
     def notification_emails(self) -> dict[str, str]:

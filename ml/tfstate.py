@@ -1,14 +1,24 @@
-"""Stack outputs read from Terraform state (format version 4), so no name is typed twice.
+"""Stack outputs from the environment or Terraform state (format version 4); no name is typed twice.
 
 The infrastructure stacks publish every name the lifecycle needs (buckets, role ARN, ECR
-repository, model package group, alarms) as Terraform outputs. State lives in a local file per
-stack or in the S3 backend; both hold the same JSON document. Reading state directly avoids
-needing the ``terraform`` binary at run time (CodeBuild and laptops may not have it).
+repository, model package group, alarms) as Terraform outputs. Where one stack's outputs come
+from, first match wins:
+
+1. ``BYOC_OUTPUTS_<STACK>`` (for example ``BYOC_OUTPUTS_TRAINPIPELINESTACK``): a JSON object
+   ``{output: value}`` that Terraform encodes from the same values as the outputs and sets on
+   each CodeBuild project, because local state files are not reachable from CodeBuild;
+2. the configured state backend: a local file per stack or an object in the S3 backend, both
+   holding the same JSON document. Reading state directly avoids needing the ``terraform``
+   binary at run time.
+
+A CodeBuild project carries only the stacks it needs (build: Build; train: Build and Train;
+deploy: all three), so a stack found nowhere fails only when one of its outputs is used.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +123,32 @@ def read_state_text(config: ProjectConfig, *, root: Path, stack: str, s3_client:
     return _local_text(config, root, stack)
 
 
-def read_outputs(config: ProjectConfig, *, root: Path, stack: str, s3_client: Any | None = None) -> dict[str, Any]:
-    """One stack's outputs as ``{name: value}``; a missing state is a :class:`NotFoundError`."""
+def environment_outputs(stack: str, environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The outputs in ``BYOC_OUTPUTS_<STACK>``, or None when the variable is not set."""
+    variable = ProjectConfig.outputs_variable(stack)
+    text = (os.environ if environ is None else environ).get(variable)
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise StateError(f"environment variable {variable} is not valid JSON ({err}); it should hold {stack}'s outputs") from err
+    if not isinstance(values, dict):
+        raise StateError(f"environment variable {variable} should hold a JSON object of {stack}'s outputs, got {text[:80]!r}")
+    return {str(name): value for name, value in values.items()}
+
+
+def read_outputs(
+    config: ProjectConfig, *, root: Path, stack: str, s3_client: Any | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """One stack's outputs as ``{name: value}``: ``BYOC_OUTPUTS_<STACK>`` when set, else state.
+
+    ``environ`` defaults to ``os.environ``, read at call time. A stack with neither is a
+    :class:`NotFoundError`.
+    """
+    from_env = environment_outputs(stack, environ)
+    if from_env is not None:
+        return from_env
     text, source = read_state_text(config, root=root, stack=stack, s3_client=s3_client)
     return parse_state(text, stack=stack, source=source)
 
@@ -139,9 +173,17 @@ def _strings(values: Mapping[str, Any], stack: str, name: str) -> tuple[str, ...
     return tuple(value)
 
 
+_STACK_OF = {name: stack for stack, names in REQUIRED_OUTPUTS.items() for name in names}
+
+
 @dataclass(frozen=True, kw_only=True)
 class StackOutputs:
-    """Every name the SageMaker backend reads from the three stacks."""
+    """Every name the SageMaker backend reads from the three stacks.
+
+    A stack listed in ``unavailable`` (stack -> why) was found nowhere; reading one of its
+    outputs raises :class:`NotFoundError` with that reason, so a build in CodeBuild, which
+    carries only the build stack's outputs, still works.
+    """
 
     ecr_repository_url: str
     ecr_repository_name: str
@@ -160,16 +202,33 @@ class StackOutputs:
     endpoint_name: str
     alarm_names: tuple[str, ...]
     notification_topic_arns: dict[str, str] = field(default_factory=dict)  # stage -> topic ARN, only those set
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def __getattribute__(self, name: str) -> Any:
+        stack = _STACK_OF.get(name)
+        if stack is not None:
+            reason = object.__getattribute__(self, "unavailable").get(stack)
+            if reason is not None:
+                raise NotFoundError(reason)
+        return object.__getattribute__(self, name)
 
     @classmethod
-    def from_values(cls, by_stack: Mapping[str, Mapping[str, Any]]) -> StackOutputs:
-        """Build from ``{stack: {output: value}}``; a missing stack or output names the stack to deploy."""
+    def from_values(cls, by_stack: Mapping[str, Mapping[str, Any]], *, unavailable: Mapping[str, str] | None = None) -> StackOutputs:
+        """Build from ``{stack: {output: value}}``; a missing stack or output names the stack to deploy.
+
+        Stacks in ``unavailable`` (stack -> reason) are allowed to be absent; their outputs raise
+        on use.
+        """
+        missing = dict(unavailable or {})
         for stack in STACKS:
-            if stack not in by_stack:
+            if stack not in by_stack and stack not in missing:
                 raise NotFoundError(f"no outputs for stack {stack}; {_deploy_hint(stack)}")
         kwargs: dict[str, Any] = {}
         for stack, names in REQUIRED_OUTPUTS.items():
             for name in names:
+                if stack not in by_stack:
+                    kwargs[name] = () if name == "alarm_names" else ""
+                    continue
                 reader = _strings if name == "alarm_names" else _string
                 kwargs[name] = reader(by_stack[stack], stack, name)
         topics: dict[str, str] = {}
@@ -177,13 +236,25 @@ class StackOutputs:
             for name, value in values.items():
                 if name.endswith(NOTIFICATION_SUFFIX) and isinstance(value, str) and value:
                     topics[name.removesuffix(NOTIFICATION_SUFFIX)] = value
-        return cls(**kwargs, notification_topic_arns=topics)
+        return cls(**kwargs, notification_topic_arns=topics, unavailable={s: r for s, r in missing.items() if s not in by_stack})
 
 
-def read_stack_outputs(config: ProjectConfig, *, root: Path, s3_client: Any | None = None) -> StackOutputs:
-    """Read and type the outputs of all three stacks (local files or the S3 backend, per config)."""
-    by_stack = {stack: read_outputs(config, root=root, stack=stack, s3_client=s3_client) for stack in STACKS}
-    return StackOutputs.from_values(by_stack)
+def read_stack_outputs(
+    config: ProjectConfig, *, root: Path, s3_client: Any | None = None, environ: Mapping[str, str] | None = None
+) -> StackOutputs:
+    """Read and type the outputs of all three stacks (environment first, then state, per stack).
+
+    A stack that is neither in the environment nor in state fails on first use of one of its
+    outputs, with the same ``cdktf deploy`` hint; a stack that is there but incomplete fails now.
+    """
+    by_stack: dict[str, dict[str, Any]] = {}
+    unavailable: dict[str, str] = {}
+    for stack in STACKS:
+        try:
+            by_stack[stack] = read_outputs(config, root=root, stack=stack, s3_client=s3_client, environ=environ)
+        except NotFoundError as err:
+            unavailable[stack] = str(err)
+    return StackOutputs.from_values(by_stack, unavailable=unavailable)
 
 
 def _cell(value: Any) -> str:
@@ -201,14 +272,20 @@ def format_outputs_table(rows: Sequence[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def outputs_table(config: ProjectConfig, *, root: Path, s3_client: Any | None = None) -> str:
+def outputs_table(config: ProjectConfig, *, root: Path, s3_client: Any | None = None, environ: Mapping[str, str] | None = None) -> str:
     """Every stack's outputs as a table for ``invoke outputs``.
 
     A stack without state is shown with the command that deploys it instead of failing, because
     the user is inspecting what exists. Sensitive outputs are masked, as ``terraform output`` does.
+    A stack whose ``BYOC_OUTPUTS_<STACK>`` variable is set is shown from it (it holds no
+    sensitive outputs: CodeBuild would show a plaintext variable anyway).
     """
     rows: list[tuple[str, str, str]] = []
     for stack in STACKS:
+        from_env = environment_outputs(stack, environ)
+        if from_env is not None:
+            rows.extend((stack, name, _cell(from_env[name])) for name in sorted(from_env))
+            continue
         try:
             text, source = read_state_text(config, root=root, stack=stack, s3_client=s3_client)
         except NotFoundError:

@@ -81,6 +81,12 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def no_outputs_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for stack in STACKS:
+        monkeypatch.delenv(ProjectConfig.outputs_variable(stack), raising=False)
+
+
 @pytest.fixture
 def local_config() -> ProjectConfig:
     return load_config(REPO_ROOT / "cdktf.json", overrides={"state_backend": "local"})
@@ -114,10 +120,12 @@ def test_reads_typed_outputs_from_local_state(tmp_path: Path, local_config: Proj
     assert outputs.notification_topic_arns == {"build": "arn:aws:sns:us-east-1:000000000000:build-notifications"}
 
 
-def test_missing_stack_names_the_stack_to_deploy(tmp_path: Path, local_config: ProjectConfig) -> None:
+def test_missing_stack_names_the_stack_to_deploy_when_used(tmp_path: Path, local_config: ProjectConfig) -> None:
     write_local(tmp_path, local_config, stacks=("BuildPipelineStack", "DeployPipelineStack"))
+    outputs = read_stack_outputs(local_config, root=tmp_path)
+    assert outputs.ecr_repository_name == "sagemaker-scikit-byo"  # the stacks that exist are usable
     with pytest.raises(NotFoundError, match="`cdktf deploy TrainPipelineStack`"):
-        read_stack_outputs(local_config, root=tmp_path)
+        _ = outputs.datalake_bucket
 
 
 def test_missing_output_names_the_output_and_stack(tmp_path: Path, local_config: ProjectConfig) -> None:
@@ -153,8 +161,16 @@ def test_reads_outputs_from_the_s3_backend(tmp_path: Path, s3_config: ProjectCon
 
 
 def test_missing_s3_state_names_the_stack(tmp_path: Path, s3_config: ProjectConfig, s3: Any) -> None:
+    body = state_document(TEST_OUTPUTS["BuildPipelineStack"]).encode()
+    s3.put_object(Bucket=TEST_STATE_BUCKET, Key=s3_config.remote_state_key("BuildPipelineStack"), Body=body)
+    outputs = read_stack_outputs(s3_config, root=tmp_path, s3_client=s3)
+    with pytest.raises(NotFoundError, match=rf"s3://{TEST_STATE_BUCKET}/sagemaker-byoc/.*cdktf deploy TrainPipelineStack"):
+        _ = outputs.datalake_bucket
+
+
+def test_empty_s3_state_fails_at_once(tmp_path: Path, s3_config: ProjectConfig, s3: Any) -> None:
     s3.put_object(Bucket=TEST_STATE_BUCKET, Key=s3_config.remote_state_key("BuildPipelineStack"), Body=state_document({}).encode())
-    with pytest.raises(NotFoundError, match=rf"s3://{TEST_STATE_BUCKET}/sagemaker-byoc/.*cdktf deploy (Build|Train)PipelineStack"):
+    with pytest.raises(NotFoundError, match="cdktf deploy BuildPipelineStack"):
         read_stack_outputs(s3_config, root=tmp_path, s3_client=s3)
 
 
@@ -170,3 +186,56 @@ def test_table_lists_outputs_masks_secrets_and_shows_missing_stacks(tmp_path: Pa
     assert "hunter2" not in table and "(sensitive)" in table
     assert "run `cdktf deploy TrainPipelineStack`" in table
     assert "run `cdktf deploy DeployPipelineStack`" in table
+
+
+def test_environment_outputs_come_before_state(tmp_path: Path, local_config: ProjectConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_local(tmp_path, local_config)
+    in_codebuild = {**TEST_OUTPUTS["TrainPipelineStack"], "datalake_bucket": "from-the-environment"}
+    monkeypatch.setenv("BYOC_OUTPUTS_TRAINPIPELINESTACK", json.dumps(in_codebuild))
+    outputs = read_stack_outputs(local_config, root=tmp_path)
+    assert outputs.datalake_bucket == "from-the-environment"
+    assert outputs.endpoint_name == "scikit-byo-endpoint"  # the other stacks still come from state
+
+
+def test_codebuild_train_project_needs_no_state(tmp_path: Path, local_config: ProjectConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the train project carries: Build and Train, no state files anywhere.
+    for stack in ("BuildPipelineStack", "TrainPipelineStack"):
+        monkeypatch.setenv(f"BYOC_OUTPUTS_{stack.upper()}", json.dumps(TEST_OUTPUTS[stack]))
+    outputs = read_stack_outputs(local_config, root=tmp_path)
+    assert outputs.model_package_group == "scikit-byo"
+    assert outputs.ecr_repository_url.endswith("/sagemaker-scikit-byo")
+    with pytest.raises(NotFoundError, match="cdktf deploy DeployPipelineStack"):
+        _ = outputs.alarm_names
+
+
+def test_environment_is_read_through_the_injected_mapping(tmp_path: Path, s3_config: ProjectConfig) -> None:
+    environ = {f"BYOC_OUTPUTS_{stack.upper()}": json.dumps(TEST_OUTPUTS[stack]) for stack in STACKS}
+    outputs = read_stack_outputs(s3_config, root=tmp_path, environ=environ)  # no S3 client needed
+    assert outputs.alarm_names == ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
+
+
+@pytest.mark.parametrize("value", ["{not json", "[1, 2]"])
+def test_malformed_environment_outputs_name_the_variable(
+    tmp_path: Path, local_config: ProjectConfig, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    write_local(tmp_path, local_config)
+    monkeypatch.setenv("BYOC_OUTPUTS_BUILDPIPELINESTACK", value)
+    with pytest.raises(StateError, match="BYOC_OUTPUTS_BUILDPIPELINESTACK"):
+        read_stack_outputs(local_config, root=tmp_path)
+
+
+def test_environment_outputs_missing_an_output_fail_now(
+    tmp_path: Path, local_config: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partial = {k: v for k, v in TEST_OUTPUTS["DeployPipelineStack"].items() if k != "alarm_names"}
+    monkeypatch.setenv("BYOC_OUTPUTS_DEPLOYPIPELINESTACK", json.dumps(partial))
+    write_local(tmp_path, local_config)
+    with pytest.raises(NotFoundError, match="'alarm_names'"):
+        read_stack_outputs(local_config, root=tmp_path)
+
+
+def test_table_shows_environment_outputs(tmp_path: Path, local_config: ProjectConfig) -> None:
+    environ = {"BYOC_OUTPUTS_BUILDPIPELINESTACK": json.dumps(TEST_OUTPUTS["BuildPipelineStack"])}
+    table = outputs_table(local_config, root=tmp_path, environ=environ)
+    assert "build-scikit-byo" in table
+    assert "(not deployed: run `cdktf deploy TrainPipelineStack`)" in table
