@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, Deadline, SystemClock
-from ml.config import ProjectConfig
+from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
 from ml.tfstate import StackOutputs, read_stack_outputs
 
@@ -72,6 +73,7 @@ class SageMakerBackend:
             tag=tag,
             builder=builder,
             runner=self.runner,
+            also_tags=[TRACKED_IMAGE_TAG] if tag != TRACKED_IMAGE_TAG else [],
         )
         self.state.record_image(record)
         self._log(f"pushed {record.uri}")
@@ -90,16 +92,20 @@ class SageMakerBackend:
         job_name: str | None = None,
         on_log: LogSink | None = None,
         validation: str | None = None,
+        image: str | None = None,
     ) -> TrainingJob:
-        """Train on ``data`` (default: the data lake's iris.csv) with the last pushed image.
+        """Train on ``data`` (default: the data lake's iris.csv); ``validation`` adds a channel.
 
-        ``validation`` adds a validation channel from that S3 URI.
+        The image, always ``repository@sha256:...``: ``image`` when given, else the pipeline's
+        ECR source (``$CODEBUILD_SRC_DIR_image/imageDetail.json``), else the last image pushed
+        from this checkout. The data is read from the data lake even in the pipeline (the
+        ``$CODEBUILD_SRC_DIR_data`` copy is not used), so the job records the S3 object version.
         """
-        image = self.state.last_image()
+        chosen = images.training_image(explicit=image, environ=os.environ, last_image=self.state.last_image)
         params = {**self.config.hyperparameters, **(hyperparameters or {})}
         train_uri = data or f"s3://{self.outputs.datalake_bucket}/{DEFAULT_TRAIN_KEY}"
         return self._trainer().run(
-            image=image,
+            image=chosen,
             hyperparameters=params,
             train_uri=train_uri,
             validation_uri=validation,

@@ -1,22 +1,27 @@
 """Build the container image, push it to ECR, and return its digest-pinned URI.
 
 Downstream steps run ``repository@sha256:...``: a tag can be moved, a digest cannot, so a model
-version always names the exact bytes it was trained with.
+version always names the exact bytes it was trained with. The build also moves ``latest``
+(the one mutable tag) after the commit tag: that push is what starts the train pipeline,
+whose ECR source follows ``latest``; training itself always runs the recorded digest.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.aws_errors import aws_call
-from ml.errors import UserInputError
+from ml.config import TRACKED_IMAGE_TAG
+from ml.errors import NotFoundError, UserInputError
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.
@@ -67,8 +72,13 @@ def push_image(
     tag: str,
     builder: str,
     runner: Runner = run_command,
+    also_tags: Sequence[str] = (),
 ) -> ImageRecord:
-    """Log in with GetAuthorizationToken, push ``local_name`` as ``repository_url:tag``, read the digest from ECR."""
+    """Log in with GetAuthorizationToken, push ``local_name`` as ``repository_url:tag``, read the digest from ECR.
+
+    ``also_tags`` are pushed afterwards (``latest``, to trigger the train pipeline); the record
+    keeps ``tag`` and the digest.
+    """
     with aws_call(service="ecr", action="logging in to ECR"):
         auth = ecr.get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
@@ -82,6 +92,10 @@ def push_image(
     with aws_call(service="ecr", action=f"reading the digest of {remote}"):
         details = ecr.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])["imageDetails"][0]
     digest = details["imageDigest"]
+    for extra in also_tags:
+        moved = f"{repository_url}:{extra}"
+        runner([*cli, "tag", local_name, moved], None)
+        runner([*cli, "push", moved], None)
     return ImageRecord(uri=f"{repository_url}@{digest}", digest=digest, tag=tag, builder=builder, created_at=datetime.now(UTC).isoformat())
 
 
@@ -93,3 +107,55 @@ def build_local(*, builder: str, context_dir: Path, local_name: str, runner: Run
         build_image(context_dir=context_dir, tag=local_name)
         return
     runner([*_cli(builder), "build", "-t", local_name, str(context_dir)], None)
+
+
+# CodePipeline hands the ECR source artifact to CodeBuild here (secondary source "image").
+IMAGE_SOURCE_ENV = "CODEBUILD_SRC_DIR_image"
+IMAGE_DETAIL_FILE = "imageDetail.json"
+_PINNED = re.compile(r"^[^@\s]+@(sha256:[0-9a-f]{64})$")
+
+
+def pinned_record(uri: str, *, tag: str = "", origin: str) -> ImageRecord:
+    """An :class:`ImageRecord` for ``repository@sha256:...``; a tag-only URI is refused."""
+    match = _PINNED.match(uri)
+    if match is None:
+        raise UserInputError(
+            f"training image {uri!r} from {origin} is not digest-pinned (repository@sha256:<64 hex>); "
+            "a tag can move, so training only runs an image by digest"
+        )
+    return ImageRecord(uri=uri, digest=match.group(1), tag=tag, builder="ecr")
+
+
+def image_from_detail(path: Path) -> ImageRecord:
+    """The image in a CodePipeline ECR source artifact (``imageDetail.json``: ``ImageURI``, ``ImageTags``)."""
+    try:
+        detail = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise UserInputError(f"{IMAGE_SOURCE_ENV} is set but {path} does not exist; is the ECR source an input of this build?") from err
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{path} is not valid JSON ({err})") from err
+    uri = detail.get("ImageURI") if isinstance(detail, dict) else None
+    if not isinstance(uri, str):
+        raise UserInputError(f"{path} has no ImageURI; expected the ECR source action's imageDetail.json")
+    tags = [t for t in detail.get("ImageTags") or [] if isinstance(t, str) and t != TRACKED_IMAGE_TAG]
+    # The commit tag, when ECR lists it, keeps the job name's commit part meaningful.
+    return pinned_record(uri, tag=tags[0] if tags else "", origin=str(path))
+
+
+def training_image(*, explicit: str | None, environ: Mapping[str, str], last_image: Callable[[], ImageRecord]) -> ImageRecord:
+    """The image to train: ``explicit`` → ``$CODEBUILD_SRC_DIR_image/imageDetail.json`` → the last push here."""
+    if explicit:
+        return pinned_record(explicit, origin="the image argument")
+    source_dir = environ.get(IMAGE_SOURCE_ENV)
+    if source_dir:
+        return image_from_detail(Path(source_dir) / IMAGE_DETAIL_FILE)
+    try:
+        record = last_image()
+    except NotFoundError as err:
+        raise NotFoundError(
+            "no training image: none was given, this is not a pipeline build with an image source "
+            f"(${IMAGE_SOURCE_ENV}), and no image was pushed from this checkout; "
+            "run `invoke build-image --backend sagemaker` first"
+        ) from err
+    pinned_record(record.uri, origin="the last pushed image")  # refuses a tag-only URI
+    return record

@@ -41,6 +41,9 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Tests say when they are "inside CodeBuild"; a real CodeBuild run must not leak in.
+    for key in ("CODEBUILD_SRC_DIR_image", "CODEBUILD_SRC_DIR_data"):
+        monkeypatch.delenv(key, raising=False)
 
 
 @pytest.fixture

@@ -50,7 +50,14 @@ def test_build_image_pushes_and_records_the_digest(config: Any, outputs: Any, cl
         if argv[:2] == ["git", "-C"] and "rev-parse" in argv:
             return "0123456789ab\n"
         if argv[0] == "podman" and "push" in argv:
-            push_fake_image(clients, argv[-1].rsplit(":", 1)[1])
+            pushed_tag = argv[-1].rsplit(":", 1)[1]
+            if pushed_tag == "latest":  # a re-tag: same manifest, same digest, one more tag
+                manifest = clients.ecr.batch_get_image(repositoryName=outputs.ecr_repository_name, imageIds=[{"imageTag": "0123456789ab"}])
+                clients.ecr.put_image(
+                    repositoryName=outputs.ecr_repository_name, imageManifest=manifest["images"][0]["imageManifest"], imageTag="latest"
+                )
+            else:
+                push_fake_image(clients, pushed_tag)
         if "login" in argv:
             logins.append(stdin or "")  # the decoded GetAuthorizationToken password, on stdin only
         return ""
@@ -65,9 +72,15 @@ def test_build_image_pushes_and_records_the_digest(config: Any, outputs: Any, cl
     assert saved["image"]["digest"] == record.digest
     login = next(c for c in commands if "login" in c)
     assert login[-1] == outputs.ecr_repository_url.split("/")[0]
+    # The commit tag first (the record), then `latest`, which only triggers the train pipeline.
     assert [c for c in commands if "push" in c] == [
-        ["podman", "--storage-driver", "vfs", "push", f"{outputs.ecr_repository_url}:0123456789ab"]
+        ["podman", "--storage-driver", "vfs", "push", f"{outputs.ecr_repository_url}:0123456789ab"],
+        ["podman", "--storage-driver", "vfs", "push", f"{outputs.ecr_repository_url}:latest"],
     ]
+    assert record.tag == "0123456789ab"
+    assert "@sha256:" in record.uri
+    latest = clients.ecr.describe_images(repositoryName=outputs.ecr_repository_name, imageIds=[{"imageTag": "latest"}])
+    assert latest["imageDetails"][0]["imageDigest"] == record.digest
     token = base64.b64decode(clients.ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode()
     assert logins == [token.split(":", 1)[1]]
     assert not any(logins[0] in part for c in commands for part in c)

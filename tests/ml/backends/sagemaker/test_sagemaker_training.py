@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from sagemaker_fakes import FakeClock
 
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.training import METRIC_DEFINITIONS
-from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError
+from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError, UserInputError
 
 
 def _training(sm: Any) -> Any:
@@ -131,8 +133,84 @@ def test_wait_gives_up_at_the_deadline_without_real_sleeping(backend: SageMakerB
 
 def test_train_without_a_pushed_image_says_to_build(config: Any, outputs: Any, clients: Any, clock: FakeClock, tmp_path: Any) -> None:
     fresh = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=clients, clock=clock)
-    with pytest.raises(NotFoundError, match="invoke build-image"):
+    with pytest.raises(NotFoundError, match="invoke build-image --backend sagemaker"):
         fresh.train()
+
+
+TEST_PIPELINE_DIGEST = "sha256:" + "7" * 64
+
+
+def _image_source(directory: Path, uri: str, tags: list[str]) -> Path:
+    """What the train pipeline's ECR source action hands CodeBuild."""
+    directory.mkdir()
+    detail = {
+        "ImageSizeInBytes": "52428800",
+        "ImageDigest": uri.rsplit("@", 1)[-1],
+        "Version": "1.0",
+        "ImagePushedAt": "Mon Jan 05 10:00:00 UTC 2026",
+        "RegistryId": "000000000000",
+        "RepositoryName": "sagemaker-scikit-byo",
+        "ImageURI": uri,
+        "ImageTags": tags,
+    }
+    (directory / "imageDetail.json").write_text(json.dumps(detail), encoding="utf-8")
+    return directory
+
+
+def test_pipeline_image_detail_comes_before_the_last_push(
+    backend: SageMakerBackend, outputs: Any, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"{outputs.ecr_repository_url}@{TEST_PIPELINE_DIGEST}"
+    monkeypatch.setenv("CODEBUILD_SRC_DIR_image", str(_image_source(tmp_path / "image", uri, ["latest", "feedc0ffee12"])))
+    job = backend.train()
+    [request] = _training(sm).created
+    assert request["AlgorithmSpecification"]["TrainingImage"] == uri
+    assert {t["Key"]: t["Value"] for t in request["Tags"]}["byoc:git-commit"] == "feedc0ffee12"
+    assert job.lineage["image"] == uri
+
+
+def test_tag_only_pipeline_image_is_refused(
+    backend: SageMakerBackend, outputs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"{outputs.ecr_repository_url}:latest"
+    monkeypatch.setenv("CODEBUILD_SRC_DIR_image", str(_image_source(tmp_path / "image", uri, ["latest"])))
+    with pytest.raises(UserInputError, match="not digest-pinned"):
+        backend.train()
+
+
+def test_missing_image_detail_says_what_is_wrong(backend: SageMakerBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEBUILD_SRC_DIR_image", str(tmp_path / "nowhere"))
+    with pytest.raises(UserInputError, match="imageDetail.json does not exist"):
+        backend.train()
+
+
+def test_explicit_image_wins_and_must_be_pinned(
+    backend: SageMakerBackend, outputs: Any, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "CODEBUILD_SRC_DIR_image", str(_image_source(tmp_path / "image", f"{outputs.ecr_repository_url}@sha256:{'1' * 64}", []))
+    )
+    explicit = f"{outputs.ecr_repository_url}@{TEST_PIPELINE_DIGEST}"
+    backend.train(image=explicit)
+    [request] = _training(sm).created
+    assert request["AlgorithmSpecification"]["TrainingImage"] == explicit
+    with pytest.raises(UserInputError, match="not digest-pinned"):
+        backend.train(image=f"{outputs.ecr_repository_url}:abc1234def56")
+
+
+def test_pipeline_data_source_still_trains_from_the_data_lake(
+    backend: SageMakerBackend, clients: Any, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "iris.csv").write_text("setosa,5.1,3.5,1.4,0.2\n", encoding="utf-8")
+    monkeypatch.setenv("CODEBUILD_SRC_DIR_data", str(data_dir))
+    backend.train()
+    [request] = _training(sm).created
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+    assert channels == {"training": f"s3://{TEST_DATALAKE}/iris/input/iris.csv"}
+    version = clients.s3.head_object(Bucket=TEST_DATALAKE, Key="iris/input/iris.csv")["VersionId"]
+    assert f"training={version}" in {t["Key"]: t["Value"] for t in request["Tags"]}["byoc:data-version"]
 
 
 def test_logs_are_streamed_to_the_sink(backend: SageMakerBackend, clients: Any) -> None:
