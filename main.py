@@ -21,8 +21,8 @@ def build_app(*, config: ProjectConfig, outdir: str | None = None, project_root:
     """Compose the stacks; the deploy and train stacks read the others' attributes, not names."""
     app = App(outdir=outdir) if outdir else App()
     build = BuildPipelineStack(app, STACKS[0], config=config, project_root=project_root)
-    train = TrainPipelineStack(app, STACKS[1], config=config, project_root=project_root, image=build.ecr)
-    DeployPipelineStack(app, STACKS[2], config=config, project_root=project_root, train=train)
+    train = TrainPipelineStack(app, STACKS[1], config=config, project_root=project_root, build=build)
+    DeployPipelineStack(app, STACKS[2], config=config, project_root=project_root, build=build, train=train)
     return app
 
 

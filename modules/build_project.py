@@ -83,7 +83,7 @@ class BuildProject(Construct):
         ]
         document = policy_document(self, "permissions", base + statements)
         IamRolePolicy(self, "policy", role=self.role.id, name="least-privilege", policy=document.json)
-        variables = {"BYOC_BACKEND": "sagemaker", **(environment or {})}
+        self._variables = {"BYOC_BACKEND": "sagemaker", **(environment or {})}
         self.project = CodebuildProject(
             self,
             "project",
@@ -100,9 +100,7 @@ class BuildProject(Construct):
                 type="LINUX_CONTAINER",
                 image_pull_credentials_type="CODEBUILD",
                 privileged_mode=privileged,
-                environment_variable=[
-                    CodebuildProjectEnvironmentEnvironmentVariable(name=k, value=v, type="PLAINTEXT") for k, v in variables.items()
-                ],
+                environment_variable=self._environment_variables(),
             ),
             logs_config=CodebuildProjectLogsConfig(
                 cloudwatch_logs=CodebuildProjectLogsConfigCloudwatchLogs(status="ENABLED", group_name=self.log_group.name)
@@ -110,3 +108,11 @@ class BuildProject(Construct):
         )
         self.arn: str = self.project.arn
         self.name: str = self.project.name
+
+    def _environment_variables(self) -> list[CodebuildProjectEnvironmentEnvironmentVariable]:
+        return [CodebuildProjectEnvironmentEnvironmentVariable(name=k, value=v, type="PLAINTEXT") for k, v in self._variables.items()]
+
+    def add_variables(self, variables: dict[str, str]) -> None:
+        """Add environment variables once their values exist (the stack's outputs come last)."""
+        self._variables.update(variables)
+        self.project.environment.put_environment_variable(self._environment_variables())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
@@ -37,6 +37,9 @@ class PipelineStack(TerraformStack):
         self.facts = AccountFacts(self, "account", region=config.region)
         self.key = EncryptionKey(self, "key", alias=f"{config.project_name}-{id_}", facts=self.facts, services=key_services)
         self.artifacts = SecureBucket(self, "artifacts", prefix=bucket_prefix(config.project_name, "artifacts"), key=self.key)
+        # Every output, name -> value: the one source of both the TerraformOutputs and the
+        # BYOC_OUTPUTS_<STACK> variables the CodeBuild projects carry (see outputs_environment).
+        self.outputs_for_env: dict[str, object] = {}
 
     @property
     def state_access(self) -> list[Statement]:
@@ -56,5 +59,17 @@ class PipelineStack(TerraformStack):
         ]
 
     def output(self, name: str, value: object, description: str) -> TerraformOutput:
-        """A stack output; ``invoke outputs`` and ``ml/`` read these names from state."""
+        """A stack output; ``invoke outputs`` and ``ml/`` read it from state or the environment."""
+        self.outputs_for_env[name] = value
         return TerraformOutput(self, name, value=value, description=description)
+
+
+def outputs_environment(*stacks: PipelineStack) -> dict[str, str]:
+    """``{BYOC_OUTPUTS_<STACK>: jsonencode(outputs)}`` for a CodeBuild project.
+
+    Local Terraform state is not reachable from CodeBuild, so the projects carry the outputs
+    themselves, encoded by Terraform from the same values the outputs use. Another stack's
+    values are tokens of its resources; cdktf turns them into cross-stack references.
+    Call it after the stacks have declared all their outputs.
+    """
+    return {ProjectConfig.outputs_variable(str(s.node.id)): Fn.jsonencode(dict(s.outputs_for_env)) for s in stacks}

@@ -15,16 +15,16 @@ from cdktf_cdktf_provider_aws.ecr_repository import (
 )
 from constructs import Construct
 
-from ml.config import ProjectConfig
+from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
 from modules.build_project import BuildProject, read_buildspec
 from modules.notifications import PipelineNotifications
 from modules.pipeline import Pipeline
 from modules.policy import Statement
 from modules.source import SOURCE_OUTPUT, SourceRepository
-from modules.stacks.base import PipelineStack
+from modules.stacks.base import PipelineStack, outputs_environment
 
 # The train pipeline's ECR source follows this tag; every other tag (the git commit) is immutable.
-TRACKED_TAG = "latest"
+TRACKED_TAG = TRACKED_IMAGE_TAG
 KEEP_IMAGES = 30
 ECR_PUSH = [
     "ecr:BatchCheckLayerAvailability",
@@ -142,5 +142,8 @@ class BuildPipelineStack(PipelineStack):
         self.output("ecr_repository_name", self.ecr.name, "Image repository name")
         self.output("ecr_repository_arn", self.ecr.arn, "Image repository ARN")
         self.output("build_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the container source repository")
-        self.output("build_pipeline_name", self.pipeline.name, "Build pipeline name")
+        # The configured name, not the pipeline's token: the project that the pipeline runs
+        # carries this value, and a reference would make it depend on its own pipeline (a cycle).
+        self.output("build_pipeline_name", config.build_pipeline, "Build pipeline name")
         self.output("build_artifact_bucket", self.artifacts.name, "Build pipeline artifact bucket")
+        self.build.add_variables(outputs_environment(self))

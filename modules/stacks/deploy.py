@@ -14,7 +14,8 @@ from modules.notifications import EmailTopic, PipelineNotifications
 from modules.pipeline import Pipeline
 from modules.policy import Statement
 from modules.source import SOURCE_OUTPUT, SourceRepository
-from modules.stacks.base import PipelineStack
+from modules.stacks.base import PipelineStack, outputs_environment
+from modules.stacks.build import BuildPipelineStack
 from modules.stacks.train import TrainPipelineStack, pass_role
 
 DEFAULT_MODE = "endpoint"
@@ -24,10 +25,20 @@ class DeployPipelineStack(PipelineStack):
     """Deploys the registry's approved model. Its role can touch only this project's endpoint.
 
     ``train`` supplies the SageMaker role, model package group and data lake as cross-stack
-    references, so no name is typed twice.
+    references, so no name is typed twice; ``build`` and ``train`` supply the outputs the deploy
+    project carries.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, train: TrainPipelineStack) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: ProjectConfig,
+        project_root: Path,
+        build: BuildPipelineStack,
+        train: TrainPipelineStack,
+    ) -> None:
         super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
         facts = self.facts
         project = config.project_name
@@ -161,7 +172,10 @@ class DeployPipelineStack(PipelineStack):
             self.output("deploy_notifications_topic_arn", notes.arn, "SNS topic for deploy pipeline state changes")
         self.output("approval_topic_arn", self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
         self.output("deploy_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the deploy repository")
-        self.output("deploy_pipeline_name", self.pipeline.name, "Deploy pipeline name")
+        # The configured name, not the pipeline's token: the project that the pipeline runs
+        # carries this value, and a reference would make it depend on its own pipeline (a cycle).
+        self.output("deploy_pipeline_name", config.deploy_pipeline, "Deploy pipeline name")
         self.output("endpoint_name", config.endpoint_name, "The real-time endpoint the pipeline deploys")
         self.output("alarm_names", self.alarms.names, "CloudWatch alarms that roll a blue/green update back")
         self.output("deploy_artifact_bucket", self.artifacts.name, "Deploy pipeline artifact bucket")
+        self.build.add_variables(outputs_environment(build, train, self))

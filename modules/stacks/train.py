@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
-from cdktf_cdktf_provider_aws.ecr_repository import EcrRepository
 from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
 from constructs import Construct
 
@@ -17,8 +16,8 @@ from modules.policy import Statement
 from modules.sagemaker_role import LOG_GROUPS, SageMakerExecutionRole
 from modules.secure_bucket import SecureBucket, bucket_prefix
 from modules.source import SOURCE_OUTPUT, SourceRepository
-from modules.stacks.base import PipelineStack
-from modules.stacks.build import TRACKED_TAG
+from modules.stacks.base import PipelineStack, outputs_environment
+from modules.stacks.build import TRACKED_TAG, BuildPipelineStack
 
 TRAINING_DATA_KEY = "iris/input/iris.csv"
 DATA_OUTPUT = "data"
@@ -42,8 +41,9 @@ class TrainPipelineStack(PipelineStack):
     EventBridge, no CloudTrail) or a new image in the build stack's ECR repository.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, image: EcrRepository) -> None:
+    def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, build: BuildPipelineStack) -> None:
         super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
+        image = build.ecr
         self.datalake = SecureBucket(self, "datalake", prefix=bucket_prefix(config.project_name, "datalake"), key=self.key)
         self.sagemaker_role = SageMakerExecutionRole(
             self, "sagemaker", config=config, facts=self.facts, bucket_arn=self.datalake.arn, ecr_repository_arn=image.arn, key=self.key
@@ -193,5 +193,8 @@ class TrainPipelineStack(PipelineStack):
         self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
         self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
         self.output("train_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the train repository")
-        self.output("train_pipeline_name", self.pipeline.name, "Train pipeline name")
+        # The configured name, not the pipeline's token: the project that the pipeline runs
+        # carries this value, and a reference would make it depend on its own pipeline (a cycle).
+        self.output("train_pipeline_name", config.train_pipeline, "Train pipeline name")
         self.output("artifact_bucket", self.artifacts.name, "Train pipeline artifact bucket")
+        self.build.add_variables(outputs_environment(build, self))
