@@ -244,15 +244,16 @@ def read_stack_outputs(
 ) -> StackOutputs:
     """Read and type the outputs of all three stacks (environment first, then state, per stack).
 
-    A stack that is neither in the environment nor in state fails on first use of one of its
-    outputs, with the same ``cdktf deploy`` hint; a stack that is there but incomplete fails now.
+    A stack that is neither in the environment nor readable from state fails on first use of one
+    of its outputs, with the same message; a stack that is there but incomplete fails now.
     """
     by_stack: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
     for stack in STACKS:
         try:
             by_stack[stack] = read_outputs(config, root=root, stack=stack, s3_client=s3_client, environ=environ)
-        except NotFoundError as err:
+        except (NotFoundError, AwsError) as err:
+            # AwsError too: a role allowed only s3:GetObject sees a missing key as AccessDenied.
             unavailable[stack] = str(err)
     return StackOutputs.from_values(by_stack, unavailable=unavailable)
 

@@ -239,3 +239,23 @@ def test_table_shows_environment_outputs(tmp_path: Path, local_config: ProjectCo
     table = outputs_table(local_config, root=tmp_path, environ=environ)
     assert "build-scikit-byo" in table
     assert "(not deployed: run `cdktf deploy TrainPipelineStack`)" in table
+
+
+class _DeniedS3:
+    """An S3 client for a role with s3:GetObject only: a missing key reads as AccessDenied."""
+
+    def get_object(self, **_: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+
+def test_unreadable_state_of_an_unused_stack_fails_only_on_use(
+    tmp_path: Path, s3_config: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for stack in ("BuildPipelineStack", "TrainPipelineStack"):
+        monkeypatch.setenv(f"BYOC_OUTPUTS_{stack.upper()}", json.dumps(TEST_OUTPUTS[stack]))
+    outputs = read_stack_outputs(s3_config, root=tmp_path, s3_client=_DeniedS3())
+    assert outputs.datalake_bucket == "scikit-byo-datalake"
+    with pytest.raises(NotFoundError, match="grant s3:GetObject"):
+        _ = outputs.endpoint_name
