@@ -238,7 +238,7 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000) -> None:
     if target == "serving":
         from ml.bench.serving import run_serving_bench
 
-        run_serving_bench(root=ROOT)
+        print(run_serving_bench(root=ROOT)["markdown"])
     elif target == "transform":
         from ml.bench.transform import run_transform_bench
 
