@@ -1,20 +1,23 @@
 """Request decoding and response encoding: the serving hot path.
 
-No pandas and no scikit-learn validation here: a CSV body is split and handed to numpy in one
-call (a few µs for one row), and only when that fails does a slow, careful pass find which line
-and column is wrong so the 400 says so. Every rejected input raises
-:class:`~byoc.errors.RequestError` with its HTTP status.
+No pandas and no scikit-learn validation here: a CSV body's line structure is checked on its
+bytes and every number is parsed by numpy in one C call, with no Python object per value (see
+:func:`_fast_csv`). Anything that path does not accept goes to the per-value path, and only when
+that fails too does a slow, careful pass find which line and column is wrong so the 400 says so.
+Every rejected input raises :class:`~byoc.errors.RequestError` with its HTTP status.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from byoc import decimals
 from byoc.algorithm import Features
 from byoc.errors import RequestError
 
@@ -75,8 +78,62 @@ def _csv_problem(lines: list[str], n_features: int) -> str:
     return "malformed CSV"
 
 
+_NEWLINE, _COMMA = ord("\n"), ord(",")
+# Below this size the per-value path is quicker: the array passes cost ~150 µs of fixed overhead
+# here, more than splitting a few hundred values (measured crossover ~250 iris rows).
+_VECTOR_MIN_BYTES = 4096
+
+
+def _one_row_per_line(text: bytes, rows: int, n_features: int) -> bool:
+    """Every line holds exactly ``n_features - 1`` commas (``text`` holds that many per row in all)."""
+    if rows == 1:
+        return True
+    # The separators, in order, must be n_features - 1 commas then a newline, line after line.
+    # Boolean indexing keeps this to byte-sized temporaries, no int64 positions, for 6 MB.
+    raw = np.frombuffer(text, dtype=np.uint8)
+    line_ends = raw[(raw == _COMMA) | (raw == _NEWLINE)][n_features - 1 :: n_features]
+    return len(line_ends) == rows - 1 and bool((line_ends == _NEWLINE).all())
+
+
+def _numbers(text: bytes) -> NDArray[np.float64] | None:
+    """Every comma- or newline-separated number in ``text``, in one C call; ``None`` on anything else."""
+    flat = decimals.parse(text)
+    if flat is not None:
+        return flat
+    with warnings.catch_warnings():
+        # Older numpy warns (DeprecationWarning) and returns what it read so far on unparsable
+        # text; newer numpy raises. Either way the caller's element count decides.
+        warnings.simplefilter("error")
+        try:
+            return np.fromstring(text.replace(b"\n", b","), dtype=np.float64, sep=",")
+        except (ValueError, DeprecationWarning):
+            return None
+
+
+def _fast_csv(body: bytes, n_features: int) -> Features | None:
+    """Parse a well-formed body with no Python object per value; ``None`` sends it to the careful path.
+
+    Plain decimals take the vectorised parser, other number forms (exponents, spaces) one
+    ``np.fromstring`` call. Both accept a subset of what the per-value path accepts (no
+    ``1_000``), so whatever they refuse (CRLF oddities, blank lines, NaN, text) is decided, and
+    worded, by that path exactly as before.
+    """
+    text = body.rstrip()  # trailing blank lines and whitespace are not rows, as on the careful path
+    rows = text.count(b"\n") + 1
+    if not text or text.count(b",") != rows * (n_features - 1) or not _one_row_per_line(text, rows, n_features):
+        return None
+    flat = _numbers(text)
+    if flat is None or flat.size != rows * n_features or not np.isfinite(flat).all():
+        return None
+    return flat.reshape(rows, n_features)
+
+
 def decode_csv(body: bytes, n_features: int) -> Features:
     """Rows of ``n_features`` comma-separated numbers, one per line, no header."""
+    if len(body) >= _VECTOR_MIN_BYTES:
+        fast = _fast_csv(body, n_features)
+        if fast is not None:
+            return fast
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

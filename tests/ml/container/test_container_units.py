@@ -114,7 +114,7 @@ def test_container_requirements_match_pipfile_lock() -> None:
 def test_container_code_imports_only_its_own_package_and_pinned_libraries() -> None:
     allowed = {"byoc", "numpy", "sklearn", "skops", "gunicorn", "__future__"}
     stdlib = {"argparse", "collections", "contextlib", "csv", "dataclasses", "hashlib", "importlib", "json", "logging", "math"}
-    stdlib |= {"os", "pathlib", "platform", "sys", "typing"}
+    stdlib |= {"os", "pathlib", "platform", "sys", "typing", "warnings"}
     for source in (REPO / "ml/container/byoc").glob("*.py"):
         for module in re.findall(r"^(?:from|import) ([\w.]+)", source.read_text(), re.MULTILINE):
             assert module.split(".")[0] in allowed | stdlib, f"{source.name} imports {module}"
@@ -125,3 +125,26 @@ def test_csv_lines_split_on_newline_only() -> None:
     with pytest.raises(RequestError) as caught:
         codec.decode_csv(b"1,2,3,4\x0b5,6,7,8\n", 4)
     assert caught.value.status == 400
+
+
+def test_large_csv_bodies_parse_exactly_like_float_and_fail_with_the_same_messages() -> None:
+    # Bodies past codec's vector threshold take the byte-level parser; it must agree with float()
+    # bit for bit and leave every refusal (and its wording) to the careful path.
+    cells = ["5.1", "-0.25", "7", ".5", "3.", "-0", "123456789.012345", "1e3", "0.1"]
+    lines = [",".join(cells[(i + j) % len(cells)] for j in range(4)) for i in range(2000)]
+    features = codec.decode_csv(("\n".join(lines) + "\n\n").encode(), 4)
+    expected = np.array([[float(cell) for cell in line.split(",")] for line in lines])
+    assert features.tobytes() == expected.tobytes()
+    plain = "\n".join(line.replace("1e3", "1000") for line in lines).encode()
+    assert codec.decode_csv(plain, 4).tobytes() == expected.tobytes()
+    bad_cases = {
+        500: ("1,2,x,4", "line 501 column 3: 'x' is not a number"),
+        700: ("1,2,3", "ragged rows: line 701 has 3 values while line 1 has 4; expected 4 features"),
+        900: ("1,2,nan,4", "line 901 column 3: 'nan' is not allowed; send finite numbers (no NaN or infinity)"),
+        1200: ("", "line 1201 is empty; send one row of 4 numbers per line"),
+    }
+    for index, (line, message) in bad_cases.items():
+        broken = list(lines)
+        broken[index] = line
+        with pytest.raises(RequestError, match=re.escape(message)):
+            codec.decode_csv("\n".join(broken).encode(), 4)
