@@ -22,6 +22,9 @@ from ml.errors import ByocError
 
 ROOT = Path(__file__).resolve().parent
 BACKEND_HELP = "local (default: this machine, no AWS) or sagemaker (AWS; names from Terraform state)"
+RUNTIME_HELP = (
+    "local only: process (default) runs the container's programs from the checkout; image builds or runs the real image with buildah"
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -66,11 +69,11 @@ def data(c: Context, path: str = "data/iris.csv") -> None:
     print(f"wrote {rows} rows to {path}")
 
 
-@task(help={"backend": BACKEND_HELP, "tag": "image tag (default: the git commit)"})
+@task(help={"backend": BACKEND_HELP, "tag": "image tag (default: the git commit)", "runtime": RUNTIME_HELP})
 @_user_errors
-def build_image(c: Context, backend: str = "local", tag: str = "") -> None:
+def build_image(c: Context, backend: str = "local", tag: str = "", runtime: str = "process") -> None:
     """Build the container image (and push it to ECR with --backend sagemaker); prints its digest."""
-    _show(_backend(backend).build_image(tag=tag or None))
+    _show(_backend(backend, runtime).build_image(tag=tag or None))
 
 
 @task(
@@ -80,16 +83,24 @@ def build_image(c: Context, backend: str = "local", tag: str = "") -> None:
         "data": "training data: a CSV file or folder locally, an s3:// URI on AWS (default: the sample data)",
         "hyperparameter": "NAME=VALUE, repeatable; overrides cdktf.json's hyperparameters",
         "register": "register the trained model as a new version (default on)",
+        "runtime": RUNTIME_HELP,
     },
 )
 @_user_errors
-def train(c: Context, backend: str = "local", data: str = "", hyperparameter: list[str] | None = None, register: bool = True) -> None:
+def train(
+    c: Context,
+    backend: str = "local",
+    data: str = "",
+    hyperparameter: list[str] | None = None,
+    register: bool = True,
+    runtime: str = "process",
+) -> None:
     """Train the model, streaming its logs, then register it as a new model version."""
     from ml.report import parse_pairs
 
     overrides = parse_pairs(hyperparameter or [], what="--hyperparameter")
     hyperparameters = {**_config().hyperparameters, **overrides}
-    lifecycle = _backend(backend)
+    lifecycle = _backend(backend, runtime)
     job = lifecycle.train(hyperparameters=hyperparameters, data=data or None, on_log=print)
     _show(job)
     if register:
@@ -126,7 +137,7 @@ def versions(c: Context, backend: str = "local") -> None:
         "backend": BACKEND_HELP,
         "data": "transform input: CSV file or folder locally, s3:// on AWS (default: the sample data)",
         "output": "transform output location (default: next to the input locally, the data lake on AWS)",
-        "runtime": "local only: process (default) runs the programs from the checkout, image runs the built image",
+        "runtime": RUNTIME_HELP,
     }
 )
 @_user_errors

@@ -24,3 +24,6 @@ PLATFORM_HYPERPARAMETER_PREFIXES = ("_tuning_", "sagemaker_")
 
 TRAINING_CHANNEL = "training"
 VALIDATION_CHANNEL = "validation"
+
+# The image's unprivileged user; serve's workers run as it when the container starts as root.
+SERVING_USER = "model"

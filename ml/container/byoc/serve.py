@@ -1,8 +1,9 @@
 """The ``serve`` program: gunicorn in front of :func:`byoc.app.create_app`, tuned from the environment.
 
 Workers and timeout come from ``MODEL_SERVER_WORKERS`` and ``MODEL_SERVER_TIMEOUT``; the port
-from ``SAGEMAKER_BIND_TO_PORT`` (8080). Each worker loads the model once (no ``--preload``),
-so a worker restart re-verifies the artifact. The process is replaced by gunicorn, so
+from ``SAGEMAKER_BIND_TO_PORT`` (8080). The master imports the serving code before forking
+(:mod:`byoc.prefork`), and each worker loads the model once (no ``--preload``), so a worker
+restart re-verifies the artifact. The process is replaced by gunicorn, so
 SageMaker's SIGTERM reaches gunicorn's master directly and shuts down gracefully.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +42,29 @@ def gunicorn_argv(env: Environment, *, app: str = DEFAULT_APP, host: str = c.DEF
     if Path(shm).is_dir():
         # Heartbeat files on tmpfs: a container's overlay disk can stall workers into timeouts.
         argv += ["--worker-tmp-dir", shm]
+    argv += _drop_privileges()
+    if app == DEFAULT_APP:
+        # Import skops/scikit-learn once in the master; workers fork from it (see byoc.prefork).
+        # The benchmark's no-op ceiling app runs without it, as a bare server stack.
+        argv += ["--config", "python:byoc.prefork"]
     return [*argv, app]
+
+
+def _drop_privileges() -> list[str]:
+    """Run the workers as the image's unprivileged user when started as root.
+
+    SageMaker starts containers as root and mounts /opt/ml as root, so the image cannot switch
+    USER itself (training must write /opt/ml/model). The master binds the port as root; the
+    workers, which parse untrusted request bodies, run as ``model``. Outside the image (no such
+    user) nothing changes.
+    """
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam(c.SERVING_USER)
+    except KeyError:
+        return []
+    return ["--user", c.SERVING_USER, "--group", c.SERVING_USER]
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from container_helpers import CONTAINER_DIR, free_port, iris_csv_lines, make_tree, request, stop
 
@@ -22,7 +23,7 @@ TAG = "localhost/byoc-test:latest"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # python3 + the pinned wheels on a minimal Debian; a regression guard, not a target.
 MAX_IMAGE_BYTES = 500 * 1024 * 1024
-IMAGE_UID = 1000
+SERVING_UID = 1000  # the image's "model" user, which serve's workers drop to
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +45,10 @@ def container(image: str) -> Iterator[str]:
 
 
 def _writable_tree(root: Path, **layout: object) -> Path:
-    """A SageMaker tree the image's non-root user can write into, as SageMaker's mounts allow."""
+    """A SageMaker tree owned by root, as SageMaker mounts it; the model stays world-readable."""
     make_tree(root, **layout)  # type: ignore[arg-type]
     for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        directory.chmod(0o777)
+        directory.chmod(0o755)
     return root
 
 
@@ -64,7 +65,7 @@ def test_train_then_serve_inside_the_image(container: str, tmp_path: Path) -> No
     assert "train:accuracy=0.9800" in trained.stdout
     manifest = json.loads((tree / "model" / "manifest.json").read_text())
     assert manifest["classes"] == ["setosa", "versicolor", "virginica"]
-    assert (tree / "model" / "model.skops").stat().st_uid == IMAGE_UID
+    assert (tree / "model" / "model.skops").stat().st_uid == 0, "train runs as root, as SageMaker runs it"
 
     port = free_port()
     argv = run_argv(container, ["serve"], mounts={tree: "/opt/ml"}, env={"SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": "1"})
@@ -82,6 +83,9 @@ def test_train_then_serve_inside_the_image(container: str, tmp_path: Path) -> No
             assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "serve in the image did not become healthy"
             time.sleep(0.5)
+        workers = [p for p in psutil.Process(server.pid).children(recursive=True) if "gunicorn" in " ".join(p.cmdline())]
+        assert workers, "no gunicorn process found under buildah run"
+        assert {p.uids().real for p in workers} == {0, SERVING_UID}, "the master stays root; workers drop to the model user"
         csv = {"Content-Type": "text/csv"}
         answer = request(f"{url}/invocations", method="POST", body=b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n", headers=csv)
         assert (answer.status, answer.body) == (200, b"setosa\nvirginica\n")
