@@ -116,9 +116,12 @@ def train(
     }
 )
 @_user_errors
-def approve(c: Context, version: int, status: str = "Approved", note: str = "", backend: str = "local") -> None:
+def approve(c: Context, version: str, status: str = "Approved", note: str = "", backend: str = "local") -> None:
     """Approve (or reject) a model version; only approved versions deploy by default."""
-    _show(_backend(backend).approve(version=version, status=status, note=note))
+    # invoke passes a required positional argument as text, whatever its annotation says.
+    if not version.isdigit():
+        raise Exit(f"error: VERSION must be a model version number such as 3, not {version!r} (see `invoke versions`)", code=2)
+    _show(_backend(backend).approve(version=int(version), status=status, note=note))
 
 
 @task(help={"backend": BACKEND_HELP})

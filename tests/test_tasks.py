@@ -54,3 +54,18 @@ def test_unknown_deploy_mode_is_rejected_before_any_work() -> None:
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(Exit, match="unknown backend 'azure'"):
         tasks.build_image(MockContext(), backend="azure")
+
+
+def test_approve_takes_the_version_as_text_and_checks_it() -> None:
+    with pytest.raises(Exit) as caught:
+        tasks.approve(MockContext(), "v3")
+    assert caught.value.code == 2
+    assert "model version number" in str(caught.value.message)
+
+
+def test_approve_from_the_command_line_reaches_the_registry() -> None:
+    # Through invoke's own parser, as a user types it: the version arrives as text.
+    result = subprocess.run([sys.executable, "-m", "invoke", "approve", "999"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "version 999" in result.stderr
+    assert "Traceback" not in result.stderr
