@@ -114,7 +114,7 @@ def test_container_requirements_match_pipfile_lock() -> None:
 def test_container_code_imports_only_its_own_package_and_pinned_libraries() -> None:
     allowed = {"byoc", "numpy", "sklearn", "skops", "gunicorn", "__future__"}
     stdlib = {"argparse", "collections", "contextlib", "csv", "dataclasses", "hashlib", "importlib", "json", "logging", "math"}
-    stdlib |= {"os", "pathlib", "platform", "sys", "typing", "warnings"}
+    stdlib |= {"os", "pathlib", "platform", "pwd", "sys", "typing", "warnings"}
     for source in (REPO / "ml/container/byoc").glob("*.py"):
         for module in re.findall(r"^(?:from|import) ([\w.]+)", source.read_text(), re.MULTILINE):
             assert module.split(".")[0] in allowed | stdlib, f"{source.name} imports {module}"
