@@ -10,11 +10,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from sklearn.datasets import load_iris
-
 
 def write_iris_csv(path: Path) -> int:
     """Write iris (``label,f1,f2,f3,f4``, no header) to ``path`` atomically; return the row count."""
+    # Imported here: scikit-learn costs ~2 s and ~100 MB, and importers (the lifecycle, the
+    # benchmarks) call this only when the sample file is missing.
+    from sklearn.datasets import load_iris
+
     iris = load_iris()
     names = iris.target_names
     path.parent.mkdir(parents=True, exist_ok=True)

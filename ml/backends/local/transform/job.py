@@ -84,13 +84,15 @@ def _one_file(
 def _collect(source: Path, batch: Batch, sent: bytes, answer: Answer, *, client: InvocationsClient, settings: Settings) -> bytes:
     if answer.status != 200:
         raise JobFailedError(_locate(source, batch, sent, answer, client))
-    predictions = answer.body.rstrip(b"\n").split(b"\n") if answer.body.strip() else []
-    if len(predictions) != batch.count:
+    body = answer.body.rstrip(b"\n")
+    # Counted, not split: without a join the answer is written as it came, no object per line.
+    answered = body.count(b"\n") + 1 if body.strip() else 0
+    if answered != batch.count:
         raise JobFailedError(
-            f"{source.name} records {batch.first}-{batch.last}: the model server returned {len(predictions)} predictions "
+            f"{source.name} records {batch.first}-{batch.last}: the model server returned {answered} predictions "
             f"for {batch.count} records; it must answer one line per input line"
         )
-    joined = filters.join(batch.data, predictions) if settings.join_input else answer.body.rstrip(b"\n")
+    joined = filters.join(batch.data, body.split(b"\n")) if settings.join_input else body
     return filters.apply(settings.output_filter, joined, batch.count) + b"\n"
 
 

@@ -8,6 +8,7 @@ so ``invoke teardown`` can stop it if this run is killed.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from ml.backends.local import procs
@@ -62,6 +63,7 @@ def run_transform_job(
 
     variant = None
     try:
+        started = time.monotonic()
         variant = start_variant(
             programs=programs,
             version=version,
@@ -70,6 +72,8 @@ def run_transform_job(
             on_spawn=remember,
             extra_env=server_env,
         )
+        # Kept in the record so a job's throughput can be told apart from its model server's start-up.
+        record |= {"server_start_s": round(time.monotonic() - started, 3)}
         count = transform_files(
             inputs=inputs, output_dir=output_dir, client=InvocationsClient(port=variant.port), settings=settings, job_name=job_name
         )
