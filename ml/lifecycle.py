@@ -1,12 +1,14 @@
 """The README's main job: the whole model lifecycle on this machine, end to end.
 
 train → register → approve → endpoint → test → train v2 → blue/green update → transform →
-teardown, all with the local backend, so a new user sees every verb work in one command.
+teardown, all with the local backend, so a new user sees every verb work in one command. Jobs
+that do not depend on the endpoint (training v2, the transform) run beside it, not after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ml.backends import make_backend
@@ -45,6 +47,12 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
         pass
 
     clock = StageClock(total=STAGES if not keep else STAGES - 1, emit=emit)
+    # Training v2 needs nothing from the endpoint, so it runs while v1 is deployed and tested; the
+    # transform (its own model server, as on SageMaker) needs only an approved v2, so it runs
+    # while the endpoint moves to v2. Each is mostly process start-up (imports), one core each.
+    # They use their own backend object, exactly like a second `invoke` beside this run, and the
+    # update is unchanged: green is health-checked, then baked under its alarms.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle-background")
     try:
         with clock.stage("train v1 and register"):
             job = backend.train(hyperparameters=config.hyperparameters, data=str(data))
@@ -52,26 +60,30 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
             emit(f"    {job.name}: {job.metrics} → version {first.version} ({first.approval_status})")
         with clock.stage(f"approve version {first.version}"):
             backend.approve(version=first.version, status="Approved", note="lifecycle demo")
+        shallower = {**config.hyperparameters, "max_depth": "3"}
+        beside = make_backend("local", config=config, root=root)
+        training_v2 = background.submit(beside.train, hyperparameters=shallower, data=str(data))
         with clock.stage("deploy real-time endpoint"):
             live = backend.deploy_endpoint(endpoint_name=endpoint, version=first.version)
             emit(f"    {live.name} {live.status} at {live.url}")
         with clock.stage("test endpoint"):
             _check_predictions(backend=backend, endpoint=endpoint, data=data, emit=emit)
-        with clock.stage("train v2 (shallower tree) and register"):
-            shallower = {**config.hyperparameters, "max_depth": "3"}
-            job2 = backend.train(hyperparameters=shallower, data=str(data))
+        with clock.stage("train v2 (shallower tree, started with the deploy) and register"):
+            job2 = training_v2.result()
             second = backend.register(job_name=job2.name, approval_status="PendingManualApproval")
             backend.approve(version=second.version, status="Approved", note="lifecycle demo")
+        out_dir = root / config.local_state_dir / "lifecycle-transform"
+        transform = background.submit(beside.transform, data=str(data), output=str(out_dir), version=second.version)
         with clock.stage(f"blue/green update to version {second.version}"):
             updated = backend.update_endpoint(endpoint_name=endpoint, version=second.version)
             emit(f"    {updated.name} {updated.status}, serving version {updated.version}")
         with clock.stage("test endpoint after update"):
             _check_predictions(backend=backend, endpoint=endpoint, data=data, emit=emit)
-        with clock.stage("batch transform"):
-            out_dir = root / config.local_state_dir / "lifecycle-transform"
-            result = backend.transform(data=str(data), output=str(out_dir), version=second.version)
+        with clock.stage("batch transform (started with the update)"):
+            result = transform.result()
             emit(f"    {result.records} records → {result.output_uri}")
     finally:
+        background.shutdown(wait=True, cancel_futures=True)  # never leave a job running behind teardown
         if not keep:
             with clock.stage("teardown"):
                 for line in backend.teardown(endpoint_name=endpoint):
