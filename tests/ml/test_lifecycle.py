@@ -1,0 +1,50 @@
+"""The README's main job, run for real in a scratch project: every verb, then nothing left running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ml.backends import make_backend
+from ml.config import load_config
+from ml.lifecycle import run_lifecycle
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _processes_under(root: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            text = " ".join(process.info["cmdline"] or []) + " ".join((process.info["environ"] or {}).values())
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        if str(root) in text:
+            found.append(process)
+    return found
+
+
+def test_main_job_runs_every_stage_and_leaves_nothing_running(tmp_path: Path) -> None:
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "container").symlink_to(REPO / "ml" / "container")
+    config = load_config(REPO / "cdktf.json")
+    lines: list[str] = []
+
+    clock = run_lifecycle(config=config, root=tmp_path, emit=lines.append)
+
+    assert len(clock.timings) == 9, lines
+    predictions = [line for line in lines if line.strip().startswith("expected")]
+    assert len(predictions) == 12  # six sample rows, before and after the blue/green update
+    # The first model is deep enough to get the evenly spaced sample right.
+    assert all(line.split()[1] == line.split()[3] for line in predictions[:6]), predictions
+    assert (tmp_path / "data" / "iris.csv").is_file(), "the sample data is written when missing"
+    outputs = list((tmp_path / config.local_state_dir / "lifecycle-transform").glob("*.out"))
+    assert len(outputs) == 1
+    assert len(outputs[0].read_text().splitlines()) == 150
+    versions = make_backend("local", config=config, root=tmp_path).list_versions()
+    assert sorted(v.approval_status for v in versions) == ["Approved", "Approved"]
+    assert _processes_under(tmp_path) == [], "teardown must stop every router and server it started"
