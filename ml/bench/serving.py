@@ -207,6 +207,9 @@ def _markdown(results: list[Measurement], *, cpus: int, workers: int, duration_s
         f"{cpus} CPUs shared with wrk, {workers} gunicorn sync workers, iris decision tree, CSV in and out. "
         "`ceiling` is a no-op WSGI app on the same gunicorn command line.",
         "",
+        # Other engineers' suites share these cores: the figures mean little without the load.
+        "Load average at the end of the run: " + " / ".join(f"{value:.1f}" for value in os.getloadavg()) + " (1/5/15 min).",
+        "",
         "| variant | rows | connections | req/s | p50 ms | p99 ms | errors | % of ceiling |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
