@@ -1,6 +1,9 @@
-"""Suite-wide safety: no test can reach a real AWS account or read the user's credentials."""
+"""Suite-wide safety: no test can reach a real AWS account, read the user's credentials, or pick
+up a real CodeBuild run's variables (tests say themselves when they are "inside CodeBuild")."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -19,3 +22,6 @@ def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    for name in list(os.environ):
+        if name.startswith(("CODEBUILD_", "BYOC_OUTPUTS_")):
+            monkeypatch.delenv(name)

@@ -29,23 +29,6 @@ TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
 TEST_CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
 
 
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials so that nothing can ever sign a request for a real account."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": TEST_REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    # Tests say when they are "inside CodeBuild"; a real CodeBuild run must not leak in.
-    for key in ("CODEBUILD_SRC_DIR_image", "CODEBUILD_SRC_DIR_data"):
-        monkeypatch.delenv(key, raising=False)
-
-
 @pytest.fixture
 def config() -> ProjectConfig:
     return load_config(REPO_ROOT / "cdktf.json", overrides={"region": TEST_REGION})
