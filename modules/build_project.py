@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_aws.codebuild_project import (
     CodebuildProjectLogsConfigCloudwatchLogs,
     CodebuildProjectSource,
 )
+from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStageAction
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
@@ -111,6 +112,22 @@ class BuildProject(Construct):
 
     def _environment_variables(self) -> list[CodebuildProjectEnvironmentEnvironmentVariable]:
         return [CodebuildProjectEnvironmentEnvironmentVariable(name=k, value=v, type="PLAINTEXT") for k, v in self._variables.items()]
+
+    def pipeline_action(self, *, name: str, inputs: list[str]) -> CodepipelineStageAction:
+        """The pipeline action that runs this project; the first input is the primary source,
+        the others arrive as ``$CODEBUILD_SRC_DIR_<artifact>``."""
+        configuration = {"ProjectName": self.name}
+        if len(inputs) > 1:
+            configuration["PrimarySource"] = inputs[0]
+        return CodepipelineStageAction(
+            name=name,
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            input_artifacts=inputs,
+            configuration=configuration,
+        )
 
     def add_variables(self, variables: dict[str, str]) -> None:
         """Add environment variables once their values exist (the stack's outputs come last)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
@@ -109,20 +109,7 @@ class BuildPipelineStack(PipelineStack):
             triggers=self.source.pipeline_trigger,
             stages=[
                 CodepipelineStage(name="Source", action=[self.source.action]),
-                CodepipelineStage(
-                    name="Build",
-                    action=[
-                        CodepipelineStageAction(
-                            name="BuildAndPushImage",
-                            category="Build",
-                            owner="AWS",
-                            provider="CodeBuild",
-                            version="1",
-                            input_artifacts=[SOURCE_OUTPUT],
-                            configuration={"ProjectName": self.build.name},
-                        )
-                    ],
-                ),
+                CodepipelineStage(name="Build", action=[self.build.pipeline_action(name="BuildAndPushImage", inputs=[SOURCE_OUTPUT])]),
             ],
         )
         if self.source.push_event_pattern is not None:

@@ -134,15 +134,7 @@ class DeployPipelineStack(PipelineStack):
                 },
             )
             stages.append(CodepipelineStage(name="Approve", action=[approve]))
-        deploy = CodepipelineStageAction(
-            name="Deploy",
-            category="Build",
-            owner="AWS",
-            provider="CodeBuild",
-            version="1",
-            input_artifacts=[SOURCE_OUTPUT],
-            configuration={"ProjectName": self.build.name},
-        )
+        deploy = self.build.pipeline_action(name="Deploy", inputs=[SOURCE_OUTPUT])
         stages.append(CodepipelineStage(name="Deploy", action=[deploy]))
         self.pipeline = Pipeline(
             self,

@@ -125,17 +125,9 @@ class TrainPipelineStack(PipelineStack):
                 configuration={"RepositoryName": image.name, "ImageTag": TRACKED_TAG},
             ),
         ]
-        train = CodepipelineStageAction(
-            name="TrainAndRegister",
-            category="Build",
-            owner="AWS",
-            provider="CodeBuild",
-            version="1",
-            # The data object and imageDetail.json arrive as secondary sources
-            # ($CODEBUILD_SRC_DIR_data, $CODEBUILD_SRC_DIR_image): the run trains on what triggered it.
-            input_artifacts=[SOURCE_OUTPUT, DATA_OUTPUT, IMAGE_OUTPUT],
-            configuration={"ProjectName": self.build.name, "PrimarySource": SOURCE_OUTPUT},
-        )
+        # The data object and imageDetail.json arrive as secondary sources
+        # ($CODEBUILD_SRC_DIR_data, $CODEBUILD_SRC_DIR_image): the run trains on what triggered it.
+        train = self.build.pipeline_action(name="TrainAndRegister", inputs=[SOURCE_OUTPUT, DATA_OUTPUT, IMAGE_OUTPUT])
         self.pipeline = Pipeline(
             self,
             "train-pipeline",
