@@ -18,7 +18,7 @@ from byoc.errors import RequestError
 def create_app() -> Flask:
     env = Environment.from_environ()
     loaded = artifact.load(env.model_dir)
-    predictor = loaded.algorithm.predictor(loaded.model)
+    predictor = loaded.predictor
     app = Flask(__name__)
 
     @app.get("/ping")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,10 +30,18 @@ class Predictor(Protocol):
 
 
 class Algorithm(Protocol):
-    """What ``train`` and ``serve`` need from a model family."""
+    """What ``train`` and ``serve`` need from a model family.
+
+    ``train`` fits, stores the estimator as ``model.skops`` and calls :meth:`export` for any
+    serving files; ``serve`` verifies every file's checksum, then calls :meth:`load_predictor`.
+    An algorithm without serving files can load its estimator there with
+    :func:`byoc.artifact.load_estimator` (skops, with :meth:`trusted_types`).
+    """
 
     name: str
     hyperparameters: tuple[Hyperparameter, ...]
+    # Files besides model.skops that export() writes and load_predictor() reads; listed in the manifest.
+    serving_files: tuple[str, ...]
 
     def trusted_types(self) -> list[str]:
         """Fully qualified type names that skops may instantiate when loading this model."""
@@ -41,7 +50,13 @@ class Algorithm(Protocol):
         """Train on the rows and return the fitted estimator (what the artifact stores)."""
 
     def predictor(self, model: Any) -> Predictor:
-        """Wrap a loaded estimator for serving."""
+        """The serving predictor for a fitted estimator (train's metrics use it)."""
+
+    def export(self, model: Any, model_dir: Path) -> None:
+        """Write :attr:`serving_files` for a fitted estimator into ``model_dir``."""
+
+    def load_predictor(self, model_dir: Path, *, n_features: int, classes: list[Any]) -> Predictor:
+        """The serving predictor from a verified ``model_dir`` (checksums already checked)."""
 
     def describe(self, model: Any) -> tuple[int, list[Any]]:
         """``(feature count, class labels)`` of a fitted estimator, recorded in the manifest."""

@@ -126,7 +126,7 @@ def create_app(environment: Environment | None = None) -> InferenceApp:
     reason: str | None = None
     try:
         loaded = artifact.load(env.model_dir)
-        predictor = loaded.algorithm.predictor(loaded.model)
+        predictor = loaded.predictor
         log.info("loaded %s from %s: %d features, classes %s", loaded.algorithm.name, env.model_dir, loaded.n_features, loaded.classes)
     except ArtifactError as err:
         reason = str(err)

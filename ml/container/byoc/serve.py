@@ -44,7 +44,7 @@ def gunicorn_argv(env: Environment, *, app: str = DEFAULT_APP, host: str = c.DEF
         argv += ["--worker-tmp-dir", shm]
     argv += _drop_privileges()
     if app == DEFAULT_APP:
-        # Import skops/scikit-learn once in the master; workers fork from it (see byoc.prefork).
+        # Import the serving code (numpy, no scikit-learn) once in the master; workers fork from it.
         # The benchmark's no-op ceiling app runs without it, as a bare server stack.
         argv += ["--config", "python:byoc.prefork"]
     return [*argv, app]

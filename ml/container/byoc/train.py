@@ -71,6 +71,13 @@ def _accuracy(algorithm: Algorithm, model: Any, data: Dataset) -> float:
     return float(np.mean(predicted == data.labels))
 
 
+def _check_served_like_fitted(env: Environment, model: Any, data: Dataset) -> None:
+    """Load the artifact as ``serve`` will and refuse it unless it predicts exactly like the estimator."""
+    served = artifact.load(env.model_dir).predictor.predict(data.features)
+    if not np.array_equal(served, model.predict(data.features)):
+        raise AlgorithmError(f"the exported model in {env.model_dir} predicts differently from the fitted estimator")
+
+
 def train(env: Environment, *, algorithm: Algorithm | None = None) -> dict[str, float]:
     """Run one training job in ``env``'s tree and return its metrics."""
     algo = algorithm or default_algorithm()
@@ -99,6 +106,7 @@ def train(env: Environment, *, algorithm: Algorithm | None = None) -> dict[str, 
         metrics["validation:accuracy"] = _accuracy(algo, model, validation)
 
     manifest = artifact.save(model_dir=env.model_dir, algorithm=algo, model=model)
+    _check_served_like_fitted(env, model, training)
     log.info("wrote %s with %d features and classes %s", env.model_dir, manifest["n_features"], manifest["classes"])
     env.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     env.metrics_file.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

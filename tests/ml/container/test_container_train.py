@@ -31,7 +31,7 @@ def test_training_writes_artifact_metrics_and_metric_lines(tmp_path: Path) -> No
     manifest = json.loads((root / "model" / "manifest.json").read_text())
     assert manifest["n_features"] == 4
     assert manifest["classes"] == ["setosa", "versicolor", "virginica"]
-    assert set(manifest["files"]) == {"model.skops"}
+    assert set(manifest["files"]) == {"model.skops", "tree.npz"}
     assert not (root / "output" / "failure").exists()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from byoc import artifact, codec
-from byoc.decision_tree import DecisionTree
+from byoc.decision_tree import TREE_FILE, DecisionTree, export_arrays
 from byoc.environment import Environment
 from byoc.errors import ArtifactError, RequestError, UserError
 
@@ -26,35 +28,139 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     iris = load_iris()
     tree = DecisionTree()
     model = tree.fit(iris.data, iris.target, {h.name: h.default for h in tree.hyperparameters})
-    model_dir = tmp_path_factory.mktemp("model")
+    model_dir = tmp_path_factory.mktemp("base") / "model"
     artifact.save(model_dir=model_dir, algorithm=tree, model=model)
     return model_dir
 
 
 def test_round_trip_predicts_like_sklearn(saved: Path) -> None:
     loaded = artifact.load(saved)
+    estimator = artifact.load_estimator(saved)
     features = load_iris().data
-    assert list(loaded.algorithm.predictor(loaded.model).predict(features)) == list(loaded.model.predict(features))
+    assert list(loaded.predictor.predict(features)) == list(estimator.predict(features))
     assert loaded.classes == [0, 1, 2]
 
 
+@pytest.mark.parametrize("labels", ["numbers", "names"])
+def test_numpy_tree_is_bit_identical_to_sklearn(labels: str) -> None:
+    # A deep tree, and random rows around and far outside the data, cast to float32 as sklearn does.
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(3000, 6)) * rng.uniform(0.01, 1000, size=6)
+    target = (features[:, 0] * features[:, 1] > 0).astype(int) + (features[:, 2] > features[:, 3]).astype(int)
+    classes = np.array(["lo", "mid", "hi"])[target] if labels == "names" else target
+    tree = DecisionTree()
+    model = tree.fit(features, classes, {h.name: h.default for h in tree.hyperparameters})
+    predictor = tree.predictor(model)
+    probes = rng.normal(size=(200_000, 6)) * rng.uniform(0.01, 1000, size=6) * 3
+    # Rows exactly at (and one float32 step around) every threshold, where a float64 comparison would differ.
+    at = model.tree_.threshold[model.tree_.feature >= 0].astype(np.float32)
+    edges = np.concatenate([at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))]).astype(np.float64)
+    probes = np.vstack([probes, np.repeat(edges[:, None], 6, axis=1)])
+    for rows in (features, probes, probes[:1], probes[:3], probes[:7]):
+        assert np.array_equal(predictor.predict(rows), model.predict(rows))
+        assert np.array_equal(predictor.leaves(rows), model.tree_.apply(rows.astype(np.float32)))
+    assert predictor.depth == model.get_depth() > 10
+
+
 def test_untrusted_type_is_refused_even_with_a_matching_checksum(saved: Path, tmp_path: Path) -> None:
+    # serve never parses model.skops (it only checks its SHA-256); skops loading, and this refusal, live in load_estimator.
     iris = load_iris()
+    (tmp_path / TREE_FILE).write_bytes((saved / TREE_FILE).read_bytes())
     skops.io.dump(LogisticRegression(max_iter=200).fit(iris.data, iris.target), tmp_path / artifact.MODEL_FILE)
     manifest = json.loads((saved / artifact.MANIFEST).read_text())
     manifest["files"][artifact.MODEL_FILE] = artifact.sha256_of(tmp_path / artifact.MODEL_FILE)
     (tmp_path / artifact.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="holds a sklearn.linear_model._logistic.LogisticRegression, not a decision-tree model"):
-        artifact.load(tmp_path)
+        artifact.load_estimator(tmp_path)
 
 
 def test_file_that_would_run_code_is_refused(saved: Path, tmp_path: Path) -> None:
+    (tmp_path / TREE_FILE).write_bytes((saved / TREE_FILE).read_bytes())
     skops.io.dump({"payload": os.system}, tmp_path / artifact.MODEL_FILE)
     manifest = json.loads((saved / artifact.MANIFEST).read_text())
     manifest["files"][artifact.MODEL_FILE] = artifact.sha256_of(tmp_path / artifact.MODEL_FILE)
     (tmp_path / artifact.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match=r"UntrustedTypesFoundException.*posix\.system"):
+        artifact.load_estimator(tmp_path)
+
+
+def _with_tree(saved: Path, tmp_path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A copy of ``saved`` whose tree.npz holds ``arrays``, with the manifest's checksum updated to match."""
+    (tmp_path / artifact.MODEL_FILE).write_bytes((saved / artifact.MODEL_FILE).read_bytes())
+    with (tmp_path / TREE_FILE).open("wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
+    manifest = json.loads((saved / artifact.MANIFEST).read_text())
+    manifest["files"][TREE_FILE] = artifact.sha256_of(tmp_path / TREE_FILE)
+    (tmp_path / artifact.MANIFEST).write_text(json.dumps(manifest))
+
+
+def _iris_arrays() -> dict[str, np.ndarray]:
+    iris = load_iris()
+    tree = DecisionTree()
+    return export_arrays(tree.fit(iris.data, iris.target, {h.name: h.default for h in tree.hyperparameters}))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"classes": np.array([os.system], dtype=object)}, "could not be read safely: ValueError: Object arrays cannot be loaded"),
+        ({"children_left": None}, "lacks children_left"),
+        ({"children_left": "cycle"}, "children do not form a tree"),
+        ({"feature": "out of range"}, "splits on a feature outside 0..3"),
+        ({"leaf_class": "out of range"}, "maps a leaf to a class outside"),
+        ({"n_features": np.asarray(5)}, "has 5 features and classes [0, 1, 2], manifest says 4"),
+        ({"threshold": "float32"}, "unexpected dtypes"),
+    ],
+)
+def test_malformed_tree_is_refused_even_with_a_matching_checksum(
+    saved: Path, tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    arrays = _iris_arrays()
+    for name, value in change.items():
+        if value is None:
+            del arrays[name]
+        elif value == "cycle":
+            arrays[name] = arrays[name].copy()
+            arrays[name][1] = 0  # node 1's left child is the root: the walk would never end
+            arrays["children_right"] = arrays["children_right"].copy()
+            arrays["children_right"][1] = 0
+        elif value == "out of range":
+            arrays[name] = np.where(arrays[name] >= 0, arrays[name] + 10, arrays[name]) if name == "feature" else arrays[name] + 3
+        elif value == "float32":
+            arrays[name] = arrays[name].astype(np.int64)
+        else:
+            arrays[name] = value  # type: ignore[assignment]
+    _with_tree(saved, tmp_path, arrays)
+    with pytest.raises(ArtifactError, match=re.escape(message)):
         artifact.load(tmp_path)
+
+
+@pytest.mark.parametrize(("damage", "message"), [("append", "SHA-256 is"), ("remove", "listed in the manifest but missing")])
+def test_tampered_or_missing_tree_file_is_refused(saved: Path, tmp_path: Path, damage: str, message: str) -> None:
+    for name in (artifact.MODEL_FILE, TREE_FILE, artifact.MANIFEST):
+        (tmp_path / name).write_bytes((saved / name).read_bytes())
+    if damage == "append":
+        with (tmp_path / TREE_FILE).open("ab") as handle:
+            handle.write(b"tampered")
+    else:
+        (tmp_path / TREE_FILE).unlink()
+    with pytest.raises(ArtifactError, match=message):
+        artifact.load(tmp_path)
+
+
+def test_serving_imports_neither_sklearn_scipy_nor_skops(saved: Path) -> None:
+    # What a serve worker does: the master's imports (byoc.prefork), then create_app loads and predicts.
+    script = (
+        "import sys; from byoc import prefork; prefork.on_starting(None)\n"
+        "from byoc.app import create_app; from byoc.environment import Environment\n"
+        f"app = create_app(Environment.from_environ({{'SAGEMAKER_BASE_DIR': {str(saved.parent)!r}}}))\n"
+        "import numpy as np; assert app._predictor is not None; print(app._predictor.predict(np.ones((3, 4))))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'skops', 'pandas'}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "ml/container")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize(
@@ -65,11 +171,13 @@ def test_file_that_would_run_code_is_refused(saved: Path, tmp_path: Path) -> Non
         ({"classes": ["a", "b", "c"]}, "manifest says 4 and"),
         ({"files": {"../model.skops": "0"}}, "no model.skops checksum"),
         ({"files": {"model.skops": "0", "../etc": "0"}}, "invalid file name"),
+        ({"files": {"model.skops": "0"}}, "no tree.npz checksum"),
         ({"algorithm": "xgboost"}, "'xgboost' is not one this container serves"),
     ],
 )
 def test_manifest_mismatches_are_refused(saved: Path, tmp_path: Path, edit: dict[str, object], message: str) -> None:
-    (tmp_path / artifact.MODEL_FILE).write_bytes((saved / artifact.MODEL_FILE).read_bytes())
+    for name in (artifact.MODEL_FILE, TREE_FILE):
+        (tmp_path / name).write_bytes((saved / name).read_bytes())
     manifest = json.loads((saved / artifact.MANIFEST).read_text()) | edit
     (tmp_path / artifact.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match=re.escape(message)):
