@@ -10,8 +10,11 @@ from constructs import Construct
 
 from ml.config import ProjectConfig
 from modules.kms import EncryptionKey
+from modules.notifications import PipelineNotifications
+from modules.pipeline import Pipeline
 from modules.policy import AccountFacts, Statement
 from modules.secure_bucket import SecureBucket, bucket_prefix
+from modules.source import SourceRepository
 
 STACK_NAMES = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
 
@@ -57,6 +60,17 @@ class PipelineStack(TerraformStack):
                 resources=[f"{bucket}/{self.config.remote_state_key(stack)}" for stack in STACK_NAMES],
             )
         ]
+
+    def connect(self, *, stage: str, pipeline: Pipeline, source: SourceRepository, email: str) -> None:
+        """Start ``pipeline`` on a push to its repository, and mail its state changes to ``email``
+        (when set), as every stack does."""
+        if source.push_event_pattern is not None:
+            pipeline.trigger_on(f"{stage}-push", description=f"Push to the {stage} branch", pattern=source.push_event_pattern)
+        if email:
+            notes = PipelineNotifications(
+                self, f"{stage}-notifications", config=self.config, facts=self.facts, key=self.key, email=email, pipeline=pipeline
+            )
+            self.output(f"{stage}_notifications_topic_arn", notes.arn, f"SNS topic for {stage} pipeline state changes")
 
     def output(self, name: str, value: object, description: str) -> TerraformOutput:
         """A stack output; ``invoke outputs`` and ``ml/`` read it from state or the environment."""

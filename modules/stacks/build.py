@@ -17,7 +17,6 @@ from constructs import Construct
 
 from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
 from modules.build_project import BuildProject, read_buildspec
-from modules.notifications import PipelineNotifications
 from modules.pipeline import Pipeline
 from modules.policy import Statement
 from modules.source import SOURCE_OUTPUT, SourceRepository
@@ -112,19 +111,7 @@ class BuildPipelineStack(PipelineStack):
                 CodepipelineStage(name="Build", action=[self.build.pipeline_action(name="BuildAndPushImage", inputs=[SOURCE_OUTPUT])]),
             ],
         )
-        if self.source.push_event_pattern is not None:
-            self.pipeline.trigger_on("build-push", description="Push to the build branch", pattern=self.source.push_event_pattern)
-        if config.build_notifications_email:
-            notes = PipelineNotifications(
-                self,
-                "build-notifications",
-                config=config,
-                facts=self.facts,
-                key=self.key,
-                email=config.build_notifications_email,
-                pipeline=self.pipeline,
-            )
-            self.output("build_notifications_topic_arn", notes.arn, "SNS topic for build pipeline state changes")
+        self.connect(stage="build", pipeline=self.pipeline, source=self.source, email=config.build_notifications_email)
         self.output("ecr_repository_url", self.ecr.repository_url, "Image repository URI (push target of invoke build-image)")
         self.output("ecr_repository_name", self.ecr.name, "Image repository name")
         self.output("ecr_repository_arn", self.ecr.arn, "Image repository ARN")

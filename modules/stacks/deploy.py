@@ -10,7 +10,7 @@ from constructs import Construct
 from ml.config import ProjectConfig
 from modules.alarms import EndpointAlarms
 from modules.build_project import BuildProject, read_buildspec
-from modules.notifications import EmailTopic, PipelineNotifications
+from modules.notifications import EmailTopic
 from modules.pipeline import Pipeline
 from modules.policy import Statement
 from modules.source import SOURCE_OUTPUT, SourceRepository
@@ -149,19 +149,7 @@ class DeployPipelineStack(PipelineStack):
             statements=statements,
             stages=stages,
         )
-        if self.source.push_event_pattern is not None:
-            self.pipeline.trigger_on("deploy-push", description="Push to the deploy branch", pattern=self.source.push_event_pattern)
-        if config.deploy_notifications_email:
-            notes = PipelineNotifications(
-                self,
-                "deploy-notifications",
-                config=config,
-                facts=facts,
-                key=self.key,
-                email=config.deploy_notifications_email,
-                pipeline=self.pipeline,
-            )
-            self.output("deploy_notifications_topic_arn", notes.arn, "SNS topic for deploy pipeline state changes")
+        self.connect(stage="deploy", pipeline=self.pipeline, source=self.source, email=config.deploy_notifications_email)
         self.output("approval_topic_arn", self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
         self.output("deploy_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the deploy repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs

@@ -10,7 +10,6 @@ from constructs import Construct
 
 from ml.config import ProjectConfig
 from modules.build_project import BuildProject, read_buildspec
-from modules.notifications import PipelineNotifications
 from modules.pipeline import Pipeline
 from modules.policy import Statement
 from modules.sagemaker_role import LOG_GROUPS, SageMakerExecutionRole
@@ -150,8 +149,6 @@ class TrainPipelineStack(PipelineStack):
             ],
             stages=[CodepipelineStage(name="Source", action=sources), CodepipelineStage(name="Train", action=[train])],
         )
-        if self.source.push_event_pattern is not None:
-            self.pipeline.trigger_on("train-push", description="Push to the train branch", pattern=self.source.push_event_pattern)
         self.pipeline.trigger_on(
             "train-data",
             description=f"New s3://<datalake>/{TRAINING_DATA_KEY}",
@@ -170,17 +167,7 @@ class TrainPipelineStack(PipelineStack):
                 "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": [image.name], "image-tag": [TRACKED_TAG]},
             },
         )
-        if config.train_notifications_email:
-            notes = PipelineNotifications(
-                self,
-                "train-notifications",
-                config=config,
-                facts=facts,
-                key=self.key,
-                email=config.train_notifications_email,
-                pipeline=self.pipeline,
-            )
-            self.output("train_notifications_topic_arn", notes.arn, "SNS topic for train pipeline state changes")
+        self.connect(stage="train", pipeline=self.pipeline, source=self.source, email=config.train_notifications_email)
         self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
         self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
         self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
