@@ -25,6 +25,10 @@ DEFAULT_CONFIG_FILE = "cdktf.json"
 OUTPUTS_ENV_PREFIX = "BYOC_OUTPUTS_"
 # The one mutable ECR tag: the train pipeline's ECR source follows it; training runs digests.
 TRACKED_IMAGE_TAG = "latest"
+# CodeBuild's commit id of the source it built (a CODE_ZIP source artifact has no .git).
+SOURCE_VERSION_ENV = "CODEBUILD_RESOLVED_SOURCE_VERSION"
+# "1" makes every AWS client check each request against the service model (ml.awscheck.requests).
+STRICT_REQUESTS_ENV = "BYOC_STRICT_REQUESTS"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")

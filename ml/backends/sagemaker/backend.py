@@ -13,6 +13,7 @@ from ml.backends.sagemaker import bluegreen, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import Hosting, endpoint_record
+from ml.backends.sagemaker.push import push_image
 from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
@@ -20,6 +21,7 @@ from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, Deadline, SystemClock
 from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
+from ml.source_commit import source_commit
 from ml.tfstate import StackOutputs, read_stack_outputs
 
 
@@ -61,11 +63,16 @@ class SageMakerBackend:
 
     # -- image -----------------------------------------------------------------------------
     def build_image(self, *, tag: str | None = None) -> ImageRecord:
+        """Build, push under the commit tag (or reuse what ECR holds for it), move ``latest``.
+
+        The tag is ``tag``, else the commit: ``$CODEBUILD_RESOLVED_SOURCE_VERSION`` inside CodeBuild
+        (its source artifact has no ``.git``), else git's, marked ``-dirty`` for a changed tree.
+        """
+        tag = tag or source_commit(self.root, environ=os.environ).tag
         builder = self.builder or images.detect_builder(runner=self.runner)
-        tag = tag or images.git_commit(self.root, runner=self.runner)
         local_name = f"{self.outputs.ecr_repository_name}:{tag}"
         images.build_local(builder=builder, context_dir=self.root / "ml" / "container", local_name=local_name, runner=self.runner)
-        record = images.push_image(
+        record = push_image(
             ecr=self.clients.ecr,
             repository_url=self.outputs.ecr_repository_url,
             repository_name=self.outputs.ecr_repository_name,
@@ -74,6 +81,7 @@ class SageMakerBackend:
             builder=builder,
             runner=self.runner,
             also_tags=[TRACKED_IMAGE_TAG] if tag != TRACKED_IMAGE_TAG else [],
+            on_log=self._log,
         )
         self.state.record_image(record)
         self._log(f"pushed {record.uri}")

@@ -1,25 +1,19 @@
-"""Build the container image, push it to ECR, and return its digest-pinned URI.
+"""Build the container image, and find the digest-pinned image a training job runs.
 
 Downstream steps run ``repository@sha256:...``: a tag can be moved, a digest cannot, so a model
-version always names the exact bytes it was trained with. The build also moves ``latest``
-(the one mutable tag) after the commit tag: that push is what starts the train pipeline,
-whose ECR source follows ``latest``; training itself always runs the recorded digest.
+version always names the exact bytes it was trained with. Pushing lives in :mod:`push`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ml.backends.records import ImageRecord
-from ml.backends.sagemaker.aws_errors import aws_call
 from ml.config import TRACKED_IMAGE_TAG
 from ml.errors import NotFoundError, UserInputError
 
@@ -52,51 +46,9 @@ def detect_builder(which: Callable[[str], str | None] = shutil.which, runner: Ru
     raise UserInputError("no image builder found; install docker, podman or buildah, or choose one with --builder")
 
 
-def git_commit(root: Path, runner: Runner = run_command) -> str:
-    """The short commit, marked ``-dirty`` when the tree has changes, so a tag never lies."""
-    commit = runner(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], None).strip()
-    dirty = runner(["git", "-C", str(root), "status", "--porcelain"], None).strip()
-    return f"{commit}-dirty" if dirty else commit
-
-
-def _cli(builder: str) -> list[str]:
+def cli(builder: str) -> list[str]:
+    """The builder's command with the storage flags it needs here."""
     return [builder, *_STORAGE] if builder in ("podman", "buildah") else [builder]
-
-
-def push_image(
-    *,
-    ecr: Any,
-    repository_url: str,
-    repository_name: str,
-    local_name: str,
-    tag: str,
-    builder: str,
-    runner: Runner = run_command,
-    also_tags: Sequence[str] = (),
-) -> ImageRecord:
-    """Log in with GetAuthorizationToken, push ``local_name`` as ``repository_url:tag``, read the digest from ECR.
-
-    ``also_tags`` are pushed afterwards (``latest``, to trigger the train pipeline); the record
-    keeps ``tag`` and the digest.
-    """
-    with aws_call(service="ecr", action="logging in to ECR"):
-        auth = ecr.get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
-    registry = repository_url.split("/", 1)[0]
-    cli = _cli(builder)
-    runner([*cli, "login", "--username", user, "--password-stdin", registry], password)
-    remote = f"{repository_url}:{tag}"
-    runner([*cli, "tag", local_name, remote], None)
-    runner([*cli, "push", remote], None)
-    # ECR is the authority on the digest, whichever client pushed.
-    with aws_call(service="ecr", action=f"reading the digest of {remote}"):
-        details = ecr.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])["imageDetails"][0]
-    digest = details["imageDigest"]
-    for extra in also_tags:
-        moved = f"{repository_url}:{extra}"
-        runner([*cli, "tag", local_name, moved], None)
-        runner([*cli, "push", moved], None)
-    return ImageRecord(uri=f"{repository_url}@{digest}", digest=digest, tag=tag, builder=builder, created_at=datetime.now(UTC).isoformat())
 
 
 def build_local(*, builder: str, context_dir: Path, local_name: str, runner: Runner = run_command) -> None:
@@ -106,7 +58,7 @@ def build_local(*, builder: str, context_dir: Path, local_name: str, runner: Run
 
         build_image(context_dir=context_dir, tag=local_name)
         return
-    runner([*_cli(builder), "build", "-t", local_name, str(context_dir)], None)
+    runner([*cli(builder), "build", "-t", local_name, str(context_dir)], None)
 
 
 # CodePipeline hands the ECR source artifact to CodeBuild here (secondary source "image").

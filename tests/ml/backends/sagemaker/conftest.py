@@ -27,6 +27,7 @@ TEST_GROUP = "scikit-byo"
 TEST_REPO = "sagemaker-scikit-byo"
 TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
 TEST_CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @pytest.fixture
@@ -42,7 +43,12 @@ def clients() -> Iterator[AwsClients]:
         made.s3.put_bucket_versioning(Bucket=TEST_DATALAKE, VersioningConfiguration={"Status": "Enabled"})
         made.s3.put_object(Bucket=TEST_DATALAKE, Key="iris/input/iris.csv", Body=TEST_CSV)
         made.sagemaker.create_model_package_group(ModelPackageGroupName=TEST_GROUP)
-        made.ecr.create_repository(repositoryName=TEST_REPO)
+        # As the build stack makes it: every tag immutable except `latest`.
+        made.ecr.create_repository(
+            repositoryName=TEST_REPO,
+            imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+            imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+        )
         yield made
 
 
@@ -71,9 +77,11 @@ def outputs(clients: AwsClients) -> StackOutputs:
 
 def push_fake_image(clients: AwsClients, tag: str) -> str:
     """What a real push leaves in ECR: a manifest under ``tag``; returns its digest."""
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "tag": tag})
+    layer = "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_V2, "layers": [{"digest": layer}]})
     clients.ecr.put_image(repositoryName=TEST_REPO, imageManifest=manifest, imageTag=tag)
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    # moto computes the digest its own way; the registry's digest is whatever it says.
+    return str(clients.ecr.describe_images(repositoryName=TEST_REPO, imageIds=[{"imageTag": tag}])["imageDetails"][0]["imageDigest"])
 
 
 @pytest.fixture

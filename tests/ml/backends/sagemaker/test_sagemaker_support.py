@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections.abc import Sequence
@@ -14,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from conftest import push_fake_image
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.sagemaker import images
@@ -39,51 +37,6 @@ def _policy(traffic: str, step: int = 20) -> BlueGreenPolicy:
     return BlueGreenPolicy(
         traffic=traffic, step_percent=step, wait_seconds=60, baking_seconds=120, error_rate_percent=1.0, p99_latency_ms=200
     )
-
-
-def test_build_image_pushes_and_records_the_digest(config: Any, outputs: Any, clients: AwsClients, tmp_path: Path) -> None:
-    commands: list[list[str]] = []
-    logins: list[str] = []
-
-    def runner(argv: Sequence[str], stdin: str | None) -> str:
-        commands.append(list(argv))
-        if argv[:2] == ["git", "-C"] and "rev-parse" in argv:
-            return "0123456789ab\n"
-        if argv[0] == "podman" and "push" in argv:
-            pushed_tag = argv[-1].rsplit(":", 1)[1]
-            if pushed_tag == "latest":  # a re-tag: same manifest, same digest, one more tag
-                manifest = clients.ecr.batch_get_image(repositoryName=outputs.ecr_repository_name, imageIds=[{"imageTag": "0123456789ab"}])
-                clients.ecr.put_image(
-                    repositoryName=outputs.ecr_repository_name, imageManifest=manifest["images"][0]["imageManifest"], imageTag="latest"
-                )
-            else:
-                push_fake_image(clients, pushed_tag)
-        if "login" in argv:
-            logins.append(stdin or "")  # the decoded GetAuthorizationToken password, on stdin only
-        return ""
-
-    backend = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=clients, builder="podman", runner=runner)
-    record = backend.build_image()
-    assert record.tag == "0123456789ab"
-    assert record.uri == f"{outputs.ecr_repository_url}@{record.digest}"
-    assert record.digest.startswith("sha256:")
-    assert backend.state.last_image() == record
-    saved = json.loads((tmp_path / ".byoc" / "sagemaker" / "state.json").read_text())
-    assert saved["image"]["digest"] == record.digest
-    login = next(c for c in commands if "login" in c)
-    assert login[-1] == outputs.ecr_repository_url.split("/")[0]
-    # The commit tag first (the record), then `latest`, which only triggers the train pipeline.
-    assert [c for c in commands if "push" in c] == [
-        ["podman", "--storage-driver", "vfs", "push", f"{outputs.ecr_repository_url}:0123456789ab"],
-        ["podman", "--storage-driver", "vfs", "push", f"{outputs.ecr_repository_url}:latest"],
-    ]
-    assert record.tag == "0123456789ab"
-    assert "@sha256:" in record.uri
-    latest = clients.ecr.describe_images(repositoryName=outputs.ecr_repository_name, imageIds=[{"imageTag": "latest"}])
-    assert latest["imageDetails"][0]["imageDigest"] == record.digest
-    token = base64.b64decode(clients.ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode()
-    assert logins == [token.split(":", 1)[1]]
-    assert not any(logins[0] in part for c in commands for part in c)
 
 
 def test_detect_builder_prefers_a_working_docker() -> None:
