@@ -1,11 +1,62 @@
 """Suite-wide safety: no test can reach a real AWS account, read the user's credentials, or pick
-up a real CodeBuild run's variables (tests say themselves when they are "inside CodeBuild")."""
+up a real CodeBuild run's variables (tests say themselves when they are "inside CodeBuild").
+
+Every botocore client any test makes (moto clients, clients made inside ``mock_aws``, clients the
+backend makes itself) checks each request against the service model's patterns, lengths, ranges
+and enums (:mod:`ml.awscheck.requests`). A violation raises where AWS would answer
+ValidationException, and also fails the test at teardown, even if the code swallowed the error.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from botocore.client import ClientCreator
+
+from ml.awscheck.requests import Violation, install
+
+
+class StrictRequests:
+    """The violations seen during one test; a test that provokes one on purpose takes it."""
+
+    def __init__(self, log: list[Violation]) -> None:
+        self._log, self._start = log, len(log)
+
+    def take(self) -> list[Violation]:
+        """The violations so far, acknowledged: they no longer fail the test."""
+        taken = self._log[self._start :]
+        del self._log[self._start :]
+        return taken
+
+    def pending(self) -> list[Violation]:
+        return self._log[self._start :]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _strict_request_log() -> Iterator[list[Violation]]:
+    log: list[Violation] = []
+    original = ClientCreator.create_client
+
+    def create_client(self: ClientCreator, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        install(client, record=log.extend)
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ClientCreator, "create_client", create_client)
+        yield log
+
+
+@pytest.fixture(autouse=True)
+def strict_requests(_strict_request_log: list[Violation]) -> Iterator[StrictRequests]:
+    watch = StrictRequests(_strict_request_log)
+    yield watch
+    broken = watch.take()
+    if broken:
+        pytest.fail("requests AWS would refuse (ValidationException):\n" + "\n".join(f"  {v}" for v in broken), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ml.backends.records import ModelVersion
 from ml.backends.sagemaker.aws_errors import aws_call
+from ml.backends.sagemaker.metadata import decode_properties, encode_properties
 from ml.backends.sagemaker.naming import fingerprint
 from ml.backends.sagemaker.training import TAG_COMMIT, TAG_DATA_VERSION, split_s3_uri
 from ml.config import ProjectConfig
@@ -22,32 +23,30 @@ META_JOB = "training_job"
 
 
 def _lineage_properties(job: dict[str, Any], tags: dict[str, str], metrics: dict[str, float]) -> dict[str, str]:
-    """CustomerMetadataProperties: string values of at most 256 characters each."""
-    props = {
+    """CustomerMetadataProperties: escaped to the API's alphabet and limits (see :mod:`metadata`)."""
+    fields = {
         META_JOB: job["TrainingJobName"],
         "image": job["AlgorithmSpecification"]["TrainingImage"],
         "git_commit": tags.get(TAG_COMMIT, ""),
         "data_version": tags.get(TAG_DATA_VERSION, ""),
         "data_uri": next((c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.get("InputDataConfig", [])), ""),
-        "hyperparameters": json.dumps(job.get("HyperParameters") or {}, sort_keys=True),
     }
-    props.update({f"metric.{name}": f"{value:g}" for name, value in metrics.items()})
-    return {k: v[:256] for k, v in props.items() if v}
+    hyperparameters = {str(k): str(v) for k, v in (job.get("HyperParameters") or {}).items()}
+    return encode_properties(fields, hyperparameters=hyperparameters, metrics=metrics)
 
 
 def version_from_description(package: dict[str, Any]) -> ModelVersion:
     container = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
-    props = dict(package.get("CustomerMetadataProperties") or {})
-    metrics = {k.removeprefix("metric."): float(v) for k, v in props.items() if k.startswith("metric.")}
+    lineage, metrics = decode_properties(package.get("CustomerMetadataProperties") or {})
     return ModelVersion(
         group=package.get("ModelPackageGroupName", ""),
         version=int(package["ModelPackageVersion"]),
         approval_status=package.get("ModelApprovalStatus", "PendingManualApproval"),
         artifact_uri=container.get("ModelDataUrl", ""),
         image=container.get("Image", ""),
-        training_job=props.get(META_JOB, ""),
+        training_job=str(lineage.get(META_JOB, "")),
         metrics=metrics,
-        lineage={k: v for k, v in props.items() if not k.startswith("metric.")},
+        lineage=lineage,
         created_at=str(package.get("CreationTime", "")),
         arn=package["ModelPackageArn"],
     )

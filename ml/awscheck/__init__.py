@@ -1,0 +1,1 @@
+"""Checks of AWS requests and permissions against AWS's own published models."""
