@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ml.aws_limits import traffic_problem, transform_problem
 from ml.errors import ConfigError
 
 CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
@@ -38,7 +39,9 @@ _CODECOMMIT_REPO = re.compile(r"^[\w.-]{1,100}$")
 _BRANCH = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<!/)$")
 _CODEBUILD_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$")
 _PIPELINE = re.compile(r"^[A-Za-z0-9.@_-]{1,100}$")
-_PACKAGE_GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker lowercases the group name inside model-package ARNs, so a policy naming an upper-case
+# group would never match them: only lowercase names are accepted.
+_PACKAGE_GROUP = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
@@ -161,7 +164,13 @@ class ProjectConfig:
     deploy_approval_required: bool = _spec(_boolean)
     deploy_approval_email: str = _spec(_EMAIL_OR_EMPTY)
 
-    model_package_group: str = _spec(_pattern(_PACKAGE_GROUP, "1-63 letters, digits or '-', starting with a letter or digit"))
+    model_package_group: str = _spec(
+        _pattern(
+            _PACKAGE_GROUP,
+            "1-63 lowercase letters, digits or '-', starting with a letter or digit "
+            "(SageMaker lowercases the name in model-package ARNs, so IAM policies could not match upper case)",
+        )
+    )
     model_approval_status: str = _spec(_choice(APPROVAL_STATUSES))
     hyperparameters: dict[str, str] = _spec(_string_map(re.compile(r"^[a-z_][a-z0-9_]*$")))
 
@@ -209,6 +218,12 @@ class ProjectConfig:
             )
         if self.source_provider == "codeconnections" and not (self.codeconnections_arn and self.github_owner):
             raise ConfigError("codeconnections_arn", "source_provider 'codeconnections' needs codeconnections_arn and github_owner")
+        for problem in (
+            traffic_problem(self.bluegreen_traffic, self.bluegreen_step_percent, self.hosting_instance_count),
+            transform_problem(self.transform_max_concurrent, self.transform_max_payload_mb),
+        ):
+            if problem is not None:
+                raise ConfigError(*problem)
         if self.state_backend == "s3" and not self.state_bucket:
             raise ConfigError("state_bucket", "is required when state_backend is 's3'; name the bucket that holds Terraform state")
 
