@@ -47,7 +47,9 @@ _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+# AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
@@ -94,13 +96,15 @@ def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, 
     return check
 
 
-def _string_map(key_form: re.Pattern[str]) -> Callable[[str, Any], Any]:
+def _string_map(key_form: re.Pattern[str], value_form: re.Pattern[str] | None = None) -> Callable[[str, Any], Any]:
     def check(key: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
         for k, v in value.items():
             if not key_form.match(str(k)) or not isinstance(v, str):
                 raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
+            if value_form is not None and not value_form.match(v):
+                raise ConfigError(key, f"entry {k!r}: value {v!r} may hold only up to 256 letters, digits, spaces and _ . : / = + - @")
         return dict(value)
 
     return check
@@ -137,7 +141,7 @@ class ProjectConfig:
 
     project_name: str = _spec(_pattern(_PROJECT, "3-32 lowercase letters, digits or '-', starting with a letter"))
     region: str = _spec(_pattern(_REGION, "an AWS region such as us-east-1"))
-    tags: dict[str, str] = _spec(_string_map(_TAG_KEY))
+    tags: dict[str, str] = _spec(_string_map(_TAG_KEY, _TAG_VALUE))
 
     ecr_repo: str = _spec(_pattern(_ECR_REPO, "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/'"))
     source_provider: str = _spec(_choice(("codecommit", "codeconnections")))

@@ -49,6 +49,7 @@ def test_config_is_frozen(context: dict[str, Any]) -> None:
         ("state_bucket", "Bad_Bucket", "S3 bucket name"),
         ("state_bucket", "192.168.0.1", "S3 bucket name"),
         ("hyperparameters", {"max_depth": 3}, "must map a name to a string"),
+        ("tags", {"team": "ml, data"}, "value 'ml, data' may hold only"),
         ("transform_input_filter", "[1:]", "JSONPath"),
         ("model_approval_status", "Rejected", "PendingManualApproval, Approved"),
         ("local_state_dir", "/abs/path", "relative"),

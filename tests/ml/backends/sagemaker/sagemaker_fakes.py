@@ -108,6 +108,10 @@ class TransformStatusFake(_Delegating):
         page["TransformJobSummaries"] = summaries
         return page
 
+    def hold(self, name: str) -> None:
+        """From now on the job reports InProgress, as a job still running does."""
+        self._steps[name] = [{"TransformJobStatus": "InProgress"}]
+
     def describe_status(self, name: str) -> str:
         steps = self._steps.get(name)
         return str(steps[0]["TransformJobStatus"]) if steps else "Completed"
@@ -160,10 +164,8 @@ class EndpointFake(_Delegating):
         name = kwargs["EndpointName"]
         last = self.describe_endpoint(EndpointName=name)
         if last["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"):
-            raise self.real.exceptions.ClientError(
-                {"Error": {"Code": "ValidationException", "Message": f"Cannot delete endpoint {name} while it is {last['EndpointStatus']}"}},
-                "DeleteEndpoint",
-            )
+            message = f"Cannot delete endpoint {name} while it is {last['EndpointStatus']}"
+            raise self.real.exceptions.ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "DeleteEndpoint")
         reply = self.real.delete_endpoint(**kwargs)
         self.deleted.append(name)
         self._steps.pop(name, None)

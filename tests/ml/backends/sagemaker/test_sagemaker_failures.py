@@ -57,7 +57,7 @@ def test_failed_endpoint_is_deleted_and_created_again(backend: SageMakerBackend,
         backend.deploy_endpoint(endpoint_name=ENDPOINT)
     sm.create_outcome = "success"
     lines: list[str] = []
-    backend.on_log = backend.hosting._log = lines.append  # noqa: SLF001 - see what the user sees
+    backend.on_log = lines.append
     deploy = backend.deploy_endpoint if mode == "endpoint" else backend.update_endpoint
     endpoint = deploy(endpoint_name=ENDPOINT)
     assert endpoint.status == "InService" and endpoint.version == v1
@@ -97,7 +97,7 @@ def test_teardown_keeps_a_model_a_running_transform_uses(backend: SageMakerBacke
     with pytest.raises(JobFailedError):
         backend.transform()
     [job] = calls
-    _transforms(sm)._steps[job["TransformJobName"]] = [{"TransformJobStatus": "InProgress"}]  # noqa: SLF001 - still running
+    _transforms(sm).hold(job["TransformJobName"])  # as if it were still running
     deleted = backend.teardown()
     assert not any(d.startswith("model/") for d in deleted)
     assert [m["ModelName"] for m in clients.sagemaker.list_models()["Models"]] == [job["ModelName"]]
