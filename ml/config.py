@@ -28,6 +28,9 @@ OUTPUTS_ENV_PREFIX = "BYOC_OUTPUTS_"
 TRACKED_IMAGE_TAG = "latest"
 # CodeBuild's commit id of the source it built (a CODE_ZIP source artifact has no .git).
 SOURCE_VERSION_ENV = "CODEBUILD_RESOLVED_SOURCE_VERSION"
+# containers-registries.conf(5) location buildah and podman read; an entry with `insecure = true`
+# is how an environment (the CodeBuild rehearsal's loopback registry) allows plain HTTP.
+REGISTRIES_CONF_ENV = "CONTAINERS_REGISTRIES_CONF"
 # "1" makes every AWS client check each request against the service model (ml.awscheck.requests).
 STRICT_REQUESTS_ENV = "BYOC_STRICT_REQUESTS"
 
