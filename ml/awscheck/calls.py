@@ -35,6 +35,10 @@ class CallRecorder:
         self.calls: list[Call] = []
         self._task = ""
 
+    @property
+    def current_task(self) -> str:
+        return self._task
+
     @contextmanager
     def task(self, name: str) -> Iterator[None]:
         previous, self._task = self._task, name

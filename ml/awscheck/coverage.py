@@ -57,6 +57,19 @@ def _bucket_of(resource: str) -> str:
     return resource.split(":::", 1)[1].split("/", 1)[0] if resource.startswith("arn:aws:s3:::") else ""
 
 
+# S3 calls on objects of an SSE-KMS bucket use its key: a read decrypts, a write makes a data key.
+KMS_FOR_S3 = {"s3:GetObject": "kms:Decrypt", "s3:GetObjectVersion": "kms:Decrypt", "s3:PutObject": "kms:GenerateDataKey"}
+
+
+def _with_keys(needs: list[Need], bucket_keys: Mapping[str, str]) -> list[Need]:
+    extra = [
+        Need(call=n.call, action=KMS_FOR_S3[n.action], resource=bucket_keys[_bucket_of(n.resource)], context=n.context)
+        for n in needs
+        if n.action in KMS_FOR_S3 and _bucket_of(n.resource) in bucket_keys
+    ]
+    return needs + extra
+
+
 def check(
     *,
     calls: Sequence[Call],
@@ -64,6 +77,7 @@ def check(
     principal_of: Callable[[Call], str],
     policies: Mapping[str, Sequence[Statement]],
     bucket_policies: Mapping[str, Sequence[Statement]],
+    bucket_keys: Mapping[str, str],
 ) -> Report:
     """Evaluate every call's needs; ``principal_of`` names the key of ``policies`` that makes it."""
     missing: list[Missing] = []
@@ -72,7 +86,7 @@ def check(
     for call in calls:
         principal = principal_of(call)
         identity = policies[principal]
-        for need in mapper.needs(call):
+        for need in _with_keys(mapper.needs(call), bucket_keys):
             checked.add((principal, need.action, need.resource))
             resource_policy = bucket_policies.get(_bucket_of(need.resource), ())
             decision, by = decide(identity, resource_policy, need.action, need.resource, need.context)

@@ -169,3 +169,15 @@ def bucket_policies(synth: Synthesis) -> dict[str, list[Statement]]:
             bucket = str(synth.resolve(stack, body["bucket"]))
             found.setdefault(bucket, []).extend(policy_statements(synth, stack, body["policy"], f"{stack}/{name}"))
     return found
+
+
+def bucket_keys(synth: Synthesis) -> dict[str, str]:
+    """Each SSE-KMS bucket's default key ARN, by bucket name."""
+    found: dict[str, str] = {}
+    for stack in synth.stacks:
+        for body in synth.resources(stack, "aws_s3_bucket_server_side_encryption_configuration").values():
+            for rule in body.get("rule", []):
+                default = rule.get("apply_server_side_encryption_by_default", {})
+                if default.get("sse_algorithm") == "aws:kms":
+                    found[str(synth.resolve(stack, body["bucket"]))] = str(synth.resolve(stack, default["kms_master_key_id"]))
+    return found

@@ -74,31 +74,53 @@ def _metrics(task: str, namespace: str) -> list[Call]:
     return [_call(task, "cloudwatch", "PutMetricData", {"Namespace": namespace})]
 
 
+def _training(task: str, p: Mapping[str, Any]) -> list[Call]:
+    job = p["TrainingJobName"]
+    found = _pull(task, p["AlgorithmSpecification"]["TrainingImage"])
+    for channel in p.get("InputDataConfig", []):
+        found += _read(task, channel["DataSource"]["S3DataSource"]["S3Uri"])
+    found += _write(task, f"{p['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job}/output/model.tar.gz")
+    if "CheckpointConfig" in p:
+        checkpoint = f"{p['CheckpointConfig']['S3Uri'].rstrip('/')}/checkpoint"
+        found += _read(task, checkpoint) + _write(task, checkpoint)
+    return found + _logs(task, "/aws/sagemaker/TrainingJobs", f"{job}/{HOST}") + _metrics(task, "/aws/sagemaker/TrainingJobs")
+
+
+def _model(task: str, p: Mapping[str, Any]) -> list[Call]:
+    container = p["PrimaryContainer"]
+    return _pull(task, container["Image"]) + _read(task, container["ModelDataUrl"])
+
+
+def _endpoint(task: str, p: Mapping[str, Any]) -> list[Call]:
+    name = p["EndpointName"]
+    return _logs(task, f"/aws/sagemaker/Endpoints/{name}", f"AllTraffic/{HOST}") + _metrics(task, "/aws/sagemaker/Endpoints")
+
+
+def _update(task: str, p: Mapping[str, Any]) -> list[Call]:
+    # Deployment guardrails read the auto-rollback alarms as the execution role (SageMaker
+    # guide, "Auto-Rollback Configuration and Monitoring").
+    alarms = p.get("DeploymentConfig", {}).get("AutoRollbackConfiguration", {}).get("Alarms", [])
+    return [_call(task, "cloudwatch", "DescribeAlarms", {"AlarmNames": [a["AlarmName"] for a in alarms]})] if alarms else []
+
+
+def _transform(task: str, p: Mapping[str, Any]) -> list[Call]:
+    job = p["TransformJobName"]
+    source = p["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    output = f"{p['TransformOutput']['S3OutputPath'].rstrip('/')}/{name}.out"
+    return _read(task, source) + _write(task, output) + _logs(task, "/aws/sagemaker/TransformJobs", f"{job}/{HOST}")
+
+
+_BY_OPERATION = {
+    "CreateTrainingJob": _training,
+    "CreateModel": _model,
+    "CreateEndpoint": _endpoint,
+    "UpdateEndpoint": _update,
+    "CreateTransformJob": _transform,
+}
+
+
 def sagemaker_calls(call: Call) -> list[Call]:
     """What SageMaker does as the execution role because of ``call`` (empty for other calls)."""
-    p, task = call.params, call.task
-    if call.service != "sagemaker":
-        return []
-    if call.operation == "CreateTrainingJob":
-        job = p["TrainingJobName"]
-        found = _pull(task, p["AlgorithmSpecification"]["TrainingImage"])
-        for channel in p.get("InputDataConfig", []):
-            found += _read(task, channel["DataSource"]["S3DataSource"]["S3Uri"])
-        found += _write(task, f"{p['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job}/output/model.tar.gz")
-        if "CheckpointConfig" in p:
-            checkpoint = f"{p['CheckpointConfig']['S3Uri'].rstrip('/')}/checkpoint"
-            found += _read(task, checkpoint) + _write(task, checkpoint)
-        return found + _logs(task, "/aws/sagemaker/TrainingJobs", f"{job}/{HOST}") + _metrics(task, "/aws/sagemaker/TrainingJobs")
-    if call.operation == "CreateModel":
-        container = p["PrimaryContainer"]
-        return _pull(task, container["Image"]) + _read(task, container["ModelDataUrl"])
-    if call.operation == "CreateEndpoint":
-        name = p["EndpointName"]
-        return _logs(task, f"/aws/sagemaker/Endpoints/{name}", f"AllTraffic/{HOST}") + _metrics(task, "/aws/sagemaker/Endpoints")
-    if call.operation == "CreateTransformJob":
-        job = p["TransformJobName"]
-        source = p["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
-        name = source.rstrip("/").rsplit("/", 1)[-1]
-        output = f"{p['TransformOutput']['S3OutputPath'].rstrip('/')}/{name}.out"
-        return _read(task, source) + _write(task, output) + _logs(task, "/aws/sagemaker/TransformJobs", f"{job}/{HOST}")
-    return []
+    made = _BY_OPERATION.get(call.operation) if call.service == "sagemaker" else None
+    return made(call.task, call.params) if made else []

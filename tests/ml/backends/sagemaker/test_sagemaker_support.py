@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from conftest import push_fake_image
 
+from conftest import push_fake_image
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.sagemaker import images
 from ml.backends.sagemaker.aws_errors import aws_call
