@@ -71,9 +71,11 @@ def outputs(clients: AwsClients) -> StackOutputs:
 
 def push_fake_image(clients: AwsClients, tag: str) -> str:
     """What a real push leaves in ECR: a manifest under ``tag``; returns its digest."""
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "tag": tag})
-    clients.ecr.put_image(repositoryName=TEST_REPO, imageManifest=manifest, imageTag=tag)
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    # moto derives the digest from the layers (a manifest without any gets a random one).
+    layer = {"digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(), "size": 1}
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": [layer]})
+    pushed = clients.ecr.put_image(repositoryName=TEST_REPO, imageManifest=manifest, imageTag=tag)
+    return str(pushed["image"]["imageId"]["imageDigest"])
 
 
 @pytest.fixture
