@@ -44,6 +44,7 @@ class Report:
     calls: int
     missing: tuple[Missing, ...]
     unused: tuple[Unused, ...]
+    needed: frozenset[tuple[str, str, str]]  # (task, principal, action) of every need
 
     def text(self) -> str:
         lines = [f"permission coverage: {self.calls} calls, {self.checked} (action, resource) pairs checked, "
@@ -83,11 +84,13 @@ def check(
     missing: list[Missing] = []
     used: set[tuple[str, str, str, str]] = set()
     checked: set[tuple[str, str, str]] = set()
+    needed: set[tuple[str, str, str]] = set()
     for call in calls:
         principal = principal_of(call)
         identity = policies[principal]
         for need in _with_keys(mapper.needs(call), bucket_keys):
             checked.add((principal, need.action, need.resource))
+            needed.add((call.task, principal, need.action))
             resource_policy = bucket_policies.get(_bucket_of(need.resource), ())
             decision, by = decide(identity, resource_policy, need.action, need.resource, need.context)
             if decision != "allowed":
@@ -108,7 +111,7 @@ def check(
         for a, r in s.grants()
         if (principal, s.where, a, r) not in used
     ]
-    return Report(checked=len(checked), calls=len(calls), missing=_dedupe(missing), unused=tuple(unused))
+    return Report(checked=len(checked), calls=len(calls), missing=_dedupe(missing), unused=tuple(unused), needed=frozenset(needed))
 
 
 def _dedupe(found: list[Missing]) -> tuple[Missing, ...]:

@@ -110,7 +110,6 @@ def _report(stacks: dict[str, Any], tmp_path: Path) -> Report:
     )
     (tmp_path / "permission-report.txt").write_text(found.text(), encoding="utf-8")
     print(found.text())
-    (Path("/tmp/i9b") / "permission-report.txt").write_text(found.text(), encoding="utf-8")
     return found
 
 
@@ -123,3 +122,30 @@ def test_every_grant_is_used_or_justified(report: Report) -> None:
     sid = lambda u: u.where.rsplit("#", 1)[-1]  # noqa: E731
     unexplained = [u.line() for u in report.unused if sid(u) not in JUSTIFIED_UNUSED and f"{sid(u)} {u.action}" not in JUSTIFIED_UNUSED]
     assert unexplained == []
+
+
+def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
+    # A scenario that silently skipped a step would prove nothing about that step's permissions.
+    assert {task for task, _, _ in report.needed} == set(PRINCIPAL_OF_TASK)
+    for task, principal, action in [
+        ("build-image", "build", "ecr:PutImage"),
+        ("train", "train", "sagemaker:CreateTrainingJob"),
+        ("train", "train", "iam:PassRole"),
+        ("train", "train", "logs:GetLogEvents"),
+        ("train", "sagemaker-execution", "s3:PutObject"),
+        ("register", "train", "sagemaker:CreateModelPackage"),
+        ("register", "train", "ecr:PutImage"),
+        ("approve", "approver", "sagemaker:UpdateModelPackage"),
+        ("approve", "approver", "ecr:BatchDeleteImage"),
+        ("deploy", "deploy", "sagemaker:CreateEndpoint"),
+        ("deploy", "sagemaker-execution", "ecr:BatchGetImage"),
+        ("test-endpoint", "deploy", "sagemaker:InvokeEndpoint"),
+        ("update", "deploy", "sagemaker:UpdateEndpoint"),
+        ("update", "sagemaker-execution", "cloudwatch:DescribeAlarms"),
+        ("transform", "deploy", "sagemaker:CreateTransformJob"),
+        ("transform", "sagemaker-execution", "kms:GenerateDataKey"),
+        ("rollback", "deploy", "sagemaker:UpdateEndpoint"),
+        ("teardown", "deploy", "sagemaker:DeleteEndpointConfig"),
+        ("teardown", "deploy", "sagemaker:ListModels"),
+    ]:
+        assert (task, principal, action) in report.needed
