@@ -56,3 +56,26 @@ def test_a_wait_beyond_codebuild_limit_is_refused_naming_the_key(overrides: dict
     with pytest.raises(ConfigError) as caught:
         load_config(ROOT / "cdktf.json", overrides=overrides)
     assert key in str(caught.value) and str(CODEBUILD_TIMEOUT_MINUTES[1]) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"training_use_spot": False},
+        {"bluegreen_traffic": "LINEAR", "bluegreen_step_percent": 20, "bluegreen_wait_seconds": 600, "bluegreen_baking_seconds": 900},
+        {"bluegreen_traffic": "CANARY", "bluegreen_step_percent": 10},
+    ],
+)
+def test_the_backend_waits_are_the_ones_the_projects_are_sized_for(overrides: dict[str, object]) -> None:
+    # One home for the numbers: CodeBuild timeouts (modules/) and the backend's deadlines agree.
+    from ml.backends.base import BlueGreenPolicy
+    from ml.backends.sagemaker import bluegreen, hosting, training, transform
+    from ml.config import BLUEGREEN_PROVISION_SECONDS, ENDPOINT_SETTLE_SECONDS
+
+    config = load_config(ROOT / "cdktf.json", overrides=overrides)
+    assert training.training_deadline(config).seconds == config.training_wait_seconds
+    assert transform.TRANSFORM_DEADLINE.seconds == TRANSFORM_WAIT_SECONDS
+    assert hosting.CREATE_DEADLINE.seconds == ENDPOINT_SETTLE_SECONDS
+    assert bluegreen.execution_timeout(BlueGreenPolicy.for_aws(config)) == config.bluegreen_execution_seconds
+    assert bluegreen.PROVISION_SECONDS == BLUEGREEN_PROVISION_SECONDS
