@@ -33,6 +33,15 @@ SOURCE_VERSION_ENV = "CODEBUILD_RESOLVED_SOURCE_VERSION"
 REGISTRIES_CONF_ENV = "CONTAINERS_REGISTRIES_CONF"
 # "1" makes every AWS client check each request against the service model (ml.awscheck.requests).
 STRICT_REQUESTS_ENV = "BYOC_STRICT_REQUESTS"
+# Tags that keep an image from expiring: one per registered, non-rejected model version. The
+# ECR lifecycle policy (modules/stacks/build.py) selects this prefix in its first rule.
+PINNED_IMAGE_TAG_PREFIX = "registered-"
+
+
+def pinned_image_tag(group: str, version: int) -> str:
+    """The tag that pins the image of model version ``version`` of ``group``."""
+    return f"{PINNED_IMAGE_TAG_PREFIX}{group.lower()}-v{version}"
+
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -56,6 +65,16 @@ _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
+# How long the SageMaker backend waits (ml/backends/sagemaker), and so how long the CodeBuild
+# project that runs it must live: one home for the numbers both sides use.
+TRAINING_WAIT_MARGIN_SECONDS = 1800  # after MaxRuntime/MaxWait: SageMaker stops the job, uploads
+ENDPOINT_SETTLE_SECONDS = 3600  # an endpoint's creation, or a change in progress, to settle
+TRANSFORM_WAIT_SECONDS = 7200
+BLUEGREEN_PROVISION_SECONDS = 1200  # launching the green fleet before traffic moves
+BLUEGREEN_EXECUTION_RANGE = (600, 28800)  # SageMaker's MaximumExecutionTimeoutInSeconds
+BUILD_PROJECT_MINUTES = 60  # build-image: no AWS wait, only the image build and push
+PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioning, pipenv sync
+CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 
 
@@ -233,6 +252,60 @@ class ProjectConfig:
                 raise ConfigError(*problem)
         if self.state_backend == "s3" and not self.state_bucket:
             raise ConfigError("state_bucket", "is required when state_backend is 's3'; name the bucket that holds Terraform state")
+        self._check_project_timeouts()
+
+    def _check_project_timeouts(self) -> None:
+        limit = CODEBUILD_TIMEOUT_MINUTES[1]
+        key = "training_max_wait_seconds" if self.training_use_spot else "training_max_runtime_seconds"
+        for project, culprit in (("train", key), ("deploy", "bluegreen_wait_seconds")):
+            minutes = self.project_timeout_minutes(project)
+            if minutes > limit:
+                raise ConfigError(
+                    culprit,
+                    f"makes the {project} CodeBuild project wait {minutes} minutes, over CodeBuild's limit of {limit} "
+                    f"({limit // 60} h); lower it (with bluegreen_baking_seconds and the step count for deploy)",
+                )
+
+    @property
+    def training_wait_seconds(self) -> int:
+        """How long the backend waits for a training job: its stopping condition plus a margin."""
+        limit = self.training_max_runtime_seconds
+        if self.training_use_spot:
+            limit = max(limit, self.training_max_wait_seconds)
+        return limit + TRAINING_WAIT_MARGIN_SECONDS
+
+    @property
+    def bluegreen_shift_count(self) -> int:
+        """How many traffic shifts an update makes (each waits bluegreen_wait_seconds)."""
+        if self.bluegreen_traffic == "ALL_AT_ONCE" or self.bluegreen_step_percent >= 100:
+            return 1
+        if self.bluegreen_traffic == "CANARY":
+            return 2
+        return len(range(self.bluegreen_step_percent, 100, self.bluegreen_step_percent)) + 1
+
+    @property
+    def bluegreen_execution_seconds(self) -> int:
+        """MaximumExecutionTimeoutInSeconds: provisioning, every shift's wait and the baking."""
+        needed = BLUEGREEN_PROVISION_SECONDS + self.bluegreen_wait_seconds * self.bluegreen_shift_count + self.bluegreen_baking_seconds
+        low, high = BLUEGREEN_EXECUTION_RANGE
+        return max(low, min(high, needed))
+
+    @property
+    def update_wait_seconds(self) -> int:
+        """The backend's wait for an update: SageMaker gives up at the execution timeout, then rolls back."""
+        return self.bluegreen_execution_seconds + BLUEGREEN_PROVISION_SECONDS
+
+    @property
+    def deploy_wait_seconds(self) -> int:
+        """The longest wait of one deploy run: an update after the endpoint settles, or a transform."""
+        return max(ENDPOINT_SETTLE_SECONDS + self.update_wait_seconds, TRANSFORM_WAIT_SECONDS)
+
+    def project_timeout_minutes(self, project: str) -> int:
+        """The CodeBuild timeout of the ``build``, ``train`` or ``deploy`` project."""
+        waits = {"build": 0, "train": self.training_wait_seconds, "deploy": self.deploy_wait_seconds}
+        if project == "build":
+            return BUILD_PROJECT_MINUTES
+        return -(-waits[project] // 60) + PROJECT_SETUP_MINUTES
 
     @property
     def endpoint_name(self) -> str:

@@ -59,7 +59,7 @@ class BuildProject(Construct):
         statements: list[Statement],
         privileged: bool = False,
         environment: dict[str, str] | None = None,
-        timeout_minutes: int = 60,
+        timeout_minutes: int,
     ) -> None:
         super().__init__(scope, id_)
         self.log_group = CloudwatchLogGroup(
@@ -73,10 +73,11 @@ class BuildProject(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.arn, f"{self.log_group.arn}:*"],
             ),
+            # CodeBuild itself: it downloads the source artifact and uploads the output artifacts
+            # of the pipeline, encrypted with the stack key, and writes the build's log.
+            Statement(sid="PipelineArtifactBucket", actions=["s3:GetBucketLocation", "s3:GetBucketVersioning"], resources=[artifacts.arn]),
             Statement(
-                sid="PipelineArtifacts",
-                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
-                resources=[artifacts.arn, f"{artifacts.arn}/*"],
+                sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], resources=[f"{artifacts.arn}/*"]
             ),
             Statement(
                 sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
@@ -84,7 +85,7 @@ class BuildProject(Construct):
         ]
         document = policy_document(self, "permissions", base + statements)
         IamRolePolicy(self, "policy", role=self.role.id, name="least-privilege", policy=document.json)
-        self._variables = {"BYOC_BACKEND": "sagemaker", **(environment or {})}
+        self._variables = dict(environment or {})
         self.project = CodebuildProject(
             self,
             "project",

@@ -11,7 +11,7 @@ from modules.build_project import role_name
 from modules.kms import EncryptionKey
 from modules.policy import AccountFacts, Statement, assume_role_document, policy_document
 
-LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs")
+TRAINING_LOGS, ENDPOINT_LOGS, TRANSFORM_LOGS = "/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs"
 
 
 class SageMakerExecutionRole(Construct):
@@ -32,26 +32,29 @@ class SageMakerExecutionRole(Construct):
         trust = assume_role_document(self, "trust", "sagemaker.amazonaws.com", account_id=facts.account_id)
         self.role = IamRole(self, "role", name=role_name(config, "sagemaker-execution"), assume_role_policy=trust.json)
         self.arn: str = self.role.arn
-        log_arns = [facts.arn("logs", f"log-group:{group}{suffix}") for group in LOG_GROUPS for suffix in ("", "/*", ":*")]
+        alarms = facts.arn("cloudwatch", f"alarm:{config.endpoint_name}-*")
+        # Training and transform jobs log to the shared groups; an endpoint to a group of its own.
+        groups = [facts.arn("logs", f"log-group:{group}") for group in (TRAINING_LOGS, TRANSFORM_LOGS)]
+        groups.append(facts.arn("logs", f"log-group:{ENDPOINT_LOGS}/{config.endpoint_name}"))
         statements = [
-            Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[bucket_arn]),
+            Statement(sid="ListDataLake", actions=["s3:ListBucket"], resources=[bucket_arn]),
             Statement(
                 sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[f"{bucket_arn}/*"]
             ),
-            Statement(
-                sid="DataLakeKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
-            ),
+            Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.arn]),
             Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             Statement(
                 sid="PullImage",
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 resources=[ecr_repository_arn],
             ),
+            Statement(sid="OwnLogGroups", actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resources=groups),
             Statement(
-                sid="OwnLogGroups",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                resources=log_arns,
+                sid="OwnLogStreams", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{g}:log-stream:*" for g in groups]
             ),
+            # Deployment guardrails read the auto-rollback alarms as this role; the alarms
+            # (modules/alarms.py) are named after the endpoint and live in the deploy stack.
+            Statement(sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=[alarms]),
             Statement(
                 sid="PublishSageMakerMetrics",
                 actions=["cloudwatch:PutMetricData"],

@@ -1,1 +1,1 @@
-"""Checks of AWS requests and permissions against AWS's own published models."""
+"""Checks of the AWS path without an AWS account: requests against botocore's models, permissions against the SAR."""

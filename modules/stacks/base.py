@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cdktf import Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
@@ -17,6 +17,14 @@ from modules.secure_bucket import SecureBucket, bucket_prefix
 from modules.source import SourceRepository
 
 STACK_NAMES = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
+# Where `cdktf deploy` runs terraform for a stack, relative to the project root.
+STACK_WORKDIR = PurePosixPath("cdktf.out", "stacks")
+
+
+def relative_state_path(config: ProjectConfig, stack: str) -> str:
+    """The stack's local state file (in the project root) as seen from its Terraform working directory."""
+    ups = "/".join([".."] * len((STACK_WORKDIR / stack).parts))
+    return f"{ups}/{config.local_state_path(stack)}"
 
 
 class PipelineStack(TerraformStack):
@@ -36,7 +44,9 @@ class PipelineStack(TerraformStack):
             # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no field for it.
             self.backend.add_override("use_lockfile", True)
         else:
-            self.backend = LocalBackend(self, path=str(project_root / config.local_state_path(id_)))
+            # Relative to where Terraform runs (cdktf.out/stacks/<Stack>/), so that the backend and
+            # the other stacks' terraform_remote_state (cdktf copies this path) work from any checkout.
+            self.backend = LocalBackend(self, path=relative_state_path(config, id_))
         self.facts = AccountFacts(self, "account", region=config.region)
         self.key = EncryptionKey(self, "key", alias=f"{config.project_name}-{id_}", facts=self.facts, services=key_services)
         self.artifacts = SecureBucket(self, "artifacts", prefix=bucket_prefix(config.project_name, "artifacts"), key=self.key)

@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_aws.ecr_repository import (
 )
 from constructs import Construct
 
-from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
+from ml.config import PINNED_IMAGE_TAG_PREFIX, TRACKED_IMAGE_TAG, ProjectConfig
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
 from modules.policy import Statement
@@ -25,17 +25,54 @@ from modules.stacks.base import PipelineStack, outputs_environment
 # The train pipeline's ECR source follows this tag; every other tag (the git commit) is immutable.
 TRACKED_TAG = TRACKED_IMAGE_TAG
 KEEP_IMAGES = 30
+# "Never expire" in a lifecycle policy: a count no repository reaches (ECR's default quota is
+# 20,000 images a repository), in a rule of higher priority than any expiring rule.
+KEEP_PINNED_IMAGES = 10000
 ECR_PUSH = [
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
     "ecr:CompleteLayerUpload",
     "ecr:DescribeImages",
-    "ecr:DescribeRepositories",
-    "ecr:GetDownloadUrlForLayer",
     "ecr:InitiateLayerUpload",
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 ]
+
+
+def lifecycle_rules() -> dict[str, object]:
+    """Expire old images, never one a registered model version uses.
+
+    ECR applies rules by priority, and an image that a higher-priority rule selects cannot be
+    expired by a lower one. Rule 1 selects the images pinned by a registration tag
+    (:mod:`ml.backends.sagemaker.image_pins`) and keeps them; the others expire the rest.
+    """
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "Keep every image a registered model version uses",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPrefixList": [PINNED_IMAGE_TAG_PREFIX],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": KEEP_PINNED_IMAGES,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": "Drop untagged layers after a day",
+                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 3,
+                "description": f"Keep the newest {KEEP_IMAGES} other images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES},
+                "action": {"type": "expire"},
+            },
+        ]
+    }
 
 
 class BuildPipelineStack(PipelineStack):
@@ -54,29 +91,7 @@ class BuildPipelineStack(PipelineStack):
             image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=self.key.arn)],
         )
-        EcrLifecyclePolicy(
-            self,
-            "ecr-lifecycle",
-            repository=self.ecr.name,
-            policy=json.dumps(
-                {
-                    "rules": [
-                        {
-                            "rulePriority": 1,
-                            "description": "Drop untagged layers after a day",
-                            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
-                            "action": {"type": "expire"},
-                        },
-                        {
-                            "rulePriority": 2,
-                            "description": f"Keep the newest {KEEP_IMAGES} images",
-                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES},
-                            "action": {"type": "expire"},
-                        },
-                    ]
-                }
-            ),
-        )
+        EcrLifecyclePolicy(self, "ecr-lifecycle", repository=self.ecr.name, policy=json.dumps(lifecycle_rules()))
         self.source = SourceRepository(self, "build-source", config=config, name=config.build_repo, branch=config.build_branch)
         self.build = BuildProject(
             self,
@@ -88,7 +103,7 @@ class BuildPipelineStack(PipelineStack):
             key=self.key,
             artifacts=self.artifacts,
             privileged=True,  # buildah/docker inside CodeBuild needs it; only this project has it
-            environment={"BYOC_ECR_REPOSITORY": config.ecr_repo, "BYOC_IMAGE_TAG_TRACKED": TRACKED_TAG},
+            timeout_minutes=config.project_timeout_minutes("build"),
             statements=[
                 *self.state_access,
                 Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from ml.config import ProjectConfig
 from modules.alarms import EndpointAlarms
+from modules.approver import LIST_MODEL_PACKAGES
 from modules.build_project import BuildProject, read_buildspec
 from modules.notifications import EmailTopic
 from modules.pipeline import Pipeline
@@ -44,7 +45,6 @@ class DeployPipelineStack(PipelineStack):
         project = config.project_name
         self.alarms = EndpointAlarms(self, "alarms", config=config)
         self.source = SourceRepository(self, "deploy-source", config=config, name=config.deploy_repo, branch=config.deploy_branch)
-        group_arn = train.model_package_group.arn
         self.build = BuildProject(
             self,
             "deploy",
@@ -54,7 +54,8 @@ class DeployPipelineStack(PipelineStack):
             buildspec=read_buildspec("deploy"),
             key=self.key,
             artifacts=self.artifacts,
-            environment={"DEPLOY_MODE": DEFAULT_MODE, "BYOC_SAGEMAKER_ROLE_ARN": train.sagemaker_role.arn},
+            environment={"DEPLOY_MODE": DEFAULT_MODE},
+            timeout_minutes=config.project_timeout_minutes("deploy"),
             statements=[
                 *self.state_access,
                 Statement(
@@ -72,10 +73,14 @@ class DeployPipelineStack(PipelineStack):
                     sid="EndpointConfigs",
                     actions=[
                         "sagemaker:AddTags",
+                        # CreateEndpoint and UpdateEndpoint are authorized against the endpoint
+                        # AND the endpoint config they name (both resource types are required).
+                        "sagemaker:CreateEndpoint",
                         "sagemaker:CreateEndpointConfig",
                         "sagemaker:DeleteEndpointConfig",
                         "sagemaker:DescribeEndpointConfig",
                         "sagemaker:ListTags",
+                        "sagemaker:UpdateEndpoint",
                     ],
                     resources=[facts.arn("sagemaker", f"endpoint-config/{project}*")],
                 ),
@@ -87,7 +92,6 @@ class DeployPipelineStack(PipelineStack):
                         "sagemaker:DeleteEndpoint",
                         "sagemaker:DescribeEndpoint",
                         "sagemaker:InvokeEndpoint",
-                        "sagemaker:ListTags",
                         "sagemaker:UpdateEndpoint",
                     ],
                     resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
@@ -104,14 +108,20 @@ class DeployPipelineStack(PipelineStack):
                 ),
                 Statement(
                     sid="ReadRegistry",
-                    actions=["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
-                    resources=[group_arn, facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")],
+                    actions=["sagemaker:DescribeModelPackage"],
+                    resources=[facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")],
                 ),
-                Statement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=self.alarms.arns),
+                LIST_MODEL_PACKAGES,
+                # Teardown finds this endpoint's configs and models, and the transform jobs still
+                # using a model, by listing; these List actions have no resource-level permissions.
+                Statement(
+                    sid="ListForTeardown",
+                    actions=["sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sagemaker:ListTransformJobs"],
+                    resources=["*"],
+                ),
                 pass_role(train.sagemaker_role.arn),
-                Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[train.datalake.arn]),
                 Statement(sid="ReadDataLake", actions=["s3:GetObject"], resources=[f"{train.datalake.arn}/*"]),
-                Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[train.key.arn]),
+                Statement(sid="DataLakeKey", actions=["kms:Decrypt"], resources=[train.key.arn]),
             ],
         )
         statements = list(self.source.permissions)

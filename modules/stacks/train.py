@@ -9,10 +9,11 @@ from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerMode
 from constructs import Construct
 
 from ml.config import ProjectConfig
+from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
 from modules.policy import Statement
-from modules.sagemaker_role import LOG_GROUPS, SageMakerExecutionRole
+from modules.sagemaker_role import TRAINING_LOGS, SageMakerExecutionRole
 from modules.secure_bucket import SecureBucket, bucket_prefix
 from modules.source import SOURCE_OUTPUT, SourceRepository
 from modules.stacks.base import PipelineStack, outputs_environment
@@ -53,9 +54,12 @@ class TrainPipelineStack(PipelineStack):
             model_package_group_name=config.model_package_group,
             model_package_group_description=f"{config.project_name} models trained by {config.train_pipeline}",
         )
+        self.approver = ApproverPolicy(
+            self, "approver", config=config, facts=self.facts, group_arn=self.model_package_group.arn, ecr_repository_arn=image.arn
+        )
         self.source = SourceRepository(self, "train-source", config=config, name=config.train_repo, branch=config.train_branch)
-        group = config.model_package_group
         facts = self.facts
+        packages = facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")
         self.build = BuildProject(
             self,
             "train",
@@ -65,8 +69,7 @@ class TrainPipelineStack(PipelineStack):
             buildspec=read_buildspec("train"),
             key=self.key,
             artifacts=self.artifacts,
-            timeout_minutes=max(60, config.training_max_wait_seconds // 60 + 30),
-            environment={"BYOC_DATALAKE_BUCKET": self.datalake.name, "BYOC_SAGEMAKER_ROLE_ARN": self.sagemaker_role.arn},
+            timeout_minutes=config.project_timeout_minutes("train"),
             statements=[
                 *self.state_access,
                 Statement(
@@ -76,30 +79,26 @@ class TrainPipelineStack(PipelineStack):
                         "sagemaker:CreateTrainingJob",
                         "sagemaker:DescribeTrainingJob",
                         "sagemaker:ListTags",
-                        "sagemaker:StopTrainingJob",
                     ],
                     resources=[facts.arn("sagemaker", f"training-job/{config.project_name}*")],
                 ),
+                # CreateModelPackage may name the group and the new version (the SAR lists both).
                 Statement(
-                    sid="RegisterModels",
-                    actions=[
-                        "sagemaker:AddTags",
-                        "sagemaker:CreateModelPackage",
-                        "sagemaker:DescribeModelPackage",
-                        "sagemaker:DescribeModelPackageGroup",
-                        "sagemaker:ListModelPackages",
-                        "sagemaker:UpdateModelPackage",
-                    ],
-                    resources=[self.model_package_group.arn, facts.arn("sagemaker", f"model-package/{group.lower()}/*")],
+                    sid="RegisterModels", actions=["sagemaker:CreateModelPackage"], resources=[self.model_package_group.arn, packages]
                 ),
+                Statement(sid="ReadModelVersions", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
+                LIST_MODEL_PACKAGES,
+                # Registration pins the version's image (ml/backends/sagemaker/image_pins.py).
+                Statement(sid="PinImages", actions=PIN_IMAGES, resources=[image.arn]),
                 pass_role(self.sagemaker_role.arn),
-                Statement(sid="ListDataLake", actions=["s3:GetBucketLocation", "s3:ListBucket"], resources=[self.datalake.arn]),
                 Statement(sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{self.datalake.arn}/*"]),
-                Statement(sid="ResolveImage", actions=["ecr:DescribeImages"], resources=[image.arn]),
+                Statement(
+                    sid="FindTrainingLogs", actions=["logs:DescribeLogStreams"], resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}")]
+                ),
                 Statement(
                     sid="FollowTrainingLogs",
-                    actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
-                    resources=[facts.arn("logs", f"log-group:{LOG_GROUPS[0]}:*"), facts.arn("logs", f"log-group:{LOG_GROUPS[0]}")],
+                    actions=["logs:GetLogEvents"],
+                    resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}:log-stream:*")],
                 ),
             ],
         )
@@ -171,6 +170,7 @@ class TrainPipelineStack(PipelineStack):
         self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
         self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
         self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
+        self.output("approver_policy_arn", self.approver.arn, "Managed policy to attach to the people who approve model versions")
         self.output("train_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the train repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
         # carries this value, and a reference would make it depend on its own pipeline (a cycle).

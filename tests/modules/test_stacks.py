@@ -35,11 +35,6 @@ def stage_names(pipeline: dict[str, Any]) -> list[str]:
     return [stage["name"] for stage in pipeline["stage"]]
 
 
-def test_backends_are_local_state_files_in_the_project_root(stacks: dict[str, Any]) -> None:
-    for name in STACKS:
-        assert stacks[name]["terraform"]["backend"] == {"local": {"path": str(ROOT / f"terraform.{name}.tfstate")}}
-
-
 def test_provider_region_and_default_tags_come_from_config(stacks: dict[str, Any]) -> None:
     for stack in stacks.values():
         (provider,) = stack["provider"]["aws"]

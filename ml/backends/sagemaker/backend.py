@@ -9,7 +9,7 @@ from typing import Any
 
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
-from ml.backends.sagemaker import bluegreen, images
+from ml.backends.sagemaker import bluegreen, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
@@ -129,10 +129,14 @@ class SageMakerBackend:
             raise NotFoundError(f"training job {job_name} does not exist; run `invoke train` first")
         tags = trainer.tags(job)
         metrics = {m["MetricName"]: float(m["Value"]) for m in job.get("FinalMetricDataList", [])}
-        return self.registry.register(job=job, tags=tags, metrics=metrics, approval_status=approval_status)
+        registered = self.registry.register(job=job, tags=tags, metrics=metrics, approval_status=approval_status)
+        image_pins.sync(ecr=self.clients.ecr, version=registered)
+        return registered
 
     def approve(self, *, version: int, status: str = "Approved", note: str = "") -> ModelVersion:
-        return self.registry.approve(version=version, status=status, note=note)
+        decided = self.registry.approve(version=version, status=status, note=note)
+        image_pins.sync(ecr=self.clients.ecr, version=decided)
+        return decided
 
     def list_versions(self) -> list[ModelVersion]:
         return self.registry.list_versions()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
 from sagemaker_fakes import record_calls
 
+from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
 

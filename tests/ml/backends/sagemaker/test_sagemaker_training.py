@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_DATALAKE
 from sagemaker_fakes import FakeClock
 
+from conftest import TEST_DATALAKE
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.training import METRIC_DEFINITIONS
 from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError, UserInputError

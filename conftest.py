@@ -1,8 +1,10 @@
-"""One cdktf synthesis per test session, shared by every infrastructure test.
+"""One cdktf synthesis per test session, shared by every test that reads the stacks.
 
 Importing the AWS provider starts Node and costs about 20 s and 1.6 GB, so the stacks are
 synthesized once (default configuration) plus once for the alternative branches (S3 state,
 GitHub through CodeConnections, notification emails, no approval), and the JSON is shared.
+The fixtures live in the root conftest so that tests/modules and tests/ml/awscheck see the
+same session fixtures (a plugin module cannot be named: site-packages has a ``tests`` package).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from ml.config import load_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent
 STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
 ALTERNATIVE = {
     "state_backend": "s3",
