@@ -19,7 +19,7 @@ from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
-from ml.backends.sagemaker.waiting import Clock, Deadline, SystemClock
+from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
 from ml.source_commit import source_commit
@@ -195,7 +195,7 @@ class SageMakerBackend:
             raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
         chosen, config_name = self._prepare(endpoint_name, version)
         if current["EndpointStatus"] != "InService":
-            current = self.hosting.wait_settled(endpoint_name, deadline=Deadline(seconds=3600), what=f"endpoint {endpoint_name}")
+            current = self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
         if current["EndpointStatus"] != "InService":
             reason = current.get("FailureReason") or "no reason given"
             raise JobFailedError(

@@ -16,13 +16,13 @@ from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.hosting import Hosting
 from ml.backends.sagemaker.naming import version_of_config
 from ml.backends.sagemaker.waiting import Deadline
+from ml.config import BLUEGREEN_EXECUTION_RANGE, BLUEGREEN_PROVISION_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, UserInputError
 
-# SageMaker's limits for MaximumExecutionTimeoutInSeconds.
-MIN_EXECUTION_SECONDS = 600
-MAX_EXECUTION_SECONDS = 28800
-# Launching the green fleet before any traffic moves.
-PROVISION_SECONDS = 1200
+# SageMaker's limits for MaximumExecutionTimeoutInSeconds, and the time to launch the green fleet:
+# ml.config owns them because the deploy CodeBuild project's timeout is sized from them too.
+MIN_EXECUTION_SECONDS, MAX_EXECUTION_SECONDS = BLUEGREEN_EXECUTION_RANGE
+PROVISION_SECONDS = BLUEGREEN_PROVISION_SECONDS
 
 
 def traffic_routing(policy: BlueGreenPolicy) -> dict[str, Any]:

@@ -16,14 +16,14 @@ from ml.backends.records import Endpoint, ModelVersion
 from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import ProjectConfig
+from ml.config import ENDPOINT_SETTLE_SECONDS, ProjectConfig
 from ml.errors import JobFailedError
 from ml.tfstate import StackOutputs
 
 TAG_ENDPOINT = "byoc:endpoint"
 TAG_VERSION = "byoc:model-version"
 TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
-CREATE_DEADLINE = Deadline(seconds=3600, poll_seconds=30.0)
+CREATE_DEADLINE = Deadline(seconds=ENDPOINT_SETTLE_SECONDS, poll_seconds=30.0)
 DELETE_DEADLINE = Deadline(seconds=1200, poll_seconds=15.0)
 
 

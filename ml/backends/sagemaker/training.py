@@ -29,8 +29,6 @@ METRIC_DEFINITIONS = (
 )
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 DEFAULT_TRAIN_KEY = "iris/input/iris.csv"
-# Provisioning, image pull and model upload happen outside MaxRuntime; allow for them.
-WAIT_MARGIN_SECONDS = 1800
 TAG_COMMIT = "byoc:git-commit"
 TAG_DATA_VERSION = "byoc:data-version"
 TAG_PROJECT = "byoc:project"
@@ -115,10 +113,8 @@ def training_request(
 
 def training_deadline(config: ProjectConfig) -> Deadline:
     """As long as the job's own limits allow, plus provisioning and upload."""
-    limit = config.training_max_runtime_seconds
-    if config.training_use_spot:
-        limit = max(limit, config.training_max_wait_seconds)
-    return Deadline(seconds=limit + WAIT_MARGIN_SECONDS, poll_seconds=30.0)
+    # One home with the train CodeBuild project's timeout, which is sized from the same number.
+    return Deadline(seconds=config.training_wait_seconds, poll_seconds=30.0)
 
 
 def record_from_description(job: Mapping[str, Any], tags: Mapping[str, str]) -> TrainingJob:

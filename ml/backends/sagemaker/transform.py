@@ -12,12 +12,12 @@ from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.training import data_version
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import ProjectConfig
+from ml.config import TRANSFORM_WAIT_SECONDS, ProjectConfig
 from ml.errors import JobFailedError
 from ml.tfstate import StackOutputs
 
 # Transform jobs have no time limit of their own; two hours covers iris many times over.
-TRANSFORM_DEADLINE = Deadline(seconds=7200, poll_seconds=30.0)
+TRANSFORM_DEADLINE = Deadline(seconds=TRANSFORM_WAIT_SECONDS, poll_seconds=30.0)
 _ACTIVE = ("InProgress", "Stopping")
 
 
