@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.synth
 ROOT = Path(__file__).resolve().parents[2]
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
@@ -22,6 +21,7 @@ def _addresses(stack: dict[str, Any]) -> set[str]:
     return {f"{kind}.{block}.{name}" for kind in ("resource", "data") for block, items in stack.get(kind, {}).items() for name in items}
 
 
+@pytest.mark.synth
 @pytest.mark.skipif(not CDKTF.exists(), reason="the Node tools are missing: npm ci (or bash .ci/setup)")
 def test_cli_synth_writes_the_same_stacks_on_a_supported_node(stacks: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     out = tmp_path / "cli.out"
@@ -42,3 +42,19 @@ def test_cli_synth_writes_the_same_stacks_on_a_supported_node(stacks: dict[str, 
         assert _addresses(written) == _addresses(stacks[name])
         assert written["terraform"] == stacks[name]["terraform"]
         assert written["terraform"]["required_providers"]["aws"]["source"] == "hashicorp/aws"
+
+
+@pytest.mark.skipif(not CDKTF.exists(), reason="the Node tools are missing: npm ci (or bash .ci/setup)")
+def test_the_cdktf_command_is_the_locked_cdktn_cli() -> None:
+    locked = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/cdktn-cli"]["version"]
+    result = subprocess.run(
+        ["npx", "--no-install", "cdktf", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == locked  # terraform may add its own warnings below
