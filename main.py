@@ -1,25 +1,36 @@
-"""The cdktf app: three pipeline stacks from the validated ``cdktf.json`` context.
+"""The CDK Terrain (cdktn) app: three pipeline stacks from the validated ``cdktf.json`` context.
 
-``cdktf synth`` runs this file (``app`` in ``cdktf.json``); ``invoke synth`` calls :func:`synth`.
-Importing it builds nothing: the app is made by :func:`build_app`.
+``cdktf synth`` (the ``cdktn`` CLI) runs this file (``app`` in ``cdktf.json``); ``invoke synth``
+calls :func:`synth`. Importing it builds nothing: the app is made by :func:`build_app`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from cdktf import App
+from cdktn import App
 
 from ml.config import ProjectConfig, load_config
 from modules.stacks import BuildPipelineStack, DeployPipelineStack, TrainPipelineStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
+# cdktf.json's top-level field naming the Terraform/OpenTofu releases the stacks must run on;
+# cdktn refuses features (S3-native state locking) that an older declared release lacks.
+TARGET_VERSIONS = "targetVersions"
+
+
+def target_versions(project_root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """``cdktf.json``'s ``targetVersions``: the CLI passes it to the app in ``CDKTF_CONTEXT_JSON``,
+    so an app built without the CLI (``invoke synth``, the tests) reads the same field."""
+    document = json.loads((project_root / "cdktf.json").read_text(encoding="utf-8"))
+    return dict(document[TARGET_VERSIONS])
 
 
 def build_app(*, config: ProjectConfig, outdir: str | None = None, project_root: Path = PROJECT_ROOT) -> App:
     """Compose the stacks; the deploy and train stacks read the others' attributes, not names."""
-    app = App(outdir=outdir) if outdir else App()
+    app = App(outdir=outdir, context={TARGET_VERSIONS: target_versions(project_root)})
     build = BuildPipelineStack(app, STACKS[0], config=config, project_root=project_root)
     train = TrainPipelineStack(app, STACKS[1], config=config, project_root=project_root, build=build)
     DeployPipelineStack(app, STACKS[2], config=config, project_root=project_root, build=build, train=train)

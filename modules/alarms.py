@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+from cdktn_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
     CloudwatchMetricAlarmMetricQueryMetric,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.codebuild_project import (
+from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktn_provider_aws.codebuild_project import (
     CodebuildProject,
     CodebuildProjectArtifacts,
     CodebuildProjectEnvironment,
@@ -14,9 +14,9 @@ from cdktf_cdktf_provider_aws.codebuild_project import (
     CodebuildProjectLogsConfigCloudwatchLogs,
     CodebuildProjectSource,
 )
-from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStageAction
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktn_provider_aws.codepipeline import CodepipelineStageAction
+from cdktn_provider_aws.iam_role import IamRole
+from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from ml.config import ProjectConfig

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.codepipeline import (
+from cdktn_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktn_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktn_provider_aws.codepipeline import (
     Codepipeline,
     CodepipelineArtifactStore,
     CodepipelineArtifactStoreEncryptionKey,
     CodepipelineStage,
     CodepipelineTrigger,
 )
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktn_provider_aws.iam_role import IamRole
+from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from ml.config import ProjectConfig

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktn_provider_aws.iam_role import IamRole
+from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from ml.config import ProjectConfig

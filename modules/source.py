@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdktf_cdktf_provider_aws.codecommit_repository import CodecommitRepository
-from cdktf_cdktf_provider_aws.codepipeline import (
+from cdktn_provider_aws.codecommit_repository import CodecommitRepository
+from cdktn_provider_aws.codepipeline import (
     CodepipelineStageAction,
     CodepipelineTrigger,
     CodepipelineTriggerGitConfiguration,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from cdktf import Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktn import Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktn_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from ml.config import ProjectConfig
@@ -40,9 +40,10 @@ class PipelineStack(TerraformStack):
         AwsProvider(self, "aws", region=config.region, default_tags=[AwsProviderDefaultTags(tags=dict(config.tags))])
         self.backend: LocalBackend | S3Backend
         if config.state_backend == "s3":
-            self.backend = S3Backend(self, bucket=config.state_bucket, key=config.remote_state_key(id_), region=config.region, encrypt=True)
-            # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no field for it.
-            self.backend.add_override("use_lockfile", True)
+            # S3-native locking (use_lockfile, Terraform >= 1.10): no DynamoDB table.
+            self.backend = S3Backend(
+                self, bucket=config.state_bucket, key=config.remote_state_key(id_), region=config.region, encrypt=True, use_lockfile=True
+            )
         else:
             # Relative to where Terraform runs (cdktf.out/stacks/<Stack>/), so that the backend and
             # the other stacks' terraform_remote_state (cdktf copies this path) work from any checkout.

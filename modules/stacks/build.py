@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage
-from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
-from cdktf_cdktf_provider_aws.ecr_repository import (
+from cdktn_provider_aws.codepipeline import CodepipelineStage
+from cdktn_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from cdktn_provider_aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
     EcrRepositoryImageScanningConfiguration,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
 from constructs import Construct
 
 from ml.config import ProjectConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktf_cdktf_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
-from cdktf_cdktf_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
+from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
 from constructs import Construct
 
 from ml.config import ProjectConfig
