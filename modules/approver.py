@@ -6,7 +6,7 @@ role of ours approves; this policy is what to attach to the approvers' group or 
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
+from cdktn_provider_aws.iam_policy import IamPolicy
 from constructs import Construct
 
 from ml.config import ProjectConfig
