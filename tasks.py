@@ -232,7 +232,6 @@ def lifecycle(c: Context, keep: bool = False) -> None:
 def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "", keep: bool = False) -> None:
     """Rehearse the pipelines as CodeBuild runs them: exported tree, the stacks' variables, the buildspecs'
     own phases, against moto with faithful fakes and a real loopback registry (see docs/rehearsal.md)."""
-    import os
     import tempfile
 
     from ml.rehearsal.plan import PIPELINES, parse_faults, plan
@@ -245,7 +244,7 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
     synth_dir = _fresh_synth()
     workdir = Path(tempfile.mkdtemp(prefix="byoc-rehearsal-")) if keep else None
     results = run_rehearsal(root=ROOT, synth_dir=synth_dir, stages=stages, region=_config().region, on_line=print, keep=workdir)
-    print(report(results, load=" ".join(os.getloadavg().__repr__().strip("()").split(", "))))
+    print(report(results, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
     if workdir is not None:
         print(f"kept {workdir}")
     if not all(r.passed for r in results):

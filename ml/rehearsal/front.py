@@ -20,6 +20,7 @@ from ml.rehearsal.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, strip_le
 from ml.rehearsal.registry import RegistryClient, free_port
 from ml.rehearsal.sagemaker_endpoints import EndpointsFake
 from ml.rehearsal.sagemaker_jobs import JobsFake
+from ml.rehearsal.sagemaker_registry import ModelPackagesFake
 
 StartResponse = Any
 PREFIX_SERVICE = {prefix: service for service, prefix in JSON_TARGETS.items()}
@@ -70,8 +71,13 @@ def make_front(*, region: str, registry: RegistryClient, fault: Fault | None, mu
     jobs = JobsFake(moto=moto, fault=fault)
     endpoints = EndpointsFake(moto=moto, fault=fault)
     ecr = EcrFake(moto=moto, registry=registry, mutability=mutability)
+    packages = ModelPackagesFake(moto=moto)
     fakes: dict[str, dict[str, Any]] = {
-        "sagemaker": {**dict.fromkeys(JobsFake.OPERATIONS, jobs), **dict.fromkeys(EndpointsFake.OPERATIONS, endpoints)},
+        "sagemaker": {
+            **dict.fromkeys(JobsFake.OPERATIONS, jobs),
+            **dict.fromkeys(EndpointsFake.OPERATIONS, endpoints),
+            **dict.fromkeys(ModelPackagesFake.OPERATIONS, packages),
+        },
         "ecr": dict.fromkeys(EcrFake.OPERATIONS, ecr),
     }
     return FrontApp(moto=moto, fakes=fakes, faultable=(jobs, endpoints))

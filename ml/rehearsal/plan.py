@@ -23,10 +23,17 @@ class Stage:
     new_data: bool = False  # put a new version of the training data object first (the S3 source's trigger)
     expect_version: int = 0  # the model version the endpoint serves afterwards (0: not checked)
     expect_converged: bool = False  # build: the commit tag already existed and was reused
+    expect_clean: bool = False  # nothing of the project is left in SageMaker afterwards (teardown)
 
 
-def operator(name: str, command: str, *, expect_version: int = 0) -> Stage:
-    return Stage(name=name, pipeline="operator", command=f"pipenv run invoke {command} --backend sagemaker", expect_version=expect_version)
+def operator(name: str, command: str, *, expect_version: int = 0, expect_clean: bool = False) -> Stage:
+    return Stage(
+        name=name,
+        pipeline="operator",
+        command=f"pipenv run invoke {command} --backend sagemaker",
+        expect_version=expect_version,
+        expect_clean=expect_clean,
+    )
 
 
 MAIN: tuple[Stage, ...] = (
@@ -40,7 +47,7 @@ MAIN: tuple[Stage, ...] = (
     Stage(name="deploy: blue/green update to version 2", pipeline="deploy", expect_version=2),
     Stage(name="deploy: batch transform", pipeline="deploy", overrides={"DEPLOY_MODE": "transform"}),
     operator("rollback to version 1", "rollback", expect_version=1),
-    operator("teardown", "teardown"),
+    operator("teardown", "teardown", expect_clean=True),
 )
 
 # Each runs after MAIN (two approved versions, the image pushed, no endpoint).
@@ -57,13 +64,13 @@ FAULT_STAGES: dict[Fault, tuple[Stage, ...]] = {
     ),
     "endpoint-failed": (
         Stage(name="deploy: endpoint creation ends Failed", pipeline="deploy", fault="endpoint-failed"),
-        operator("teardown after the failed endpoint", "teardown"),
+        operator("teardown after the failed endpoint", "teardown", expect_clean=True),
     ),
     "update-rolled-back": (
         Stage(name="deploy: endpoint on version 2", pipeline="deploy", expect_version=2),
         operator("rollback to version 1", "rollback", expect_version=1),
         Stage(name="deploy: update to version 2 rolled back by an alarm", pipeline="deploy", fault="update-rolled-back", expect_version=1),
-        operator("teardown after the rolled-back update", "teardown"),
+        operator("teardown after the rolled-back update", "teardown", expect_clean=True),
     ),
 }
 

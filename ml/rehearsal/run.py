@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.config import load_config
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
 from ml.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
 from ml.rehearsal.codebuild_env import BuildHost, build_environment, image_detail, project_variables
@@ -169,15 +170,16 @@ class Rehearsal:
         )
         if stage.pipeline == "operator":
             env = {k: v for k, v in env.items() if not k.startswith("CODEBUILD_")}
+        before = self._commit_digest() if stage.pipeline == "build" else None
         self.front.set_fault(stage.fault)
         result = run_build(spec, cwd=src, environ=env, on_line=self.on_line)
         self.front.set_fault(None)
-        passed, note = self._judge(stage, result.succeeded, result.output)
+        passed, note = self._judge(stage, result.succeeded, result.output, before=before)
         code = result.failure.exit_code if result.failure else 0
         shutil.rmtree(base, ignore_errors=True)
         return StageResult(stage=stage, passed=passed, exit_code=code, seconds=time.monotonic() - started, note=note)
 
-    def _judge(self, stage: Stage, succeeded: bool, output: str) -> tuple[bool, str]:
+    def _judge(self, stage: Stage, succeeded: bool, output: str, *, before: str | None) -> tuple[bool, str]:
         if stage.fault is not None:
             reason = REASONS[stage.fault].split("{")[0]
             if succeeded:
@@ -188,7 +190,9 @@ class Rehearsal:
             return False, "the build failed"
         notes = [f"failed as injected ({stage.fault}), reason reported"] if stage.fault else []
         if stage.pipeline == "build":
-            ok, note = self._check_image(output, converged=stage.expect_converged)
+            if stage.expect_converged and before is None:
+                return False, "a re-run needs an earlier push of the same commit; run the first build stage too"
+            ok, note = self._check_image(output, before=before if stage.expect_converged else None)
             if not ok:
                 return False, note
             notes.append(note)
@@ -197,19 +201,38 @@ class Rehearsal:
             if serving != stage.expect_version:
                 return False, f"the endpoint serves version {serving}, expected {stage.expect_version}"
             notes.append(f"endpoint serves version {serving}")
+        if stage.expect_clean and (left := self._left_behind()):
+            return False, f"teardown left {', '.join(left)} behind"
         return True, "; ".join(notes)
 
-    def _check_image(self, output: str, *, converged: bool) -> tuple[bool, str]:
+    def _left_behind(self) -> list[str]:
+        """Endpoints, endpoint configs and models of this project still in the fake SageMaker."""
+        sm = self.client("sagemaker")
+        project = load_config(self.root / "cdktf.json").project_name
+        left = [f"endpoint/{e['EndpointName']}" for e in sm.list_endpoints(NameContains=project)["Endpoints"]]
+        left += [f"endpoint-config/{c['EndpointConfigName']}" for c in sm.list_endpoint_configs(NameContains=project)["EndpointConfigs"]]
+        left += [f"model/{m['ModelName']}" for m in sm.list_models(NameContains=project)["Models"]]
+        return left
+
+    def _commit_digest(self) -> str | None:
+        repository = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"]
+        return self.registry.client.head_digest(repository, self.commit[:12])
+
+    def _check_image(self, output: str, *, before: str | None) -> tuple[bool, str]:
+        """The commit tag and latest name one image, whose registry digest the build recorded.
+
+        ``before`` (a re-run): the commit tag's digest before the build, which must not change.
+        """
         repository = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"]
         tag = self.commit[:12]
-        digest = self.registry.client.head_digest(repository, tag)
+        digest = self._commit_digest()
         latest = self.registry.client.head_digest(repository, "latest")
         if digest is None or digest != latest:
             return False, f"registry: {repository}:{tag} is {digest}, latest is {latest}; both must name the pushed image"
         if f"@{digest}" not in output:
             return False, f"the build did not record the registry's digest {digest}"
-        if converged and "already exists" not in output:
-            return False, "the re-run did not report reusing the existing commit tag"
+        if before is not None and digest != before:
+            return False, f"the re-run moved {repository}:{tag} from {before} to {digest}; an immutable tag must converge"
         return True, f"{repository}:{tag} = latest = {digest[:19]}…, recorded"
 
     def _serving_version(self) -> int:

@@ -134,3 +134,22 @@ def test_transform_completes_or_fails_as_injected(fake: Fake) -> None:
     fake.front.set_fault("transform-failed")
     assert start("t-2") == ["InProgress", "Failed"]
     assert sm.describe_transform_job(TransformJobName="t-2")["FailureReason"] == REASONS["transform-failed"]
+
+
+def test_approving_a_version_keeps_its_metadata_properties(fake: Fake) -> None:
+    sm = fake.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName="grp")
+    arn = sm.create_model_package(
+        ModelPackageGroupName="grp",
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties={"training_job": "job-1", "metric.accuracy": "0.97", "gone": "x"},
+    )["ModelPackageArn"]
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", CustomerMetadataPropertiesToRemove=["gone"])
+    described = sm.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert described["CustomerMetadataProperties"] == {"training_job": "job-1", "metric.accuracy": "0.97"}
