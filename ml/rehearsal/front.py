@@ -93,7 +93,7 @@ def reset_moto() -> None:
 def _quiet_handler() -> Any:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+    class QuietHandler(MotoRequestHandler):
         """No access log: the rehearsal's own report says what happened."""
 
         def log_request(self, *args: Any, **kwargs: Any) -> None:

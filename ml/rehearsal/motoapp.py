@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 WsgiApp = Any  # moto's DomainDispatcherApplication; werkzeug's WSGIApplication protocol
@@ -62,12 +63,14 @@ class MotoApp:
         builder = EnvironBuilder(
             method="POST",
             path="/",
-            headers={
-                "X-Amz-Target": f"{JSON_TARGETS[service]}.{operation}",
-                "Content-Type": "application/x-amz-json-1.1",
-                "Authorization": authorization(service, self.region),
-                "Host": f"{service}.{self.region}.amazonaws.com",
-            },
+            headers=Headers(
+                [
+                    ("X-Amz-Target", f"{JSON_TARGETS[service]}.{operation}"),
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("Authorization", authorization(service, self.region)),
+                    ("Host", f"{service}.{self.region}.amazonaws.com"),
+                ]
+            ),
             data=json.dumps(dict(request)),
         )
         try:
@@ -79,7 +82,9 @@ class MotoApp:
         builder = EnvironBuilder(
             method="PUT",
             path=f"/{bucket}/{key}",
-            headers={"Authorization": authorization("s3", self.region), "Host": "s3.amazonaws.com", "Content-Type": content_type},
+            headers=Headers(
+                [("Authorization", authorization("s3", self.region)), ("Host", "s3.amazonaws.com"), ("Content-Type", content_type)]
+            ),
             data=body,
         )
         try:

@@ -19,9 +19,9 @@ from typing import Any
 from ml.config import load_config
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
 from ml.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
+from ml.rehearsal.checks import StageChecks
 from ml.rehearsal.codebuild_env import BuildHost, build_environment, image_detail, project_variables
 from ml.rehearsal.ecr_fake import Mutability
-from ml.rehearsal.faults import REASONS
 from ml.rehearsal.front import FakeAwsServer, make_front, reset_moto
 from ml.rehearsal.plan import Stage
 from ml.rehearsal.registry import LoopbackRegistry
@@ -52,7 +52,7 @@ def _project(stack: dict[str, Any]) -> dict[str, Any]:
     projects = stack["resource"]["aws_codebuild_project"]
     if len(projects) != 1:
         raise ValueError(f"expected one CodeBuild project per stack, found {sorted(projects)}")
-    return next(iter(projects.values()))  # type: ignore[no-any-return]
+    return next(iter(projects.values()))
 
 
 def prepare_base_image() -> None:
@@ -180,66 +180,18 @@ class Rehearsal:
         return StageResult(stage=stage, passed=passed, exit_code=code, seconds=time.monotonic() - started, note=note)
 
     def _judge(self, stage: Stage, succeeded: bool, output: str, *, before: str | None) -> tuple[bool, str]:
-        if stage.fault is not None:
-            reason = REASONS[stage.fault].split("{")[0]
-            if succeeded:
-                return False, f"expected a failure ({stage.fault}) but the build succeeded"
-            if reason not in output:
-                return False, f"the build failed, but its output does not carry the reason {reason!r}"
-        elif not succeeded:
-            return False, "the build failed"
-        notes = [f"failed as injected ({stage.fault}), reason reported"] if stage.fault else []
-        if stage.pipeline == "build":
-            if stage.expect_converged and before is None:
-                return False, "a re-run needs an earlier push of the same commit; run the first build stage too"
-            ok, note = self._check_image(output, before=before if stage.expect_converged else None)
-            if not ok:
-                return False, note
-            notes.append(note)
-        if stage.expect_version:
-            serving = self._serving_version()
-            if serving != stage.expect_version:
-                return False, f"the endpoint serves version {serving}, expected {stage.expect_version}"
-            notes.append(f"endpoint serves version {serving}")
-        if stage.expect_clean and (left := self._left_behind()):
-            return False, f"teardown left {', '.join(left)} behind"
-        return True, "; ".join(notes)
-
-    def _left_behind(self) -> list[str]:
-        """Endpoints, endpoint configs and models of this project still in the fake SageMaker."""
-        sm = self.client("sagemaker")
-        project = load_config(self.root / "cdktf.json").project_name
-        left = [f"endpoint/{e['EndpointName']}" for e in sm.list_endpoints(NameContains=project)["Endpoints"]]
-        left += [f"endpoint-config/{c['EndpointConfigName']}" for c in sm.list_endpoint_configs(NameContains=project)["EndpointConfigs"]]
-        left += [f"model/{m['ModelName']}" for m in sm.list_models(NameContains=project)["Models"]]
-        return left
+        checks = StageChecks(
+            registry=self.registry.client,
+            sagemaker=self.client("sagemaker"),
+            outputs=self.outputs,
+            commit=self.commit,
+            project=load_config(self.root / "cdktf.json").project_name,
+        )
+        return checks.judge(stage, succeeded=succeeded, output=output, before=before)
 
     def _commit_digest(self) -> str | None:
         repository = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"]
         return self.registry.client.head_digest(repository, self.commit[:12])
-
-    def _check_image(self, output: str, *, before: str | None) -> tuple[bool, str]:
-        """The commit tag and latest name one image, whose registry digest the build recorded.
-
-        ``before`` (a re-run): the commit tag's digest before the build, which must not change.
-        """
-        repository = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"]
-        tag = self.commit[:12]
-        digest = self._commit_digest()
-        latest = self.registry.client.head_digest(repository, "latest")
-        if digest is None or digest != latest:
-            return False, f"registry: {repository}:{tag} is {digest}, latest is {latest}; both must name the pushed image"
-        if f"@{digest}" not in output:
-            return False, f"the build did not record the registry's digest {digest}"
-        if before is not None and digest != before:
-            return False, f"the re-run moved {repository}:{tag} from {before} to {digest}; an immutable tag must converge"
-        return True, f"{repository}:{tag} = latest = {digest[:19]}…, recorded"
-
-    def _serving_version(self) -> int:
-        from ml.backends.sagemaker.naming import version_of_config
-
-        name = self.outputs["BYOC_OUTPUTS_DEPLOYPIPELINESTACK"]["endpoint_name"]
-        return version_of_config(self.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointConfigName"])
 
 
 class _EndpointSession:

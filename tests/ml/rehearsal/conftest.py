@@ -52,7 +52,6 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     synthesis between the two folders.
     """
     from main import synth
-
     from ml.config import load_config
 
     root = Path(__file__).resolve().parents[3]
