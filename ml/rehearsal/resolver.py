@@ -70,8 +70,6 @@ class _Parser:
             value, end = decoder.raw_decode(self.text, self.pos)
         except json.JSONDecodeError as err:
             raise self.fail(f"bad string: {err}") from err
-        if "${" in value:
-            raise self.fail("a template inside a string")
         self.pos = end
         return str(value)
 

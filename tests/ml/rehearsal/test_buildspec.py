@@ -48,6 +48,14 @@ def test_the_first_failing_command_fails_its_phase_and_nothing_after_it_runs(tmp
     assert "never" not in result.output
 
 
+def test_a_failing_command_that_does_not_exit_the_shell_still_stops_the_build(tmp_path: Path) -> None:
+    text = spec('  build:\n    commands:\n      - "false"\n      - echo never\n  post_build:\n    commands:\n      - echo nor-this\n')
+    result = run_build(parse_buildspec(text, origin="t"), cwd=tmp_path, environ=ENV)
+    assert [(p.phase, p.status) for p in result.phases] == [("build", "FAILED"), ("post_build", "NOT_RUN")]
+    assert result.failure is not None and result.failure.exit_code == 1
+    assert "never" not in result.output and "nor-this" not in result.output
+
+
 def test_the_environment_is_exactly_the_one_given(tmp_path: Path) -> None:
     text = spec(
         '  build:\n    commands:\n      - echo "[$DEPLOY_MODE][${HOME:-unset}]"\n', env="env:\n  variables:\n    DEPLOY_MODE: endpoint\n"

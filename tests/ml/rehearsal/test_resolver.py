@@ -63,15 +63,20 @@ def test_jsonencode_of_an_object_with_references_strings_and_lists(resolver: Res
     [
         "prefix-${aws_s3_bucket.datalake.bucket}",  # a template inside a longer string
         "${upper(aws_s3_bucket.datalake.bucket)}",  # a function other than jsonencode
-        "${data.aws_caller_identity.current.account_id}",  # a data source other than remote state
         '${jsonencode({"a" = "x-${aws_s3_bucket.datalake.bucket}"})}',  # a template in a quoted string
         '${jsonencode({"a" = 1})}',  # a number: not a form our stacks use
         "${aws_s3_bucket.datalake.bucket} trailing",
+        "${aws_s3_bucket.datalake.bucket aws_iam_role.sm.arn}",  # two expressions in one
     ],
 )
 def test_other_forms_fail_loudly(resolver: Resolver, text: str) -> None:
     with pytest.raises(ResolveError):
         resolver.value(text)
+
+
+def test_data_sources_other_than_remote_state_are_refused(resolver: Resolver) -> None:
+    with pytest.raises(ResolveError, match="only <type>.<name>.<attribute> and remote-state outputs"):
+        resolver.value("${data.aws_caller_identity.current.account_id}")
 
 
 def test_an_unknown_attribute_names_the_resource(resolver: Resolver) -> None:
