@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ml.aws_limits import traffic_problem, transform_problem
 from ml.errors import ConfigError
 
 CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
@@ -27,6 +28,9 @@ OUTPUTS_ENV_PREFIX = "BYOC_OUTPUTS_"
 TRACKED_IMAGE_TAG = "latest"
 # CodeBuild's commit id of the source it built (a CODE_ZIP source artifact has no .git).
 SOURCE_VERSION_ENV = "CODEBUILD_RESOLVED_SOURCE_VERSION"
+# containers-registries.conf(5) location buildah and podman read; an entry with `insecure = true`
+# is how an environment (the CodeBuild rehearsal's loopback registry) allows plain HTTP.
+REGISTRIES_CONF_ENV = "CONTAINERS_REGISTRIES_CONF"
 # "1" makes every AWS client check each request against the service model (ml.awscheck.requests).
 STRICT_REQUESTS_ENV = "BYOC_STRICT_REQUESTS"
 
@@ -38,13 +42,17 @@ _CODECOMMIT_REPO = re.compile(r"^[\w.-]{1,100}$")
 _BRANCH = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,200}(?<!/)$")
 _CODEBUILD_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$")
 _PIPELINE = re.compile(r"^[A-Za-z0-9.@_-]{1,100}$")
-_PACKAGE_GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker lowercases the group name inside model-package ARNs, so a policy naming an upper-case
+# group would never match them: only lowercase names are accepted.
+_PACKAGE_GROUP = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+# AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
 _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
@@ -91,13 +99,15 @@ def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, 
     return check
 
 
-def _string_map(key_form: re.Pattern[str]) -> Callable[[str, Any], Any]:
+def _string_map(key_form: re.Pattern[str], value_form: re.Pattern[str] | None = None) -> Callable[[str, Any], Any]:
     def check(key: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
         for k, v in value.items():
             if not key_form.match(str(k)) or not isinstance(v, str):
                 raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
+            if value_form is not None and not value_form.match(v):
+                raise ConfigError(key, f"entry {k!r}: value {v!r} may hold only up to 256 letters, digits, spaces and _ . : / = + - @")
         return dict(value)
 
     return check
@@ -134,7 +144,7 @@ class ProjectConfig:
 
     project_name: str = _spec(_pattern(_PROJECT, "3-32 lowercase letters, digits or '-', starting with a letter"))
     region: str = _spec(_pattern(_REGION, "an AWS region such as us-east-1"))
-    tags: dict[str, str] = _spec(_string_map(_TAG_KEY))
+    tags: dict[str, str] = _spec(_string_map(_TAG_KEY, _TAG_VALUE))
 
     ecr_repo: str = _spec(_pattern(_ECR_REPO, "an ECR repository name: lowercase letters, digits, '.', '_', '-', '/'"))
     source_provider: str = _spec(_choice(("codecommit", "codeconnections")))
@@ -161,7 +171,13 @@ class ProjectConfig:
     deploy_approval_required: bool = _spec(_boolean)
     deploy_approval_email: str = _spec(_EMAIL_OR_EMPTY)
 
-    model_package_group: str = _spec(_pattern(_PACKAGE_GROUP, "1-63 letters, digits or '-', starting with a letter or digit"))
+    model_package_group: str = _spec(
+        _pattern(
+            _PACKAGE_GROUP,
+            "1-63 lowercase letters, digits or '-', starting with a letter or digit "
+            "(SageMaker lowercases the name in model-package ARNs, so IAM policies could not match upper case)",
+        )
+    )
     model_approval_status: str = _spec(_choice(APPROVAL_STATUSES))
     hyperparameters: dict[str, str] = _spec(_string_map(re.compile(r"^[a-z_][a-z0-9_]*$")))
 
@@ -209,6 +225,12 @@ class ProjectConfig:
             )
         if self.source_provider == "codeconnections" and not (self.codeconnections_arn and self.github_owner):
             raise ConfigError("codeconnections_arn", "source_provider 'codeconnections' needs codeconnections_arn and github_owner")
+        for problem in (
+            traffic_problem(self.bluegreen_traffic, self.bluegreen_step_percent, self.hosting_instance_count),
+            transform_problem(self.transform_max_concurrent, self.transform_max_payload_mb),
+        ):
+            if problem is not None:
+                raise ConfigError(*problem)
         if self.state_backend == "s3" and not self.state_bucket:
             raise ConfigError("state_bucket", "is required when state_backend is 's3'; name the bucket that holds Terraform state")
 

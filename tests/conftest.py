@@ -5,6 +5,8 @@ Every botocore client any test makes (moto clients, clients made inside ``mock_a
 backend makes itself) checks each request against the service model's patterns, lengths, ranges
 and enums (:mod:`ml.awscheck.requests`). A violation raises where AWS would answer
 ValidationException, and also fails the test at teardown, even if the code swallowed the error.
+``BYOC_STRICT_REQUESTS=1`` is set for every test, so processes a test starts (tasks run as
+subprocesses) check their requests too, through ``make_clients``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from botocore.client import ClientCreator
 
 from ml.awscheck.requests import Violation, install
+from ml.config import STRICT_REQUESTS_ENV
 
 
 class StrictRequests:
@@ -51,7 +54,8 @@ def _strict_request_log() -> Iterator[list[Violation]]:
 
 
 @pytest.fixture(autouse=True)
-def strict_requests(_strict_request_log: list[Violation]) -> Iterator[StrictRequests]:
+def strict_requests(_strict_request_log: list[Violation], monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictRequests]:
+    monkeypatch.setenv(STRICT_REQUESTS_ENV, "1")
     watch = StrictRequests(_strict_request_log)
     yield watch
     broken = watch.take()

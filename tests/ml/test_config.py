@@ -49,6 +49,7 @@ def test_config_is_frozen(context: dict[str, Any]) -> None:
         ("state_bucket", "Bad_Bucket", "S3 bucket name"),
         ("state_bucket", "192.168.0.1", "S3 bucket name"),
         ("hyperparameters", {"max_depth": 3}, "must map a name to a string"),
+        ("tags", {"team": "ml, data"}, "value 'ml, data' may hold only"),
         ("transform_input_filter", "[1:]", "JSONPath"),
         ("model_approval_status", "Rejected", "PendingManualApproval, Approved"),
         ("local_state_dir", "/abs/path", "relative"),
@@ -124,3 +125,54 @@ def test_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "cdktf.json").write_text("{}")
     with pytest.raises(ConfigError, match="no context"):
         load_config(tmp_path / "cdktf.json")
+
+
+@pytest.mark.parametrize(
+    ("traffic", "step", "count", "key", "expected"),
+    [
+        # One instance cannot be split: CANARY and LINEAR need two.
+        ("CANARY", 25, 1, "bluegreen_traffic", "CANARY needs at least 2 instances"),
+        ("LINEAR", 50, 1, "bluegreen_traffic", "use ALL_AT_ONCE or raise hosting_instance_count"),
+        # A canary is at most half the fleet and at least one instance.
+        ("CANARY", 60, 4, "bluegreen_step_percent", "must be 25-50"),
+        ("CANARY", 20, 4, "bluegreen_step_percent", "must be 25-50"),
+        ("CANARY", 25, 2, "bluegreen_step_percent", "hosting_instance_count=2 it must be 50-50"),
+        # A linear step is 10-50%.
+        ("LINEAR", 5, 20, "bluegreen_step_percent", "must be 10-50"),
+        ("LINEAR", 51, 20, "bluegreen_step_percent", "linear step is 10-50%"),
+    ],
+)
+def test_traffic_sizes_sagemaker_refuses_name_key_and_range(  # noqa: PLR0917 - parametrized
+    context: dict[str, Any], traffic: str, step: int, count: int, key: str, expected: str
+) -> None:
+    context.update(bluegreen_traffic=traffic, bluegreen_step_percent=step, hosting_instance_count=count)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        config_from_mapping(context)
+    assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("traffic", "step", "count"),
+    [("ALL_AT_ONCE", 100, 1), ("ALL_AT_ONCE", 25, 1), ("CANARY", 50, 2), ("CANARY", 34, 3), ("LINEAR", 10, 10), ("LINEAR", 50, 2)],
+)
+def test_traffic_sizes_sagemaker_accepts(context: dict[str, Any], traffic: str, step: int, count: int) -> None:
+    context.update(bluegreen_traffic=traffic, bluegreen_step_percent=step, hosting_instance_count=count)
+    assert config_from_mapping(context).bluegreen_step_percent == step
+
+
+def test_transform_concurrency_times_payload_is_at_most_100_mb(context: dict[str, Any]) -> None:
+    context.update(transform_max_concurrent=20, transform_max_payload_mb=6)
+    with pytest.raises(ConfigError, match=r"transform_max_payload_mb is 20 × 6 = 120 MB.*at most 100") as caught:
+        config_from_mapping(context)
+    assert caught.value.key == "transform_max_concurrent"
+    context.update(transform_max_concurrent=4, transform_max_payload_mb=25)
+    assert config_from_mapping(context).transform_max_payload_mb == 25
+
+
+def test_model_package_group_must_be_lowercase(context: dict[str, Any]) -> None:
+    context["model_package_group"] = "Scikit-BYO"
+    with pytest.raises(ConfigError, match="lowercase.*model-package ARNs") as caught:
+        config_from_mapping(context)
+    assert caught.value.key == "model_package_group"
+    context["model_package_group"] = "scikit-byo-2"
+    assert config_from_mapping(context).model_package_group == "scikit-byo-2"

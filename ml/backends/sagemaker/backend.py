@@ -12,7 +12,8 @@ from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion,
 from ml.backends.sagemaker import bluegreen, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
-from ml.backends.sagemaker.hosting import Hosting, endpoint_record
+from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
+from ml.backends.sagemaker.naming import transform_owner
 from ml.backends.sagemaker.push import push_image
 from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.state import BackendState
@@ -143,17 +144,45 @@ class SageMakerBackend:
         return chosen, self.hosting.ensure_config(endpoint_name=endpoint_name, version=chosen, model_name=model)
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
-        """Create the endpoint for the newest approved (or given) version; converge if it exists."""
-        current = self.hosting.describe(endpoint_name)
-        if current is not None:
-            # An existing endpoint is moved with guardrails, never deleted and recreated.
+        """Create the endpoint for the newest approved (or given) version; converge if it exists.
+
+        An existing endpoint is moved with guardrails, never deleted and recreated, unless it is
+        Failed: SageMaker allows only DeleteEndpoint on a failed endpoint, so it is deleted and
+        created again (a failed first creation must not block every later deploy).
+        """
+        if self._settled_or_deleted(endpoint_name) is not None:
             return self.update_endpoint(endpoint_name=endpoint_name, version=version)
+        return self._create(endpoint_name, version)
+
+    def _create(self, endpoint_name: str, version: int | None) -> Endpoint:
         chosen, config_name = self._prepare(endpoint_name, version)
         final = self.hosting.create(endpoint_name=endpoint_name, config_name=config_name, version=chosen.version)
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
+    def _settled_or_deleted(self, endpoint_name: str) -> dict[str, Any] | None:
+        """The endpoint once it leaves transitional states; ``None`` if absent, or Failed and now deleted."""
+        current = self.hosting.describe(endpoint_name)
+        if current is None:
+            return None
+        if current["EndpointStatus"] in TRANSITIONAL:
+            self._log(f"endpoint {endpoint_name} is {current['EndpointStatus']}; waiting for it to settle first")
+            current = self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
+        if current["EndpointStatus"] == "Failed":
+            reason = current.get("FailureReason") or "no reason given"
+            self._log(
+                f"endpoint {endpoint_name} is Failed ({reason}); only DeleteEndpoint works on a failed endpoint, "
+                "so it is deleted and created again"
+            )
+            self.hosting.delete_endpoint(endpoint_name)
+            return None
+        return current
+
     def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
+        if self.hosting.describe(endpoint_name) is None:
+            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
+        if self._settled_or_deleted(endpoint_name) is None:
+            return self._create(endpoint_name, version)  # it was Failed: there is nothing to shift traffic from
         return self._update(endpoint_name=endpoint_name, version=version, policy=policy or BlueGreenPolicy.for_aws(self.config))
 
     def _update(self, *, endpoint_name: str, version: int | None, policy: BlueGreenPolicy, alarms: bool = True) -> Endpoint:
@@ -165,7 +194,10 @@ class SageMakerBackend:
             current = self.hosting.wait_settled(endpoint_name, deadline=Deadline(seconds=3600), what=f"endpoint {endpoint_name}")
         if current["EndpointStatus"] != "InService":
             reason = current.get("FailureReason") or "no reason given"
-            raise JobFailedError(f"endpoint {endpoint_name} is {current['EndpointStatus']} ({reason}); it must be InService to update")
+            raise JobFailedError(
+                f"endpoint {endpoint_name} is {current['EndpointStatus']} ({reason}); it must be InService to update; "
+                "`invoke deploy --mode endpoint` recreates a Failed endpoint"
+            )
         if current.get("EndpointConfigName") == config_name:
             self._log(f"endpoint {endpoint_name} already serves version {chosen.version} ({config_name})")
             self.state.record_deployment(endpoint_name, chosen.version)
@@ -233,8 +265,13 @@ class SageMakerBackend:
 
     def transform(self, *, data: str | None = None, output: str | None = None, version: int | None = None) -> TransformJob:
         chosen = select_version(self.registry.list_versions(), version)
-        model = self.hosting.ensure_model(endpoint_name=f"{self.config.project_name}-transform", version=chosen)
-        transformer = Transformer(
+        model = self.hosting.ensure_model(endpoint_name=transform_owner(self.config.project_name), version=chosen)
+        transformer = self._transformer()
+        input_uri = data or f"s3://{self.outputs.datalake_bucket}/{DEFAULT_TRAIN_KEY}"
+        return transformer.run(model_name=model, version=chosen.version, input_uri=input_uri, output_uri=output)
+
+    def _transformer(self) -> Transformer:
+        return Transformer(
             sagemaker=self.clients.sagemaker,
             s3=self.clients.s3,
             config=self.config,
@@ -242,11 +279,12 @@ class SageMakerBackend:
             clock=self.clock,
             on_log=self.on_log,
         )
-        input_uri = data or f"s3://{self.outputs.datalake_bucket}/{DEFAULT_TRAIN_KEY}"
-        return transformer.run(model_name=model, version=chosen.version, input_uri=input_uri, output_uri=output)
 
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
+        """The endpoint with its configs and models, and the models batch transform made (except
+        those a running transform job still uses)."""
         name = endpoint_name or self.outputs.endpoint_name
         deleted = self.hosting.teardown(name)
         self.state.forget_endpoint(name)
-        return deleted
+        owner = transform_owner(self.config.project_name)
+        return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ml.aws_limits import MAX_SHIFT_PERCENT
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.hosting import Hosting
@@ -22,7 +23,6 @@ MIN_EXECUTION_SECONDS = 600
 MAX_EXECUTION_SECONDS = 28800
 # Launching the green fleet before any traffic moves.
 PROVISION_SECONDS = 1200
-MAX_SHIFT_PERCENT = 50  # CANARY and LINEAR steps may move at most half the fleet at a time
 
 
 def traffic_routing(policy: BlueGreenPolicy) -> dict[str, Any]:

@@ -6,6 +6,7 @@ belongs to, so a re-run finds it and teardown deletes exactly what this project 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -153,13 +154,18 @@ class Hosting:
             tags = {t["Key"]: t["Value"] for t in self._sm.list_tags(ResourceArn=arn).get("Tags", [])}
         return tags.get(TAG_ENDPOINT) == endpoint_name
 
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        """DeleteEndpoint, then wait until it is gone (its name is taken until then)."""
+        with aws_call(service="sagemaker", action=f"deleting endpoint {endpoint_name}"):
+            self._sm.delete_endpoint(EndpointName=endpoint_name)
+        self._wait_gone(endpoint_name)
+        self._log(f"deleted endpoint {endpoint_name}")
+
     def teardown(self, endpoint_name: str) -> list[str]:
         """Delete the endpoint, then the configs and models tagged as made for it; nothing else."""
         deleted: list[str] = []
         if self.describe(endpoint_name) is not None:
-            with aws_call(service="sagemaker", action=f"deleting endpoint {endpoint_name}"):
-                self._sm.delete_endpoint(EndpointName=endpoint_name)
-            self._wait_gone(endpoint_name)
+            self.delete_endpoint(endpoint_name)
             deleted.append(f"endpoint/{endpoint_name}")
         prefix = endpoint_name[:40].rstrip("-")
         with aws_call(service="sagemaker", action=f"deleting endpoint configs of {endpoint_name}"):
@@ -168,10 +174,15 @@ class Hosting:
                     if self._owned(item["EndpointConfigArn"], endpoint_name):
                         self._sm.delete_endpoint_config(EndpointConfigName=item["EndpointConfigName"])
                         deleted.append(f"endpoint-config/{item['EndpointConfigName']}")
-        with aws_call(service="sagemaker", action=f"deleting models of {endpoint_name}"):
-            for page in self._sm.get_paginator("list_models").paginate(NameContains=prefix):
+        return deleted + self.delete_models(endpoint_name)
+
+    def delete_models(self, owner: str, *, keep: Collection[str] = ()) -> list[str]:
+        """Delete the models tagged as made for ``owner`` (an endpoint, or the transform owner), except ``keep``."""
+        deleted: list[str] = []
+        with aws_call(service="sagemaker", action=f"deleting models of {owner}"):
+            for page in self._sm.get_paginator("list_models").paginate(NameContains=owner[:40].rstrip("-")):
                 for item in page.get("Models", []):
-                    if self._owned(item["ModelArn"], endpoint_name):
+                    if item["ModelName"] not in keep and self._owned(item["ModelArn"], owner):
                         self._sm.delete_model(ModelName=item["ModelName"])
                         deleted.append(f"model/{item['ModelName']}")
         return deleted

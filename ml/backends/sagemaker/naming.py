@@ -37,8 +37,18 @@ def training_job_base(*, project: str, commit: str, inputs: Any) -> str:
     return f"{_prefix(project)}-{short_commit}-{fingerprint(inputs)}"
 
 
+def transform_job_prefix(project: str) -> str:
+    """What every transform job name of ``project`` starts with."""
+    return f"{_prefix(project)}-tf-v"
+
+
 def transform_job_base(*, project: str, version: int, inputs: Any) -> str:
-    return f"{_prefix(project)}-tf-v{version}-{fingerprint(inputs)}"
+    return f"{transform_job_prefix(project)}{version}-{fingerprint(inputs)}"
+
+
+def transform_owner(project: str) -> str:
+    """Who the batch-transform models belong to: their name prefix and ``byoc:endpoint`` tag."""
+    return f"{project}-transform"
 
 
 def model_name(*, endpoint_name: str, version: int, image: str) -> str:

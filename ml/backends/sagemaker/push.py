@@ -19,15 +19,18 @@ buildah/podman, the push output for docker), cross-checked with ECR when ECR kno
 registry ECR does not front (the CodeBuild rehearsal's loopback registry) has no ECR record, so
 there the push's own digest is the record and ``latest`` is pushed from the same local build,
 and must come back with the same digest. Plain-HTTP registries are the environment's choice
-(``CONTAINERS_REGISTRIES_CONF`` with ``insecure = true``); no flag here weakens TLS for ECR.
+(``CONTAINERS_REGISTRIES_CONF`` with ``insecure = true``, see :func:`marked_insecure`); nothing
+here weakens TLS for a registry the environment did not mark.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +41,7 @@ from botocore.exceptions import ClientError
 from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.aws_errors import aws_call, error_code
 from ml.backends.sagemaker.images import Runner, cli, run_command
+from ml.config import REGISTRIES_CONF_ENV
 from ml.errors import AwsError, UserInputError
 
 # How docker, podman and buildah word ECR's ImageTagAlreadyExistsException on a push.
@@ -53,6 +57,22 @@ class Repository:
     ecr: Any
     url: str
     name: str
+
+
+def marked_insecure(registry: str, environ: Mapping[str, str]) -> bool:
+    """Whether ``$CONTAINERS_REGISTRIES_CONF`` marks ``registry`` ``insecure = true`` (plain HTTP).
+
+    buildah and podman honour that file for pushes but not for ``login``, which needs the flag;
+    it is passed only for a registry the environment itself declared insecure, never for ECR.
+    """
+    path = environ.get(REGISTRIES_CONF_ENV)
+    if not path:
+        return False
+    try:
+        entries = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("registry", [])
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise UserInputError(f"{REGISTRIES_CONF_ENV}={path} cannot be read as registries.conf ({err})") from err
+    return any(isinstance(e, dict) and e.get("location") == registry and e.get("insecure") is True for e in entries)
 
 
 def registry_digest(repo: Repository, tag: str) -> str | None:
@@ -143,7 +163,9 @@ def push_image(
     with aws_call(service="ecr", action="logging in to ECR"):
         auth = ecr.get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
-    runner([*cli(builder), "login", "--username", user, "--password-stdin", repository_url.split("/", 1)[0]], password)
+    registry = repository_url.split("/", 1)[0]
+    plain_http = ["--tls-verify=false"] if builder != "docker" and marked_insecure(registry, os.environ) else []
+    runner([*cli(builder), "login", *plain_http, "--username", user, "--password-stdin", registry], password)
     digest = _push_commit_tag(repo, builder=builder, local_name=local_name, tag=tag, runner=runner, log=log)
     for extra in also_tags:
         move_tag(repo, tag=extra, digest=digest, builder=builder, local_name=local_name, runner=runner)

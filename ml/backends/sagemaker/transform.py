@@ -76,6 +76,20 @@ class Transformer:
                     return None
                 raise
 
+    def active_models(self) -> set[str]:
+        """Models that this project's running transform jobs use; teardown must leave them."""
+        prefix = naming.transform_job_prefix(self._config.project_name)
+        models: set[str] = set()
+        with aws_call(service="sagemaker", action="listing running transform jobs"):
+            for status in _ACTIVE:
+                pages = self._sm.get_paginator("list_transform_jobs").paginate(StatusEquals=status, NameContains=prefix)
+                for page in pages:
+                    for summary in page.get("TransformJobSummaries", []):
+                        described = self._describe(summary["TransformJobName"])
+                        if described is not None:
+                            models.add(str(described["ModelName"]))
+        return models
+
     def run(self, *, model_name: str, version: int, input_uri: str, output_uri: str | None) -> TransformJob:
         inputs = [model_name, input_uri, data_version(self._s3, input_uri), output_uri, self._config.transform_input_filter,
                   self._config.transform_output_filter, self._config.transform_join_source]  # fmt: skip

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
+from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake, TransformStatusFake
 
 from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.backend import SageMakerBackend
@@ -91,8 +91,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sm(clients: AwsClients) -> Any:
-    """The SageMaker client with training and endpoint state machines moto lacks."""
-    return EndpointFake(TrainingStatusFake(clients.sagemaker))
+    """The SageMaker client with the training, transform and endpoint state machines moto lacks."""
+    return EndpointFake(TransformStatusFake(TrainingStatusFake(clients.sagemaker)))
 
 
 @pytest.fixture

@@ -65,16 +65,113 @@ class TrainingStatusFake(_Delegating):
         return described
 
 
+class TransformStatusFake(_Delegating):
+    """Transform jobs that run InProgress and then end as ``outcome`` says (moto completes at once).
+
+    ``outcome`` is Completed, Failed or Stopped; Failed and Stopped carry ``reason``.
+    """
+
+    def __init__(self, real: Any) -> None:
+        super().__init__(real)
+        self.outcome = "Completed"
+        self.reason = "ClientError: See job logs for more information"
+        self._steps: dict[str, list[dict[str, Any]]] = {}
+
+    def create_transform_job(self, **request: Any) -> Any:
+        reply = self.real.create_transform_job(**request)
+        final: dict[str, Any] = {"TransformJobStatus": self.outcome}
+        if self.outcome != "Completed":
+            final["FailureReason"] = self.reason
+        active = "Stopping" if self.outcome == "Stopped" else "InProgress"
+        self._steps[request["TransformJobName"]] = [{"TransformJobStatus": "InProgress"}, {"TransformJobStatus": active}, final]
+        return reply
+
+    def describe_transform_job(self, **kwargs: Any) -> Any:
+        described = dict(self.real.describe_transform_job(**kwargs))
+        steps = self._steps.get(kwargs["TransformJobName"])
+        if steps:
+            overlay = steps.pop(0) if len(steps) > 1 else steps[0]
+            described.update(overlay)
+            if overlay["TransformJobStatus"] != "Completed":
+                described.pop("TransformEndTime", None)
+        return described
+
+    def list_transform_jobs(self, **kwargs: Any) -> Any:
+        """Filtered by the scripted status, as SageMaker filters by the real one."""
+        wanted = kwargs.pop("StatusEquals", None)
+        page = dict(self.real.list_transform_jobs(**kwargs))
+        summaries = []
+        for summary in page.get("TransformJobSummaries", []):
+            status = self.describe_status(summary["TransformJobName"])
+            if wanted is None or status == wanted:
+                summaries.append({**summary, "TransformJobStatus": status})
+        page["TransformJobSummaries"] = summaries
+        return page
+
+    def hold(self, name: str) -> None:
+        """From now on the job reports InProgress, as a job still running does."""
+        self._steps[name] = [{"TransformJobStatus": "InProgress"}]
+
+    def describe_status(self, name: str) -> str:
+        steps = self._steps.get(name)
+        return str(steps[0]["TransformJobStatus"]) if steps else "Completed"
+
+    def get_paginator(self, operation: str) -> Any:
+        if operation != "list_transform_jobs":
+            return self.real.get_paginator(operation)
+        fake = self
+
+        class _Pages:
+            def paginate(self, **kwargs: Any) -> list[Any]:
+                return [fake.list_transform_jobs(**kwargs)]
+
+        return _Pages()
+
+
 class EndpointFake(_Delegating):
-    """UpdateEndpoint as SageMaker runs it: Updating, then InService on the new config, or
-    RollingBack and InService on the old one, or stuck Updating (for deadlines)."""
+    """Endpoints as SageMaker runs them. CreateEndpoint: Creating, then InService, or Failed with a
+    FailureReason (``create_outcome``). UpdateEndpoint: Updating, then InService on the new config,
+    or RollingBack and InService on the old one, or Failed, or stuck Updating (for deadlines).
+    DeleteEndpoint: Deleting, then gone."""
 
     def __init__(self, real: Any) -> None:
         super().__init__(real)
         self.config_of: dict[str, str] = {}
         self.updates: list[dict[str, Any]] = []
+        self.deleted: list[str] = []
         self.outcome = "success"  # success | rollback | stuck | failed
+        self.create_outcome = "success"  # success | failed
+        self.create_reason = "The primary container for production variant AllTraffic did not pass the ping health check."
         self._steps: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        self._deleting: dict[str, dict[str, Any]] = {}
+
+    def script(self, name: str, statuses: Iterable[str]) -> None:
+        """The next describes report ``statuses`` (the last repeats) on the config it runs now."""
+        config = self.config_of.get(name) or self.real.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+        self._steps[name] = [(status, config, "") for status in statuses]
+
+    def create_endpoint(self, **request: Any) -> Any:
+        reply = self.real.create_endpoint(**request)
+        name, config = request["EndpointName"], request["EndpointConfigName"]
+        if self.create_outcome == "failed":
+            self._steps[name] = [("Creating", config, ""), ("Creating", config, ""), ("Failed", config, self.create_reason)]
+        else:
+            self._steps[name] = [("Creating", config, ""), ("InService", config, "")]
+        self.config_of.pop(name, None)
+        return reply
+
+    def delete_endpoint(self, **kwargs: Any) -> Any:
+        name = kwargs["EndpointName"]
+        last = self.describe_endpoint(EndpointName=name)
+        if last["EndpointStatus"] in ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"):
+            message = f"Cannot delete endpoint {name} while it is {last['EndpointStatus']}"
+            raise self.real.exceptions.ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "DeleteEndpoint")
+        reply = self.real.delete_endpoint(**kwargs)
+        self.deleted.append(name)
+        self._steps.pop(name, None)
+        self.config_of.pop(name, None)
+        self._deleting[name] = {**last, "EndpointStatus": "Deleting"}
+        return reply
 
     def update_endpoint(self, **request: Any) -> dict[str, Any]:
         name, new = request["EndpointName"], request["EndpointConfigName"]
@@ -95,8 +192,10 @@ class EndpointFake(_Delegating):
         return {"EndpointArn": f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{name}"}
 
     def describe_endpoint(self, **kwargs: Any) -> Any:
-        described = dict(self.real.describe_endpoint(**kwargs))
         name = kwargs["EndpointName"]
+        if name in self._deleting:  # one describe while Deleting, then moto's "Could not find"
+            return self._deleting.pop(name)
+        described = dict(self.real.describe_endpoint(**kwargs))
         steps = self._steps.get(name)
         if steps:
             status, config, reason = steps.pop(0) if len(steps) > 1 else steps[0]

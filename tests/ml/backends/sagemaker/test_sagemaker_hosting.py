@@ -91,7 +91,7 @@ def test_update_is_blue_green_with_same_variant_and_alarm_rollback(backend: Sage
     assert policy["TrafficRoutingConfiguration"] == {
         "Type": "CANARY",
         "WaitIntervalInSeconds": 300,
-        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
     }
     assert policy["TerminationWaitInSeconds"] == 600
     assert 600 <= policy["MaximumExecutionTimeoutInSeconds"] <= 28800

@@ -15,7 +15,8 @@ from conftest import MANIFEST_V2, TEST_REPO
 
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
-from ml.config import SOURCE_VERSION_ENV
+from ml.backends.sagemaker.push import marked_insecure
+from ml.config import REGISTRIES_CONF_ENV, SOURCE_VERSION_ENV
 from ml.errors import UserInputError
 from ml.source_commit import source_commit
 
@@ -217,3 +218,15 @@ def test_docker_digest_comes_from_the_push_output(make_backend: Any, config: Any
     assert pushed_digest(builder="docker", local_name="x:1", remote="r/x:1", runner=docker) == digest
     with pytest.raises(UserInputError, match="reported no sha256 digest"):
         pushed_digest(builder="docker", local_name="x:1", remote="r/x:1", runner=lambda a, s: "")
+
+
+def test_only_a_registry_the_environment_marks_is_spoken_to_over_http(tmp_path: Path) -> None:
+    conf = tmp_path / "registries.conf"
+    conf.write_text('[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n', encoding="utf-8")
+    env = {REGISTRIES_CONF_ENV: str(conf)}
+    assert marked_insecure("127.0.0.1:5000", env)
+    assert not marked_insecure("123456789012.dkr.ecr.us-east-1.amazonaws.com", env)
+    assert not marked_insecure("127.0.0.1:5000", {})
+    conf.write_text("[[registry]\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="cannot be read as registries.conf"):
+        marked_insecure("127.0.0.1:5000", env)

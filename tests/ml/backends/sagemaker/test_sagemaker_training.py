@@ -18,7 +18,7 @@ from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError, UserIn
 
 
 def _training(sm: Any) -> Any:
-    return sm.real  # EndpointFake wraps TrainingStatusFake
+    return sm.real.real  # EndpointFake wraps TransformStatusFake, which wraps TrainingStatusFake
 
 
 def test_request_is_spot_with_checkpoints_and_digest_pinned_image(backend: SageMakerBackend, clients: Any, sm: Any) -> None:

@@ -1,0 +1,59 @@
+"""Defect 1: lineage in CustomerMetadataProperties must fit the API's alphabet and limits, and round-trip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ml.awscheck.requests import check_request
+from ml.backends.sagemaker import metadata
+from ml.backends.sagemaker.backend import SageMakerBackend
+
+_CREATE = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateModelPackage")
+
+
+def _accepted(props: dict[str, str]) -> bool:
+    return check_request(_CREATE, {"ModelPackageGroupName": "g", "CustomerMetadataProperties": props}) == []
+
+
+@given(st.text(max_size=60))
+def test_any_text_escapes_into_the_alphabet_and_back(text: str) -> None:
+    encoded = metadata.encode(text)
+    assert metadata.decode(encoded) == text
+    if encoded:
+        # Every character is in the alphabet (lengths are encode_properties' concern, below).
+        assert _accepted({"k": encoded[: metadata.MAX_VALUE], encoded[: metadata.MAX_KEY]: "v"})
+
+
+def test_hyperparameters_get_a_key_each_and_round_trip() -> None:
+    hyperparameters = {"max_depth": "3", "layers": '{"a": [1, 2]}', "weird key=1": "ä,b", "empty": ""}
+    fields = {"training_job": "job-1", "data_version": "training=3/L4kq+x.y_z"}
+    props = metadata.encode_properties(fields, hyperparameters=hyperparameters, metrics={"validation:accuracy": 0.9667})
+    assert _accepted(props)
+    assert props["hp.max_depth"] == "3" and props["metric.validation:accuracy"] == "0.9667"
+    lineage, metrics = metadata.decode_properties(props)
+    assert lineage == {**fields, "hyperparameters": {k: v for k, v in hyperparameters.items() if v}}
+    assert metrics == {"validation:accuracy": 0.9667}
+
+
+def test_what_cannot_fit_is_counted_not_truncated() -> None:
+    many = {f"p{i:02d}": str(i) for i in range(60)}
+    props = metadata.encode_properties({"training_job": "job-1", "huge": "x" * 300}, hyperparameters=many, metrics={})
+    assert _accepted(props)
+    assert len(props) == metadata.MAX_ENTRIES
+    assert "huge" not in props  # never cut short: a truncated value would lie
+    lineage, _ = metadata.decode_properties(props)
+    assert lineage["omitted"] == str(1 + 60 - 48)
+    assert lineage["training_job"] == "job-1"  # the complete record stays findable
+
+
+def test_registered_version_lists_its_hyperparameters(backend: SageMakerBackend, clients: Any) -> None:
+    job = backend.train(hyperparameters={"max_depth": "4", "criterion": "gini,entropy"})
+    version = backend.register(job_name=job.name)
+    [listed] = backend.list_versions()
+    assert listed.lineage["hyperparameters"] == {"max_depth": "4", "max_leaf_nodes": "5", "random_state": "0", "criterion": "gini,entropy"}
+    assert listed.lineage["hyperparameters"] == version.lineage["hyperparameters"] == job.hyperparameters
+    assert listed.training_job == job.name
