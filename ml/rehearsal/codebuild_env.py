@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml.config import STRICT_REQUESTS_ENV
+from ml.rehearsal.motoapp import ACCOUNT
 from ml.rehearsal.resolver import Resolver
 
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
@@ -88,7 +89,7 @@ def build_environment(
     env.update(
         {
             "CODEBUILD_BUILD_ID": build_id,
-            "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{region}:123456789012:build/{build_id}",
+            "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{region}:{ACCOUNT}:build/{build_id}",
             "CODEBUILD_INITIATOR": initiator,
             "CODEBUILD_RESOLVED_SOURCE_VERSION": commit,
             "CODEBUILD_SRC_DIR": str(src_dir),
@@ -123,7 +124,7 @@ def image_detail(*, repository_uri: str, repository: str, digest: str, tags: lis
             "ImageDigest": digest,
             "Version": "1.0",
             "ImagePushedAt": "",
-            "RegistryId": "123456789012",
+            "RegistryId": ACCOUNT,
             "RepositoryName": repository,
             "ImageURI": f"{repository_uri}@{digest}",
             "ImageTags": tags,

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ml.rehearsal.motoapp import MotoApp, Reply, error_reply, json_reply
+from ml.rehearsal.motoapp import ACCOUNT, MotoApp, Reply, error_reply, json_reply
 from ml.rehearsal.registry import Manifest, RegistryClient
-
-ACCOUNT = "123456789012"  # moto's default account
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,6 @@ class FrontApp:
         self._faultable = faultable
         # service -> operation -> fake with .handle(operation, request)
         self._fakes = fakes
-        self.calls: list[tuple[str, str]] = []  # (service, operation) of every intercepted call
 
     def set_fault(self, fault: Fault | None) -> None:
         """The failure the fakes inject from now on (``None``: none)."""
@@ -51,11 +50,10 @@ class FrontApp:
         routed = self.route(environ.get("HTTP_X_AMZ_TARGET", ""))
         if routed is None:
             return self.moto.app(environ, start_response)  # type: ignore[no-any-return]
-        service, operation, fake = routed
+        _service, operation, fake = routed
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         request = json.loads(body or b"{}")
-        self.calls.append((service, operation))
         reply: Reply = fake.handle(operation, request)
         headers = [*strip_length(reply.headers), ("Content-Length", str(len(reply.body))), ("x-amzn-RequestId", "rehearsal")]
         start_response(f"{reply.status} {'OK' if reply.ok else 'Bad Request'}", headers)

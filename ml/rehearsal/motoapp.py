@@ -11,9 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+# moto's one account: every ARN and registry id in the fake AWS carries it.
+ACCOUNT: str = DEFAULT_ACCOUNT_ID
 WsgiApp = Any  # moto's DomainDispatcherApplication; werkzeug's WSGIApplication protocol
 
 # Service name in the credential scope -> X-Amz-Target prefix of its JSON protocol.

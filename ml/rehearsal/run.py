@@ -73,24 +73,35 @@ class Rehearsal:
         self._exports = 0
 
     def __enter__(self) -> Rehearsal:
+        self.registry.start()
+        try:
+            self._start()
+        except BaseException:
+            self.registry.stop()  # what was started is stopped, whatever failed
+            raise
+        return self
+
+    def _start(self) -> None:
         import boto3
 
-        self.registry.start()
         reset_moto()
         self.front = make_front(region=self.region, registry=self.registry.client, fault=None, mutability=self.mutability)
         self.server = FakeAwsServer(app=self.front).start()
-        self.session = boto3.Session(region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - moto's fake credentials
-        self.world = World(
-            stacks=self.stacks,
-            session=_EndpointSession(self.session, self.server.url),
-            registry_address=self.registry.address,
-            mutability=self.mutability,
-        )
-        self.host = BuildHost.write(directory=self.workdir / "host", registry=self.registry.address)
-        self.variables = {p: project_variables(_project(self.stacks[s]), self.world.resolver(s)) for p, s in STACK_OF.items()}
-        self.outputs = {k: json.loads(v) for k, v in self.variables["deploy"].items() if k.startswith("BYOC_OUTPUTS_")}
-        self.put_data(reverse=False)
-        return self
+        try:
+            self.session = boto3.Session(region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 - moto's fake credentials
+            self.world = World(
+                stacks=self.stacks,
+                session=_EndpointSession(self.session, self.server.url),
+                registry_address=self.registry.address,
+                mutability=self.mutability,
+            )
+            self.host = BuildHost.write(directory=self.workdir / "host", registry=self.registry.address)
+            self.variables = {p: project_variables(_project(self.stacks[s]), self.world.resolver(s)) for p, s in STACK_OF.items()}
+            self.outputs = {k: json.loads(v) for k, v in self.variables["deploy"].items() if k.startswith("BYOC_OUTPUTS_")}
+            self.put_data(reverse=False)
+        except BaseException:
+            self.server.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()

@@ -136,7 +136,8 @@ class World:
             Threshold=float(spec.get("threshold") or 1),
             ComparisonOperator=str(spec.get("comparison_operator") or "GreaterThanOrEqualToThreshold"),
         )
-        return {"alarm_name": alarm, "arn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"}
+        described = self._client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+        return {"alarm_name": alarm, "arn": described["AlarmArn"]}
 
     def _make_aws_kms_key(self, stack: str, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         key = self._client("kms").create_key(Description=str(spec.get("description", "")))["KeyMetadata"]
