@@ -222,7 +222,8 @@ def lifecycle(c: Context, keep: bool = False) -> None:
 
 @task(
     help={
-        "pipelines": "comma-separated: build, train, deploy (default all three; deploy includes approve, rollback, teardown)",
+        "pipelines": "comma-separated: build, train, deploy (default all three); a later one brings in what it needs "
+        "(train: build; deploy: build, train, approve, rollback, teardown)",
         "fault": "inject a failure after the main flow: training-failed, transform-failed, endpoint-failed, update-rolled-back, "
         "a comma-separated list, or all",
         "keep": "keep the rehearsal's working folder (exports, registry storage, logs) and print where it is",

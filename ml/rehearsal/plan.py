@@ -76,8 +76,16 @@ FAULT_STAGES: dict[Fault, tuple[Stage, ...]] = {
 
 
 def plan(*, faults: tuple[Fault, ...], pipelines: tuple[Pipeline, ...] = PIPELINES) -> tuple[Stage, ...]:
-    """MAIN (restricted to ``pipelines``; operator stages belong to deploy), then each fault's stages."""
-    wanted = set(pipelines) | ({"operator"} if "deploy" in pipelines else set())
+    """MAIN restricted to ``pipelines`` and what they need, then each fault's stages.
+
+    Train needs the build's image and deploy needs registered versions, as on AWS, so a later
+    pipeline brings the earlier ones in; operator stages (approve, rollback, teardown) belong to
+    deploy. Faults need the whole main flow.
+    """
+    last = max(PIPELINES.index(p) for p in pipelines) if pipelines and not faults else len(PIPELINES) - 1
+    wanted: set[str] = set(PIPELINES[: last + 1])
+    if "deploy" in wanted:
+        wanted.add("operator")
     stages = [s for s in MAIN if s.pipeline in wanted]
     for fault in faults:
         stages.extend(FAULT_STAGES[fault])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.config import load_config
+from ml.errors import ByocError
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
 from ml.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
 from ml.rehearsal.checks import StageChecks
@@ -223,7 +224,14 @@ def run_rehearsal(
     workdir = keep or Path(tempfile.mkdtemp(prefix="byoc-rehearsal-"))
     try:
         with Rehearsal(root=root, synth_dir=synth_dir, workdir=workdir, region=region, on_line=on_line) as rehearsal:
-            return [rehearsal.run_stage(stage) for stage in stages]
+            results = []
+            for stage in stages:
+                started = time.monotonic()
+                try:
+                    results.append(rehearsal.run_stage(stage))
+                except (ByocError, ValueError) as err:  # the stage could not even start: say why, go on
+                    results.append(StageResult(stage=stage, passed=False, exit_code=-1, seconds=time.monotonic() - started, note=str(err)))
+            return results
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

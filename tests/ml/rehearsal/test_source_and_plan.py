@@ -66,5 +66,6 @@ def test_the_plan_runs_the_main_flow_then_each_fault() -> None:
     assert {s.fault for s in full if s.fault} == set(FAULTS)
     only_build = plan(faults=(), pipelines=("build",))
     assert [s.pipeline for s in only_build] == ["build", "build"]
-    assert {s.pipeline for s in plan(faults=(), pipelines=("train",))} == {"train"}
-    assert "operator" in {s.pipeline for s in plan(faults=(), pipelines=("deploy",))}  # approve, rollback, teardown
+    assert {s.pipeline for s in plan(faults=(), pipelines=("train",))} == {"build", "train"}  # train needs the image
+    assert plan(faults=(), pipelines=("deploy",)) == MAIN  # approve, rollback, teardown included
+    assert plan(faults=("training-failed",), pipelines=("build",))[: len(MAIN)] == MAIN  # a fault needs the main flow
