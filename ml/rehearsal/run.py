@@ -8,7 +8,9 @@ synthesized CodeBuild project, checked against the repository's own file.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY
 from ml.config import load_config
 from ml.errors import ByocError
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
@@ -35,9 +38,7 @@ STACK_OF = {
     "deploy": "DeployPipelineStack",
     "operator": "DeployPipelineStack",
 }
-DATA_KEY = "iris/input/iris.csv"
-# The Dockerfile's default base; no registry is reachable, so the local debootstrap image stands in.
-DOCKERFILE_BASE = "docker.io/library/debian:bookworm-slim"
+_BASE_ARG = re.compile(r"^ARG BASE_IMAGE=(\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,12 +57,22 @@ def _project(stack: dict[str, Any]) -> dict[str, Any]:
     return next(iter(projects.values()))
 
 
-def prepare_base_image() -> None:
-    """The Dockerfile's FROM, made locally (debootstrap, once per machine) under its public name."""
-    import subprocess
+def dockerfile_base(dockerfile: Path) -> str:
+    """The Dockerfile's default ``BASE_IMAGE``, fully qualified as a pull would name it."""
+    match = _BASE_ARG.search(dockerfile.read_text(encoding="utf-8"))
+    if match is None:
+        raise ValueError(f"{dockerfile} has no `ARG BASE_IMAGE=<image>` default to stand in for")
+    name = match.group(1)
+    if "/" not in name:
+        name = f"library/{name}"
+    return name if "." in name.split("/", 1)[0] else f"docker.io/{name}"
 
+
+def prepare_base_image(dockerfile: Path) -> None:
+    """The Dockerfile's FROM, made locally (debootstrap, once per machine) under its public name:
+    no registry is reachable here, CodeBuild would pull it."""
     ensure_debian_base()
-    subprocess.run(["buildah", *STORAGE, "tag", DEBIAN_BASE, DOCKERFILE_BASE], check=True, capture_output=True)
+    subprocess.run(["buildah", *STORAGE, "tag", DEBIAN_BASE, dockerfile_base(dockerfile)], check=True, capture_output=True)
 
 
 class Rehearsal:
@@ -120,7 +131,7 @@ class Rehearsal:
         """Upload the sample data as the train pipeline's S3 source object; a new version each call."""
         rows = (self.root / "data" / "iris.csv").read_text(encoding="utf-8").splitlines()
         body = "\n".join(reversed(rows) if reverse else rows) + "\n"
-        return str(self.client("s3").put_object(Bucket=self.datalake, Key=DATA_KEY, Body=body.encode())["VersionId"])
+        return str(self.client("s3").put_object(Bucket=self.datalake, Key=DEFAULT_TRAIN_KEY, Body=body.encode())["VersionId"])
 
     def _buildspec(self, pipeline: str, src: Path) -> Buildspec:
         embedded = _project(self.stacks[STACK_OF[pipeline]])["source"]["buildspec"]
@@ -148,7 +159,7 @@ class Rehearsal:
             repository_uri=build["ecr_repository_url"], repository=repository, digest=latest.digest, tags=tags, size=latest.size_bytes
         )
         (image_dir / "imageDetail.json").write_text(detail, encoding="utf-8")
-        body = self.client("s3").get_object(Bucket=self.datalake, Key=DATA_KEY)["Body"].read()
+        body = self.client("s3").get_object(Bucket=self.datalake, Key=DEFAULT_TRAIN_KEY)["Body"].read()
         (data_dir / "iris.csv").write_bytes(body)
         return {"image": image_dir, "data": data_dir}
 
@@ -220,7 +231,7 @@ def run_rehearsal(
     *, root: Path, synth_dir: Path, stages: tuple[Stage, ...], region: str, on_line: Callable[[str], None], keep: Path | None = None
 ) -> list[StageResult]:
     """Run ``stages`` in order against fresh fakes; every stage runs even after a failure is seen."""
-    prepare_base_image()
+    prepare_base_image(root / "ml" / "container" / "Dockerfile")
     workdir = keep or Path(tempfile.mkdtemp(prefix="byoc-rehearsal-"))
     try:
         with Rehearsal(root=root, synth_dir=synth_dir, workdir=workdir, region=region, on_line=on_line) as rehearsal:

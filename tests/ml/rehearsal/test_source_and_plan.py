@@ -69,3 +69,18 @@ def test_the_plan_runs_the_main_flow_then_each_fault() -> None:
     assert {s.pipeline for s in plan(faults=(), pipelines=("train",))} == {"build", "train"}  # train needs the image
     assert plan(faults=(), pipelines=("deploy",)) == MAIN  # approve, rollback, teardown included
     assert plan(faults=("training-failed",), pipelines=("build",))[: len(MAIN)] == MAIN  # a fault needs the main flow
+
+
+@pytest.mark.parametrize(
+    ("arg", "qualified"),
+    [
+        ("debian:bookworm-slim", "docker.io/library/debian:bookworm-slim"),
+        ("python/slim:3.11", "docker.io/python/slim:3.11"),
+        ("public.ecr.aws/debian/debian:bookworm", "public.ecr.aws/debian/debian:bookworm"),
+    ],
+)
+def test_the_dockerfile_base_is_named_as_a_pull_would_name_it(tmp_path: Path, arg: str, qualified: str) -> None:
+    from ml.rehearsal.run import dockerfile_base
+
+    (tmp_path / "Dockerfile").write_text(f"ARG BASE_IMAGE={arg}\nFROM ${{BASE_IMAGE}}\n")
+    assert dockerfile_base(tmp_path / "Dockerfile") == qualified
