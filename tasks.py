@@ -220,6 +220,56 @@ def lifecycle(c: Context, keep: bool = False) -> None:
     run_lifecycle(config=_config(), root=ROOT, keep=keep)
 
 
+@task(
+    help={
+        "pipelines": "comma-separated: build, train, deploy (default all three); a later one brings in what it needs "
+        "(train: build; deploy: build, train, approve, rollback, teardown)",
+        "fault": "inject a failure after the main flow: training-failed, transform-failed, endpoint-failed, update-rolled-back, "
+        "a comma-separated list, or all",
+        "keep": "keep the rehearsal's working folder (exports, registry storage, logs) and print where it is",
+    }
+)
+@_user_errors
+def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "", keep: bool = False) -> None:
+    """Rehearse the pipelines as CodeBuild runs them: exported tree, the stacks' variables, the buildspecs'
+    own phases, against moto with faithful fakes and a real loopback registry (see docs/rehearsal.md)."""
+    import tempfile
+
+    from ml.rehearsal.plan import PIPELINES, parse_faults, plan
+    from ml.rehearsal.run import report, run_rehearsal
+
+    chosen = tuple(p.strip() for p in pipelines.split(",") if p.strip())
+    if unknown := [p for p in chosen if p not in PIPELINES]:
+        raise Exit(f"error: --pipelines takes {', '.join(PIPELINES)}, not {', '.join(unknown)}", code=2)
+    stages = plan(faults=parse_faults(fault), pipelines=chosen)  # type: ignore[arg-type]
+    synth_dir = _fresh_synth()
+    workdir = Path(tempfile.mkdtemp(prefix="byoc-rehearsal-")) if keep else None
+    results = run_rehearsal(root=ROOT, synth_dir=synth_dir, stages=stages, region=_config().region, on_line=print, keep=workdir)
+    print(report(results, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
+    if workdir is not None:
+        print(f"kept {workdir}")
+    if not all(r.passed for r in results):
+        raise Exit("error: the rehearsal found unexpected results (see FAIL above)", code=1)
+
+
+def _fresh_synth() -> Path:
+    """cdktf.out when it is newer than everything that shapes it, else a new synthesis (~20 s)."""
+    out = ROOT / "cdktf.out"
+    stacks = list((out / "stacks").glob("*/cdk.tf.json"))
+    sources = [
+        ROOT / "main.py",
+        ROOT / "cdktf.json",
+        *ROOT.glob("modules/**/*.py"),
+        *ROOT.glob("buildspecs/*.yml"),
+        ROOT / "ml" / "config.py",
+    ]
+    if len(stacks) < 3 or min(p.stat().st_mtime for p in stacks) < max(p.stat().st_mtime for p in sources):
+        from main import synth as synthesize
+
+        synthesize(config=_config(), outdir=str(out))
+    return out
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
@@ -287,6 +337,7 @@ ns = Collection(
     teardown,
     pipeline,
     lifecycle,
+    rehearse,
     synth,
     outputs,
     bench,

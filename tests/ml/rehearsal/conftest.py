@@ -1,0 +1,60 @@
+"""A fake AWS front on loopback, with a real docker-registry behind its ECR image lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ml.rehearsal.ecr_fake import Mutability
+from ml.rehearsal.front import FakeAwsServer, FrontApp, make_front, reset_moto
+from ml.rehearsal.registry import LoopbackRegistry
+
+REGION = "us-east-1"
+
+
+@dataclass
+class Fake:
+    front: FrontApp
+    url: str
+    registry: LoopbackRegistry
+    mutability: dict[str, Mutability]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.url)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[LoopbackRegistry]:
+    with LoopbackRegistry(workdir=tmp_path / "registry") as started:
+        yield started
+
+
+@pytest.fixture
+def fake(registry: LoopbackRegistry) -> Iterator[Fake]:
+    reset_moto()
+    mutability: dict[str, Mutability] = {}
+    front = make_front(region=REGION, registry=registry.client, fault=None, mutability=mutability)
+    with FakeAwsServer(app=front) as server:
+        yield Fake(front=front, url=server.url, registry=registry, mutability=mutability)
+    reset_moto()
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default configuration's synthesized stacks, made once for the rehearsal test.
+
+    tests/modules/conftest.py has the same fixture; moving it to tests/conftest.py would share one
+    synthesis between the two folders.
+    """
+    from main import synth
+    from ml.config import load_config
+
+    root = Path(__file__).resolve().parents[3]
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    synth(config=load_config(root / "cdktf.json"), outdir=str(outdir))
+    return outdir
