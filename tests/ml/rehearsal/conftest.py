@@ -44,17 +44,4 @@ def fake(registry: LoopbackRegistry) -> Iterator[Fake]:
     reset_moto()
 
 
-@pytest.fixture(scope="session")
-def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default configuration's synthesized stacks, made once for the rehearsal test.
-
-    tests/modules/conftest.py has the same fixture; moving it to tests/conftest.py would share one
-    synthesis between the two folders.
-    """
-    from main import synth
-    from ml.config import load_config
-
-    root = Path(__file__).resolve().parents[3]
-    outdir = tmp_path_factory.mktemp("cdktf.out")
-    synth(config=load_config(root / "cdktf.json"), outdir=str(outdir))
-    return outdir
+# synth_dir: the session's one synthesis, from the root conftest.py (shared with tests/modules).

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Fake
 from test_ecr_fake import REPO, push
 
+from conftest import Fake
 from ml.rehearsal.checks import StageChecks
 from ml.rehearsal.faults import REASONS
 from ml.rehearsal.plan import Stage

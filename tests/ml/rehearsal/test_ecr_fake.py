@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Fake
 
+from conftest import Fake
 from ml.rehearsal.ecr_fake import Mutability
 
 REPO = "sagemaker-scikit-byo"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Fake
 
+from conftest import Fake
 from ml.rehearsal.faults import REASONS
 
 ROLE = "arn:aws:iam::123456789012:role/sm"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import Fake
 
+from conftest import Fake
 from ml.rehearsal.codebuild_env import project_variables
 from ml.rehearsal.run import STACK_OF
 from ml.rehearsal.world import World, load_stacks
