@@ -32,7 +32,8 @@ class _Record:
 class Lineage(_Record):
     """Where a model came from: enough to rebuild it or to explain it."""
 
-    git_commit: str = ""
+    git_commit: str = ""  # the full 40-hex commit on both backends (ml.gitrev), "" when unknown
+    git_dirty: bool = False  # the work tree differed from git_commit when the model was built
     data_uri: str = ""
     data_sha256: str = ""  # local: hash of the training files; sagemaker: the S3 object version
     image: str = ""  # image digest (sagemaker: repo@sha256:...), or the program hash locally

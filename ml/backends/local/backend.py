@@ -71,7 +71,7 @@ class LocalBackend:
         on_log: LogSink | None = None,
     ) -> TrainingJob:
         name = safe_name(job_name or f"{self.config.project_name}-{stamp()}", what="training job name")
-        params = dict(self.config.hyperparameters if hyperparameters is None else hyperparameters)
+        params = {**self.config.hyperparameters, **(hyperparameters or {})}
         return run_training(
             store=self.store,
             layout=self.layout,
@@ -100,8 +100,13 @@ class LocalBackend:
         return self.registry.versions()
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
+        endpoints = self._endpoints()
+        existing = endpoints.load(endpoint_name)
+        if existing is not None and existing["status"] != "Failed":
+            # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
+            return self.update_endpoint(endpoint_name=endpoint_name, version=version)
         chosen = select_version(self.registry.versions(), version)
-        return self._endpoints().deploy(name=endpoint_name, version=chosen)
+        return endpoints.deploy(name=endpoint_name, version=chosen)
 
     def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
         endpoints = self._endpoints()
@@ -181,7 +186,13 @@ class LocalBackend:
         return self._endpoints().list_all()
 
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
-        lines = self._endpoints().teardown(name=endpoint_name)
+        """The named (default: the configured) endpoint, plus transform servers of dead runs."""
+        lines = self._endpoints().teardown(name=endpoint_name or self.config.endpoint_name)
+        return lines + stop_orphans(self.store)
+
+    def teardown_all(self) -> list[str]:
+        """Local only: every endpoint of this project, whatever its name (`invoke teardown --all`)."""
+        lines = self._endpoints().teardown(name=None)
         return lines + stop_orphans(self.store)
 
     def _data(self, data: str | None) -> Path:

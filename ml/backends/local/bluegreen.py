@@ -61,8 +61,10 @@ def update(
         if record["status"] not in ("InService", "Failed") or not record.get("router"):
             raise UserInputError(f"endpoint {name!r} is {record['status']}; it can be updated once it is InService")
         blue = serving_variant(record)
-        if blue.version == version.version:
-            raise UserInputError(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
+        if blue.version == version.version and record["status"] == "InService":
+            # The contract: updating to the version already served is a no-op that says so.
+            say(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
+            return Endpoint.from_dict(record)
         record = endpoints.save(record, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
         try:
             green = endpoints.start_green(record, version)

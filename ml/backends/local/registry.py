@@ -28,14 +28,14 @@ class Registry:
         self._group = group
 
     def versions(self) -> list[ModelVersion]:
-        """All versions of the group, oldest first."""
+        """All versions of the group, newest first (the Backend contract)."""
         found = [ModelVersion.from_dict(r) for r in self._store.list(KIND) if r.get("group") == self._group]
-        return sorted(found, key=lambda v: v.version)
+        return sorted(found, key=lambda v: v.version, reverse=True)
 
     def get(self, version: int) -> ModelVersion:
         record = self._store.get(KIND, _key(self._group, version))
         if record is None:
-            known = ", ".join(str(v.version) for v in self.versions()) or "none yet; train one with `invoke train`"
+            known = ", ".join(str(v) for v in sorted(v.version for v in self.versions())) or "none yet; train one with `invoke train`"
             raise NotFoundError(f"model version {version} does not exist in {self._group!r} (registered versions: {known})")
         return ModelVersion.from_dict(record)
 
@@ -46,6 +46,9 @@ class Registry:
             raise UserInputError(f"a new version starts PendingManualApproval or Approved, not {approval_status!r}")
         with self._store.locked():
             existing = self.versions()
+            for already in existing:
+                if already.training_job == job.name:
+                    return already  # registering a job twice names one version, as on SageMaker
             number = max((v.version for v in existing), default=0) + 1
             event = ApprovalEvent(status=approval_status, by=_who(), at=now_iso(), note="registered")
             version = ModelVersion(

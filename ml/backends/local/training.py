@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ml.backends.base import LogSink
-from ml.backends.local.artifacts import git_commit, pack_model, sha256_files
+from ml.backends.local.artifacts import pack_model, sha256_files
 from ml.backends.local.clock import now_iso
 from ml.backends.local.layout import Layout
 from ml.backends.local.programs import Programs
 from ml.backends.local.store import StateStore
 from ml.backends.records import Lineage, TrainingJob
 from ml.errors import JobFailedError, UserInputError
+from ml.gitrev import read_revision
 
 KIND = "training-jobs"
 _METRIC = re.compile(r"^\s*([A-Za-z][\w:./-]*)\s*[=:]\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
@@ -94,8 +95,10 @@ def run_training(
         if store.get(KIND, job_name) is not None or job_dir.exists():
             raise UserInputError(f"training job {job_name!r} already exists; choose another --job-name or leave it out")
         _stage(job_dir, files, hyperparameters, copy=programs.kind == "image")
+        revision = read_revision(layout.root)
         lineage = Lineage(
-            git_commit=git_commit(layout.root),
+            git_commit=revision.commit,
+            git_dirty=revision.dirty,
             data_uri=str(data.resolve()),
             data_sha256=sha256_files([p for ps in files.values() for p in ps]),
             image=programs.identity(),

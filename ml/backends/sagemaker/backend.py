@@ -159,7 +159,7 @@ class SageMakerBackend:
             reason = current.get("FailureReason") or "no reason given"
             raise JobFailedError(f"endpoint {endpoint_name} is {current['EndpointStatus']} ({reason}); it must be InService to update")
         if current.get("EndpointConfigName") == config_name:
-            self._log(f"endpoint {endpoint_name} already serves version {chosen.version} ({config_name})")
+            self._log(f"endpoint {endpoint_name!r} already serves model version {chosen.version}; nothing to update")
             self.state.record_deployment(endpoint_name, chosen.version)
             return self._record(current)
         self._log(f"blue/green update of {endpoint_name} to version {chosen.version} ({policy.traffic})")

@@ -22,6 +22,7 @@ from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.config import TRACKED_IMAGE_TAG
 from ml.errors import NotFoundError, UserInputError
+from ml.gitrev import GitRevision, commit_tag
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.
@@ -53,10 +54,10 @@ def detect_builder(which: Callable[[str], str | None] = shutil.which, runner: Ru
 
 
 def git_commit(root: Path, runner: Runner = run_command) -> str:
-    """The short commit, marked ``-dirty`` when the tree has changes, so a tag never lies."""
-    commit = runner(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], None).strip()
+    """The full commit, marked ``-dirty`` when the tree has changes, so a tag never lies (ml.gitrev)."""
+    commit = runner(["git", "-C", str(root), "rev-parse", "HEAD"], None).strip()
     dirty = runner(["git", "-C", str(root), "status", "--porcelain"], None).strip()
-    return f"{commit}-dirty" if dirty else commit
+    return commit_tag(GitRevision(commit=commit, dirty=bool(dirty)))
 
 
 def _cli(builder: str) -> list[str]:

@@ -15,6 +15,7 @@ from ml.backends.sagemaker.naming import fingerprint
 from ml.backends.sagemaker.training import TAG_COMMIT, TAG_DATA_VERSION, split_s3_uri
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
+from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
 APPROVAL_CHOICES = ("PendingManualApproval", "Approved", "Rejected")
@@ -26,7 +27,8 @@ def _lineage_properties(job: dict[str, Any], tags: dict[str, str], metrics: dict
     props = {
         META_JOB: job["TrainingJobName"],
         "image": job["AlgorithmSpecification"]["TrainingImage"],
-        "git_commit": tags.get(TAG_COMMIT, ""),
+        "git_commit": split_commit_tag(tags.get(TAG_COMMIT, "")).commit,
+        "git_dirty": "true" if split_commit_tag(tags.get(TAG_COMMIT, "")).dirty else "",
         "data_version": tags.get(TAG_DATA_VERSION, ""),
         "data_uri": next((c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.get("InputDataConfig", [])), ""),
         "hyperparameters": json.dumps(job.get("HyperParameters") or {}, sort_keys=True),
@@ -47,7 +49,7 @@ def version_from_description(package: dict[str, Any]) -> ModelVersion:
         image=container.get("Image", ""),
         training_job=props.get(META_JOB, ""),
         metrics=metrics,
-        lineage={k: v for k, v in props.items() if not k.startswith("metric.")},
+        lineage={k: v for k, v in props.items() if not k.startswith("metric.")} | {"git_dirty": props.get("git_dirty") == "true"},
         created_at=str(package.get("CreationTime", "")),
         arn=package["ModelPackageArn"],
     )
@@ -130,8 +132,8 @@ class Registry:
         return f"s3://{bucket}/{metrics_key}"
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
-        if status not in APPROVAL_CHOICES:
-            raise UserInputError(f"approval status must be one of {', '.join(APPROVAL_CHOICES)}, not {status!r}")
+        if status not in APPROVAL_CHOICES or status == "PendingManualApproval":  # the contract: see Backend.approve
+            raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
         target = self.get(version)
         request: dict[str, Any] = {"ModelPackageArn": target.arn, "ModelApprovalStatus": status}
         if note:

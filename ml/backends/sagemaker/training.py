@@ -20,6 +20,7 @@ from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError
+from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
 # The container prints `train:accuracy=0.9800` and `validation:accuracy=0.9667`.
@@ -134,7 +135,8 @@ def record_from_description(job: Mapping[str, Any], tags: Mapping[str, str]) -> 
         artifact_uri=str(job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")),
         failure_reason=str(job.get("FailureReason", "")),
         lineage={
-            "git_commit": tags.get(TAG_COMMIT, ""),
+            "git_commit": split_commit_tag(tags.get(TAG_COMMIT, "")).commit,
+            "git_dirty": split_commit_tag(tags.get(TAG_COMMIT, "")).dirty,
             "data_uri": channels.get("training", ""),
             "data_sha256": tags.get(TAG_DATA_VERSION, ""),
             "image": job.get("AlgorithmSpecification", {}).get("TrainingImage", ""),

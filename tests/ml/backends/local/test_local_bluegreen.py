@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from local_helpers import Load, Project
+from local_helpers import Load, Project, add_version, fixture_versions
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -39,7 +39,7 @@ def break_version(trained: Project) -> Iterator[Callable[[str], int]]:
     made: list[int] = []
 
     def make(mode: str) -> int:
-        version = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
+        version = add_version(trained.backend, like_job=fixture_versions(trained)[1].training_job)
         trained.programs.broken[version.version] = mode
         made.append(version.version)
         return version.version

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from local_helpers import Project, make_backend
+from local_helpers import Project, add_version, fixture_versions, make_backend
 
 from ml.backends.local import procs
 from ml.backends.local.programs import ProcessPrograms
@@ -14,7 +14,7 @@ from ml.errors import JobFailedError, NotFoundError, UserInputError
 
 
 def test_lifecycle_records_lineage_serves_and_tears_down_only_its_processes(trained: Project) -> None:
-    first, second = trained.backend.list_versions()[:2]
+    first, second = fixture_versions(trained)
     assert first.artifact_sha256 and Path(first.artifact_uri).name == "model.tar.gz"
     assert first.lineage["data_sha256"] and first.lineage["image"].startswith("program:sha256:")
     assert [a["status"] for a in first.approvals] == ["PendingManualApproval", "Approved"]
@@ -69,7 +69,7 @@ def test_approving_an_unknown_version_lists_the_known_ones(trained: Project) -> 
 
 
 def test_deploying_a_rejected_or_unknown_version_is_refused(trained: Project) -> None:
-    rejected = trained.backend.register(job_name=trained.backend.list_versions()[0].training_job)
+    rejected = add_version(trained.backend, like_job=fixture_versions(trained)[0].training_job, approval_status="PendingManualApproval")
     trained.backend.approve(version=rejected.version, status="Rejected", note="worse")
     with pytest.raises(UserInputError, match=f"version {rejected.version} is Rejected"):
         trained.backend.deploy_endpoint(endpoint_name="x", version=rejected.version)
@@ -77,13 +77,9 @@ def test_deploying_a_rejected_or_unknown_version_is_refused(trained: Project) ->
         trained.backend.deploy_endpoint(endpoint_name="x", version=4242)
 
 
-def test_deploying_an_existing_endpoint_points_to_update(trained: Project) -> None:
+def test_rollback_with_no_earlier_version_says_so(trained: Project) -> None:
     trained.backend.deploy_endpoint(endpoint_name="twice", version=1)
     try:
-        with pytest.raises(UserInputError, match="already exists .*invoke deploy --mode update"):
-            trained.backend.deploy_endpoint(endpoint_name="twice", version=2)
-        with pytest.raises(UserInputError, match="already serves model version 1; nothing to update"):
-            trained.backend.update_endpoint(endpoint_name="twice", version=1)
         with pytest.raises(NotFoundError, match="no earlier version to roll back to"):
             trained.backend.rollback(endpoint_name="twice")
     finally:
