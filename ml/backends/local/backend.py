@@ -101,7 +101,7 @@ class LocalBackend:
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
-        existing = endpoints.load(endpoint_name)
+        existing = endpoints.settle(endpoint_name, say=self._on_event)
         if existing is not None and existing["status"] != "Failed":
             # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
             return self.update_endpoint(endpoint_name=endpoint_name, version=version)
@@ -188,12 +188,12 @@ class LocalBackend:
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
         """The named (default: the configured) endpoint, plus transform servers of dead runs."""
         lines = self._endpoints().teardown(name=endpoint_name or self.config.endpoint_name)
-        return lines + stop_orphans(self.store)
+        return lines + stop_orphans(self.store, self.layout)
 
     def teardown_all(self) -> list[str]:
         """Local only: every endpoint of this project, whatever its name (`invoke teardown --all`)."""
         lines = self._endpoints().teardown(name=None)
-        return lines + stop_orphans(self.store)
+        return lines + stop_orphans(self.store, self.layout)
 
     def _data(self, data: str | None) -> Path:
         if data:

@@ -57,7 +57,7 @@ def update(
     """Move ``name`` to ``version``; ``history(previous_versions, blue_version)`` gives the new history."""
     say = on_event or (lambda _line: None)
     with endpoints.store.claim("endpoint", name):
-        record = endpoints.require(name, verb="update")
+        record = endpoints.converge(endpoints.require(name, verb="update"), say=say)
         if record["status"] not in ("InService", "Failed") or not record.get("router"):
             raise UserInputError(f"endpoint {name!r} is {record['status']}; it can be updated once it is InService")
         blue = serving_variant(record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 from typing import Any
 
+from ml.backends.base import LogSink
 from ml.backends.local import procs
 from ml.backends.local.clock import now_iso, stamp
 from ml.backends.local.fleet import Variant, start_variant, stop_variant, variant_id
@@ -140,14 +141,63 @@ class Endpoints:
     def teardown(self, *, name: str | None) -> list[str]:
         records = [r for r in [self.load(name)] if r is not None] if name else self.store.list(KIND)
         if name and not records:
-            return [f"endpoint {name!r} does not exist; nothing to tear down"]
+            stray = procs.stop_under(self.layout.endpoint_dir(name))  # a run killed before its first write
+            return [f"endpoint {name!r} does not exist; nothing to tear down"] + (
+                [f"stopped {len(stray)} unrecorded process(es) of endpoint {name}"] if stray else []
+            )
         lines: list[str] = []
         for record in records:
             with self.store.claim("endpoint", record["name"]):
                 lines += self._stop_all(record)
                 self.store.delete(KIND, record["name"])
                 lines.append(f"deleted endpoint {record['name']}")
+        if name is None:
+            stray = procs.stop_under(self.layout.state / "endpoints")
+            lines += [f"stopped {len(stray)} unrecorded endpoint process(es)"] if stray else []
         return lines
+
+    def converge(self, record: dict[str, Any], *, say: LogSink | None = None) -> dict[str, Any]:
+        """After a killed run: roll an interrupted update back to the settled variant. Call claimed.
+
+        A run killed mid-update leaves the record Failed (the store's recovery) with blue and
+        green both in the fleet, and maybe a variant it never recorded. The settled variant (the
+        one serving ``version``, else the heaviest live one) gets all traffic; every other
+        process working under the endpoint's folder is stopped. Without a live router or
+        variant nothing can be rolled back: the record stays Failed and deploy recreates it.
+        """
+        fleet = [Variant.from_dict(v) for v in record.get("fleet", [])]
+        router = record.get("router")
+        live = [v for v in fleet if procs.is_ours(v.proc)]
+        weights: dict[str, int] = record.get("weights", {})
+        settled = [v for v in live if v.version == record.get("version")] or sorted(live, key=lambda v: -weights.get(v.id, 0))
+        if record.get("status") != "Failed" and len(fleet) <= 1:
+            return record
+        if not settled or not router or not procs.is_ours(router):
+            return record
+        keep = settled[0]
+        router = self.router(record["name"]).shift(record=router, upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)])
+        for variant in fleet:
+            if variant.id != keep.id:
+                stop_variant(variant)
+        stray = procs.stop_under(self.layout.endpoint_dir(record["name"]), keep=[router, keep.proc])
+        why = f"rolled back to version {keep.version} after an interrupted run ({record.get('failure_reason') or 'no reason recorded'})"
+        if say is not None:
+            say(f"endpoint {record['name']!r}: {why}; stopped {len(fleet) - 1} variant(s) and {len(stray)} unrecorded process(es)")
+        return self.save(
+            record,
+            status="InService",
+            router=router,
+            fleet=[keep.to_dict()],
+            weights={keep.id: 100},
+            version=keep.version,
+            failure_reason=why,
+        )
+
+    def settle(self, name: str, *, say: LogSink | None = None) -> dict[str, Any] | None:
+        """The endpoint's record after :meth:`converge`, under the endpoint's claim; None if absent."""
+        with self.store.claim("endpoint", name):
+            record = self.load(name)
+            return None if record is None else self.converge(record, say=say)
 
     def _stop_all(self, record: dict[str, Any]) -> list[str]:
         lines = []
@@ -160,4 +210,8 @@ class Endpoints:
             stopped = stop_variant(variant)
             state = "stopped" if stopped else "already gone:"
             lines.append(f"{state} variant {variant.id} (model version {variant.version}, pid {variant.proc['pid']})")
+        # What a killed run started but never recorded (or a later write dropped) works here too.
+        stray = procs.stop_under(self.layout.endpoint_dir(record["name"]))
+        if stray:
+            lines.append(f"stopped {len(stray)} unrecorded process(es) of endpoint {record['name']}: pids {', '.join(map(str, stray))}")
         return lines
