@@ -7,6 +7,9 @@ import os
 
 import pytest
 
+# In CI (.ci/run sets BYOC_REQUIRE_TOOLS=1) a skip for a missing tool fails the run: see ci_tools.
+pytest_plugins = ["ci_tools"]
+
 
 @pytest.fixture(autouse=True)
 def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
