@@ -94,7 +94,7 @@ def run_training(
     job_dir = layout.job_dir(job_name)
     with store.locked():
         if store.get(KIND, job_name) is not None or job_dir.exists():
-            raise UserInputError(f"training job {job_name!r} already exists; choose another --job-name or leave it out")
+            raise UserInputError(f"training job {job_name!r} already exists; train again to get a new name")
         _stage(job_dir, files, hyperparameters, copy=programs.kind == "image")
         revision = read_revision(layout.root)
         lineage = Lineage(

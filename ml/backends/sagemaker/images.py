@@ -50,7 +50,7 @@ def detect_builder(which: Callable[[str], str | None] = shutil.which, runner: Ru
     for name in ("podman", "buildah"):
         if which(name):
             return name
-    raise UserInputError("no image builder found; install docker, podman or buildah, or choose one with --builder")
+    raise UserInputError("no image builder found; install docker, podman or buildah")
 
 
 def git_commit(root: Path, runner: Runner = run_command) -> str:

@@ -19,7 +19,7 @@ from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
 from ml.config import ProjectConfig
-from ml.errors import JobFailedError
+from ml.errors import JobFailedError, UserInputError
 from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
@@ -40,7 +40,7 @@ _ACTIVE = ("InProgress", "Stopping")
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+        raise UserInputError(f"{uri!r} is not an s3://BUCKET/KEY URI; the sagemaker backend reads S3 (upload a local file first)")
     bucket, key = uri[5:].split("/", 1)
     return bucket, key
 

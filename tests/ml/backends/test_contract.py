@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from contract_world import OVERRIDES, REPO, Contract
+from contract_world import OVERRIDES, REPO, Contract, sagemaker_world
 
 from ml.config import load_config
 from ml.errors import NotFoundError, UserInputError
@@ -98,3 +99,14 @@ def test_update_of_a_missing_endpoint_says_to_create_it(contract: Contract) -> N
     contract.backend.register(job_name=contract.jobs[0], approval_status="Approved")
     with pytest.raises(NotFoundError, match="invoke deploy --mode endpoint"):
         contract.backend.update_endpoint(endpoint_name="contract-ghost")
+
+
+def test_sagemaker_given_a_local_data_path_says_to_use_s3(tmp_path: Path) -> None:
+    # `invoke train --backend sagemaker --data data/iris.csv` printed a ValueError traceback.
+    world = sagemaker_world(tmp_path)
+    contract = next(world)
+    try:
+        with pytest.raises(UserInputError, match=r"'data/iris.csv' is not an s3://BUCKET/KEY URI"):
+            contract.backend.train(data="data/iris.csv")
+    finally:
+        world.close()

@@ -32,7 +32,7 @@ def _body(cells: list[str], rows: int, seed: int, newline: str) -> tuple[bytes, 
     return (newline.join(lines) + newline).encode(), expected
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     cells=st.lists(DECIMALS, min_size=1, max_size=40),
     rows=st.one_of(st.integers(600, 5_000), st.integers(60_000, 90_000)),

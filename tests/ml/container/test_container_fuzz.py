@@ -56,7 +56,9 @@ def _post(url: str, body: bytes, content_type: str, accept: str | None) -> int:
         connection.close()
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=3000, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(body=BODIES, content_type=CONTENT_TYPES, accept=ACCEPTS)
 def test_generated_bodies_never_get_5xx(session_server: Server, body: bytes, content_type: str, accept: str | None) -> None:
     status = _post(session_server.url, body, content_type, accept)
