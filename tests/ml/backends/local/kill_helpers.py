@@ -25,6 +25,7 @@ def scratch_project(root: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.out", ".byoc")
     shutil.copytree(REPO / "ml", root / "ml", ignore=ignore)
     shutil.copytree(REPO / "data", root / "data", ignore=ignore)
+    shutil.copytree(REPO / "buildspecs", root / "buildspecs")
     for name in ("tasks.py", "cdktf.json"):
         shutil.copy(REPO / name, root / name)
     return root

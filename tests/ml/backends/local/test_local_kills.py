@@ -122,3 +122,14 @@ def test_kill_during_a_transform_leaves_no_output_and_teardown_stops_its_server(
     assert len((out / "a.csv.out").read_text(encoding="utf-8").splitlines()) == len(rows) * 2000
     records = [json.loads(p.read_text()) for p in (_layout(clean).records / "transform-jobs").glob("*.json")]
     assert sorted(r["status"] for r in records) == ["Completed", "Failed"]
+
+
+def test_pipeline_with_approve_succeeds_twice_in_a_row(clean: Path) -> None:
+    # CodePipeline runs the same buildspecs on every push: the second run must train a new
+    # version and move the live endpoint to it blue/green, not fail on "already exists".
+    invoke(clean, "pipeline", "--approve")
+    first = _describe(clean)["version"]
+    second = invoke(clean, "pipeline", "--approve")
+    assert f"retired blue (version {first})" in second
+    described = _describe(clean)
+    assert (described["status"], described["version"], described["previous_versions"]) == ("InService", int(str(first)) + 1, [first])

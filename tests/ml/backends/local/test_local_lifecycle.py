@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from local_helpers import Project, add_version, fixture_versions, make_backend
 
 from ml.backends.local import procs
-from ml.backends.local.programs import ProcessPrograms
+from ml.backends.local.programs import Launch, ProcessPrograms
+from ml.backends.local.training import run_training
 from ml.errors import JobFailedError, NotFoundError, UserInputError
 
 
@@ -129,3 +133,36 @@ def test_process_build_image_records_the_program_hash(tmp_path: Path) -> None:
     assert record.builder == "program" and record.digest.startswith("sha256:")
     assert record.digest == ProcessPrograms(code=Path(record.uri.removeprefix("program:"))).identity().removeprefix("program:")
     assert json.dumps(record.to_dict())
+
+
+@dataclass(frozen=True)
+class _SilentHang:
+    """A train program that hangs without printing a line."""
+
+    kind: str = "process"
+
+    def train(self, *, base_dir: Path) -> Launch:
+        return Launch(argv=[sys.executable, "-c", "import time; time.sleep(600)"], env={})
+
+    def serve(self, *, base_dir: Path, port: int, workers: int, extra_env: Mapping[str, str]) -> Launch:
+        raise NotImplementedError
+
+    def identity(self) -> str:
+        return "program:hang"
+
+
+def test_a_training_job_that_hangs_silently_is_stopped_at_max_runtime(tmp_path: Path, trained: Project) -> None:
+    backend = make_backend(tmp_path)
+    with pytest.raises(JobFailedError, match=r"training job hung stopped: MaxRuntimeExceeded: ran past 1s"):
+        run_training(
+            store=backend.store,
+            layout=backend.layout,
+            programs=_SilentHang(),
+            job_name="hung",
+            hyperparameters={},
+            data=trained.data,
+            max_runtime_s=1,
+            on_log=None,
+        )
+    assert backend.describe_training_job(job_name="hung").status == "Stopped"
+    assert procs.processes_under(backend.layout.job_dir("hung")) == []
