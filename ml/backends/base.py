@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
-from ml.config import ProjectConfig
+from ml.config import TRAFFIC_TYPES, ProjectConfig
 from ml.errors import NotFoundError, UserInputError
 
 LogSink = Callable[[str], None]
@@ -35,7 +35,7 @@ class BlueGreenPolicy:
     p99_latency_ms: float
 
     def __post_init__(self) -> None:
-        if self.traffic not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
+        if self.traffic not in TRAFFIC_TYPES:
             raise UserInputError(f"traffic must be ALL_AT_ONCE, CANARY or LINEAR, not {self.traffic!r}")
         if not 1 <= self.step_percent <= 100:
             raise UserInputError(f"step_percent must be 1-100, not {self.step_percent}")

@@ -9,13 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Literal, Self, get_args
 
-# Status vocabularies, as the SageMaker API spells them.
-TRAINING_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
-ENDPOINT_STATUSES = ("Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService")
-TRANSFORM_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+from ml.errors import UserInputError
+
+# Status vocabularies, as the SageMaker API spells them: the one home of each word.
+TrainingStatus = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
+Decision = Literal["Approved", "Rejected"]  # what `approve` may set (the Backend contract)
+EndpointStatus = Literal["Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService"]
+TransformStatus = TrainingStatus
+TRAINING_STATUSES: tuple[TrainingStatus, ...] = get_args(TrainingStatus)
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+ENDPOINT_STATUSES: tuple[EndpointStatus, ...] = get_args(EndpointStatus)
+TRANSFORM_STATUSES: tuple[TransformStatus, ...] = TRAINING_STATUSES
+# Statuses a run leaves only while it is working; a record still in one after its run died was
+# interrupted (the local store recovers it as Failed).
+IN_PROGRESS = ("InProgress", "Creating", "Updating", "RollingBack", "Stopping", "Deleting")
+
+
+def decision(status: str) -> Decision:
+    """``status`` as an approval decision, or a UserInputError naming the two choices."""
+    if status not in DECISIONS:
+        raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
+    return status
 
 
 class _Record:
@@ -52,7 +70,7 @@ class ImageRecord(_Record):
 @dataclass(frozen=True, kw_only=True)
 class TrainingJob(_Record):
     name: str
-    status: str  # one of TRAINING_STATUSES
+    status: TrainingStatus
     created_at: str = ""
     ended_at: str = ""
     hyperparameters: dict[str, str] = field(default_factory=dict)
@@ -67,7 +85,7 @@ class TrainingJob(_Record):
 class ApprovalEvent(_Record):
     """An audit entry: who set which approval status, when and why."""
 
-    status: str
+    status: ApprovalStatus
     by: str
     at: str
     note: str = ""
@@ -77,7 +95,7 @@ class ApprovalEvent(_Record):
 class ModelVersion(_Record):
     group: str
     version: int
-    approval_status: str  # one of APPROVAL_STATUSES
+    approval_status: ApprovalStatus
     artifact_uri: str
     artifact_sha256: str = ""
     image: str = ""
@@ -100,7 +118,7 @@ class Variant(_Record):
 @dataclass(frozen=True, kw_only=True)
 class Endpoint(_Record):
     name: str
-    status: str  # one of ENDPOINT_STATUSES
+    status: EndpointStatus
     config_name: str = ""
     version: int = 0  # the model version the endpoint serves once settled
     url: str = ""  # local: the router's stable URL; sagemaker: the runtime invoke URL
@@ -114,7 +132,7 @@ class Endpoint(_Record):
 @dataclass(frozen=True, kw_only=True)
 class TransformJob(_Record):
     name: str
-    status: str  # one of TRANSFORM_STATUSES
+    status: TransformStatus
     version: int = 0
     input_uri: str = ""
     output_uri: str = ""

@@ -12,7 +12,8 @@ import socket
 
 from ml.backends.local.clock import now_iso
 from ml.backends.local.store import StateStore
-from ml.backends.records import APPROVAL_STATUSES, ApprovalEvent, ModelVersion, TrainingJob
+from ml.backends.records import ApprovalEvent, ApprovalStatus, ModelVersion, TrainingJob, decision
+from ml.config import APPROVAL_STATUSES as INITIAL_APPROVAL_STATUSES
 from ml.errors import NotFoundError, UserInputError
 
 KIND = "model-versions"
@@ -42,19 +43,20 @@ class Registry:
     def register(self, *, job: TrainingJob, approval_status: str) -> ModelVersion:
         if job.status != "Completed":
             raise UserInputError(f"training job {job.name} is {job.status}, not Completed; only a completed job's model can be registered")
-        if approval_status not in ("PendingManualApproval", "Approved"):
+        if approval_status not in INITIAL_APPROVAL_STATUSES:
             raise UserInputError(f"a new version starts PendingManualApproval or Approved, not {approval_status!r}")
+        initial: ApprovalStatus = "Approved" if approval_status == "Approved" else "PendingManualApproval"
         with self._store.locked():
             existing = self.versions()
             for already in existing:
                 if already.training_job == job.name:
                     return already  # registering a job twice names one version, as on SageMaker
             number = max((v.version for v in existing), default=0) + 1
-            event = ApprovalEvent(status=approval_status, by=_who(), at=now_iso(), note="registered")
+            event = ApprovalEvent(status=initial, by=_who(), at=now_iso(), note="registered")
             version = ModelVersion(
                 group=self._group,
                 version=number,
-                approval_status=approval_status,
+                approval_status=initial,
                 artifact_uri=job.artifact_uri,
                 artifact_sha256=job.artifact_sha256,
                 image=str(job.lineage.get("image", "")),
@@ -68,13 +70,12 @@ class Registry:
         return version
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
-        if status not in APPROVAL_STATUSES or status == "PendingManualApproval":
-            raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
+        chosen = decision(status)
         with self._store.locked():
             current = self.get(version)
-            event = ApprovalEvent(status=status, by=_who(), at=now_iso(), note=note)
+            event = ApprovalEvent(status=chosen, by=_who(), at=now_iso(), note=note)
             updated = ModelVersion.from_dict(
-                current.to_dict() | {"approval_status": status, "approvals": [*current.approvals, event.to_dict()]}
+                current.to_dict() | {"approval_status": chosen, "approvals": [*current.approvals, event.to_dict()]}
             )
             self._store.put(KIND, _key(self._group, version), updated.to_dict())
         return updated

@@ -24,9 +24,8 @@ from typing import Any
 from ml.backends.local.clock import now_iso
 from ml.backends.local.layout import Layout, safe_name
 from ml.backends.local.procs import owner_alive, owner_stamp
+from ml.backends.records import IN_PROGRESS
 from ml.errors import StateError
-
-IN_PROGRESS = ("InProgress", "Creating", "Updating", "RollingBack", "Stopping", "Deleting")
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

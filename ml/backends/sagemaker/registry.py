@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml.backends.records import ModelVersion
+from ml.backends.records import APPROVAL_STATUSES, ModelVersion
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.naming import fingerprint
 from ml.backends.sagemaker.training import TAG_COMMIT, TAG_DATA_VERSION, split_s3_uri
@@ -18,7 +18,7 @@ from ml.errors import NotFoundError, UserInputError
 from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
-APPROVAL_CHOICES = ("PendingManualApproval", "Approved", "Rejected")
+APPROVAL_CHOICES = APPROVAL_STATUSES
 META_JOB = "training_job"
 
 
