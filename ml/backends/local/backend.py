@@ -102,7 +102,7 @@ class LocalBackend:
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
         existing = endpoints.settle(endpoint_name, say=self._on_event)
-        if existing is not None and existing["status"] != "Failed":
+        if existing is not None and existing.status != "Failed":
             # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
             return self.update_endpoint(endpoint_name=endpoint_name, version=version)
         chosen = select_version(self.registry.versions(), version)
@@ -123,12 +123,12 @@ class LocalBackend:
 
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
-        record = endpoints.require(endpoint_name, verb="roll back")
-        history: list[int] = list(record.get("previous_versions", []))
+        state = endpoints.require(endpoint_name, verb="roll back")
+        history = list(state.previous_versions)
         target = to_version if to_version is not None else (history[-1] if history else None)
         if target is None:
             raise NotFoundError(
-                f"endpoint {endpoint_name!r} has served only version {record.get('version')}; there is no earlier version to roll back to"
+                f"endpoint {endpoint_name!r} has served only version {state.version}; there is no earlier version to roll back to"
             )
         chosen = select_version(self.registry.versions(), target)
         local = BlueGreenPolicy.for_local(self.config)
