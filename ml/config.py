@@ -45,6 +45,7 @@ _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
+TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
 
 
 def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:

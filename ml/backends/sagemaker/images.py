@@ -23,10 +23,11 @@ from ml.backends.sagemaker.aws_errors import aws_call
 from ml.config import TRACKED_IMAGE_TAG
 from ml.errors import NotFoundError, UserInputError
 from ml.gitrev import GitRevision, commit_tag
+from ml.imaging import STORAGE
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.
-_STORAGE = ("--storage-driver", "vfs")
+_STORAGE = STORAGE  # one home: ml.imaging
 
 Runner = Callable[[Sequence[str], str | None], str]
 

@@ -18,7 +18,7 @@ from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import ProjectConfig
+from ml.config import TRAINING_DATA_KEY, ProjectConfig
 from ml.errors import JobFailedError, UserInputError
 from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
@@ -29,7 +29,7 @@ METRIC_DEFINITIONS = (
     {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9]+(?:\.[0-9]+)?)"},
 )
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-DEFAULT_TRAIN_KEY = "iris/input/iris.csv"
+DEFAULT_TRAIN_KEY = TRAINING_DATA_KEY
 # Provisioning, image pull and model upload happen outside MaxRuntime; allow for them.
 WAIT_MARGIN_SECONDS = 1800
 TAG_COMMIT = "byoc:git-commit"
