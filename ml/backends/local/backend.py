@@ -182,9 +182,6 @@ class LocalBackend:
     def describe_endpoint(self, *, endpoint_name: str) -> Endpoint:
         return self._endpoints().describe(name=endpoint_name)
 
-    def list_endpoints(self) -> list[Endpoint]:
-        return self._endpoints().list_all()
-
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
         """The named (default: the configured) endpoint, plus transform servers of dead runs."""
         lines = self._endpoints().teardown(name=endpoint_name or self.config.endpoint_name)

@@ -114,9 +114,6 @@ class Endpoints:
             raise NotFoundError(f"endpoint {name!r} does not exist; create it with `invoke deploy --mode endpoint`")
         return self.public(state)
 
-    def list_all(self) -> list[Endpoint]:
-        return [self.public(EndpointState.from_dict(r)) for r in self.store.list(KIND)]
-
     def invoke(self, *, name: str, body: bytes, content_type: str, accept: str) -> Invocation:
         state = self.load(name)
         if state is None or not state.router:

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from container_helpers import SERVE, Server, free_port, iris_csv_lines, make_tree, program_env, run_train, stop, wait_until_listening
+from container_helpers import SERVE, Server, iris_csv_lines, make_tree, program_env, run_train, stop, wait_until_listening
+
+from ml.backends.local.procs import free_port
 
 
 @pytest.fixture
