@@ -166,3 +166,17 @@ def test_a_training_job_that_hangs_silently_is_stopped_at_max_runtime(tmp_path: 
         )
     assert backend.describe_training_job(job_name="hung").status == "Stopped"
     assert procs.processes_under(backend.layout.job_dir("hung")) == []
+
+
+def test_teardown_stops_processes_the_records_never_saw(tmp_path: Path) -> None:
+    # A run killed between starting a process and recording its PID: the working folder finds it.
+    backend = make_backend(tmp_path)
+    hang = [sys.executable, "-c", "import time; time.sleep(600)"]
+    recorded_nowhere = [
+        procs.spawn(hang, env={}, log=backend.layout.variant_dir("orphan", "v1-killed") / "serve.log"),
+        procs.spawn(hang, env={}, log=backend.layout.router_dir("orphan") / "logs" / "nginx.out"),
+    ]
+    assert len(procs.processes_under(backend.layout.endpoint_dir("orphan"))) == 2
+    lines = backend.teardown(endpoint_name="orphan")
+    assert "stopped 2 unrecorded process(es) of endpoint orphan" in lines
+    assert not any(procs.is_ours(p) for p in recorded_nowhere)
