@@ -176,7 +176,11 @@ def test_teardown_stops_processes_the_records_never_saw(tmp_path: Path) -> None:
         procs.spawn(hang, env={}, log=backend.layout.variant_dir("orphan", "v1-killed") / "serve.log"),
         procs.spawn(hang, env={}, log=backend.layout.router_dir("orphan") / "logs" / "nginx.out"),
     ]
-    assert len(procs.processes_under(backend.layout.endpoint_dir("orphan"))) == 2
-    lines = backend.teardown(endpoint_name="orphan")
-    assert "stopped 2 unrecorded process(es) of endpoint orphan" in lines
-    assert not any(procs.is_ours(p) for p in recorded_nowhere)
+    try:
+        assert len(procs.processes_under(backend.layout.endpoint_dir("orphan"))) == 2
+        lines = backend.teardown(endpoint_name="orphan")
+        assert "stopped 2 unrecorded process(es) of endpoint orphan" in lines
+        assert not any(procs.is_ours(p) for p in recorded_nowhere)
+    finally:
+        for proc in recorded_nowhere:
+            procs.stop(proc)
