@@ -27,7 +27,7 @@ from ml.backends.base import Backend
 from ml.backends.local.backend import LocalBackend
 from ml.backends.local.programs import ProcessPrograms
 from ml.backends.local.training import KIND as TRAINING_KIND
-from ml.backends.records import ImageRecord
+from ml.backends.records import ImageRecord, TrainingJob
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients, make_clients
 from ml.config import load_config
@@ -64,6 +64,7 @@ class Contract:
     backend: Backend
     jobs: list[str]
     configured_endpoint: str
+    trained: list[TrainingJob]  # the jobs' records, as the backend returned or stored them
     events: list[str] = field(default_factory=list)
 
 
@@ -91,7 +92,13 @@ def local_world(trained: Path, tmp_path: Path) -> Iterator[Contract]:
     jobs = sorted(source.store.list(TRAINING_KIND), key=lambda r: str(r["created_at"]))
     for record in jobs:
         backend.store.put(TRAINING_KIND, record["name"], record)
-    yield Contract(backend=backend, jobs=[r["name"] for r in jobs], configured_endpoint=config.endpoint_name, events=events)
+    yield Contract(
+        backend=backend,
+        jobs=[r["name"] for r in jobs],
+        configured_endpoint=config.endpoint_name,
+        trained=[TrainingJob.from_dict(r) for r in jobs],
+        events=events,
+    )
     backend.teardown_all()
 
 
@@ -117,8 +124,10 @@ def sagemaker_world(tmp_path: Path) -> Iterator[Contract]:
         clients.ecr.put_image(repositoryName=ECR_REPO, imageManifest=manifest, imageTag=tag)
         digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         backend.state.record_image(ImageRecord(uri=f"{repo_url}@{digest}", digest=digest, tag=tag, builder="docker"))
-        jobs = [backend.train(hyperparameters=params).name for params in (OVERRIDES, {"max_depth": "2"})]
-        yield Contract(backend=backend, jobs=jobs, configured_endpoint=outputs.endpoint_name, events=events)
+        trained = [backend.train(hyperparameters=params) for params in (OVERRIDES, {"max_depth": "2"})]
+        yield Contract(
+            backend=backend, jobs=[j.name for j in trained], configured_endpoint=outputs.endpoint_name, trained=trained, events=events
+        )
 
 
 def _outputs(repo_url: str, *, endpoint: str) -> StackOutputs:

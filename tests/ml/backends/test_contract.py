@@ -53,8 +53,9 @@ def _as_json(params: dict[str, str]) -> str:
 
 def test_lineage_is_the_full_commit_and_a_separate_dirty_flag(contract: Contract) -> None:
     version = contract.backend.register(job_name=contract.jobs[0])
-    assert re.fullmatch(r"[0-9a-f]{40}", version.lineage["git_commit"]), version.lineage
-    assert version.lineage["git_dirty"] is True  # both scratch projects are built from a dirty tree
+    for lineage in (version.lineage, contract.trained[0].lineage):  # the version's and the job's
+        assert re.fullmatch(r"[0-9a-f]{40}", lineage["git_commit"]), lineage
+        assert lineage["git_dirty"] is True  # both scratch projects are built from a dirty tree
 
 
 def test_deploy_on_an_existing_endpoint_is_a_blue_green_update(contract: Contract) -> None:
