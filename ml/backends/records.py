@@ -104,7 +104,12 @@ class ModelVersion(_Record):
     lineage: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     arn: str = ""  # the model package ARN on SageMaker; empty locally
-    approvals: list[dict[str, Any]] = field(default_factory=list)  # ApprovalEvent dicts, oldest first
+    approvals: tuple[ApprovalEvent, ...] = ()  # the audit trail, oldest first (local; SageMaker keeps its own)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        events = tuple(e if isinstance(e, ApprovalEvent) else ApprovalEvent.from_dict(e) for e in data.get("approvals", ()))
+        return super().from_dict({**data, "approvals": events})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,7 +63,7 @@ def test_stages_run_in_order_and_approval_is_recorded(tmp_path: Path) -> None:
     assert any("approved model version 1" in line for line in lines)
     assert any(line.startswith("[3/5] approval done in") for line in lines)
     version = LocalBackend(config=load_config(root / "cdktf.json"), root=root).list_versions()[0]
-    assert version.approval_status == "Approved" and version.approvals[-1]["note"] == "approved with invoke pipeline --approve"
+    assert version.approval_status == "Approved" and version.approvals[-1].note == "approved with invoke pipeline --approve"
 
 
 def test_a_second_run_approves_the_version_it_trained_not_the_first(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ two different versions. Approval is its own verb; every change is appended to th
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import socket
 
@@ -64,7 +65,7 @@ class Registry:
                 metrics=dict(job.metrics),
                 lineage=dict(job.lineage),
                 created_at=now_iso(),
-                approvals=[event.to_dict()],
+                approvals=(event,),
             )
             self._store.put(KIND, _key(self._group, number), version.to_dict())
         return version
@@ -74,9 +75,7 @@ class Registry:
         with self._store.locked():
             current = self.get(version)
             event = ApprovalEvent(status=chosen, by=_who(), at=now_iso(), note=note)
-            updated = ModelVersion.from_dict(
-                current.to_dict() | {"approval_status": chosen, "approvals": [*current.approvals, event.to_dict()]}
-            )
+            updated = dataclasses.replace(current, approval_status=chosen, approvals=(*current.approvals, event))
             self._store.put(KIND, _key(self._group, version), updated.to_dict())
         return updated
 
