@@ -11,7 +11,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -19,6 +19,10 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from ml.errors import ByocError
+
+if TYPE_CHECKING:
+    from ml.backends.base import Backend
+    from ml.config import ProjectConfig
 
 ROOT = Path(__file__).resolve().parent
 BACKEND_HELP = "local (default: this machine, no AWS) or sagemaker (AWS; names from Terraform state)"
@@ -41,16 +45,17 @@ def _user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _config() -> Any:
+def _config() -> ProjectConfig:
     from ml.config import load_config
 
     return load_config(ROOT / "cdktf.json")
 
 
-def _backend(backend: str, runtime: str = "process") -> Any:
+def _backend(backend: str, runtime: str = "process") -> Backend:
     from ml.backends import make_backend
 
-    return make_backend(backend, config=_config(), root=ROOT, runtime=runtime)
+    # on_event=print: what a verb decides on its own (a no-op update, a traffic shift) is shown.
+    return make_backend(backend, config=_config(), root=ROOT, runtime=runtime, on_event=print)
 
 
 def _show(record: Any) -> None:
@@ -99,9 +104,8 @@ def train(
     from ml.report import parse_pairs
 
     overrides = parse_pairs(hyperparameter or [], what="--hyperparameter")
-    hyperparameters = {**_config().hyperparameters, **overrides}
     lifecycle = _backend(backend, runtime)
-    job = lifecycle.train(hyperparameters=hyperparameters, data=data or None, on_log=print)
+    job = lifecycle.train(hyperparameters=overrides, data=data or None, on_log=print)  # merged with cdktf.json's
     _show(job)
     if register:
         _show(lifecycle.register(job_name=job.name))
@@ -189,11 +193,20 @@ def describe(c: Context, backend: str = "local") -> None:
     _show(_backend(backend).describe_endpoint(endpoint_name=_config().endpoint_name))
 
 
-@task(help={"backend": BACKEND_HELP})
+@task(help={"backend": BACKEND_HELP, "all": "local only: every endpoint this project started, whatever its name"})
 @_user_errors
-def teardown(c: Context, backend: str = "local") -> None:
+def teardown(c: Context, backend: str = "local", all: bool = False) -> None:
     """Stop and delete the endpoint and everything this project started for it, nothing else."""
-    for line in _backend(backend).teardown(endpoint_name=_config().endpoint_name):
+    lifecycle = _backend(backend)
+    if all:
+        from ml.backends.local.backend import LocalBackend
+
+        if not isinstance(lifecycle, LocalBackend):
+            raise Exit("error: --all is for the local backend; on AWS, teardown removes the configured endpoint", code=2)
+        lines = lifecycle.teardown_all()
+    else:
+        lines = lifecycle.teardown(endpoint_name=_config().endpoint_name)
+    for line in lines:
         print(line)
 
 

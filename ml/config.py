@@ -75,7 +75,8 @@ BLUEGREEN_EXECUTION_RANGE = (600, 28800)  # SageMaker's MaximumExecutionTimeoutI
 BUILD_PROJECT_MINUTES = 60  # build-image: no AWS wait, only the image build and push
 PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioning, pipenv sync
 CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
+TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
 
 
 def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:

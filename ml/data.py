@@ -6,9 +6,9 @@ Written from scikit-learn's bundled copy, so nothing is downloaded.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from pathlib import Path
+
+from ml.atomic import atomic_open
 
 
 def write_iris_csv(path: Path) -> int:
@@ -19,15 +19,8 @@ def write_iris_csv(path: Path) -> int:
 
     iris = load_iris()
     names = iris.target_names
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            for label, row in zip(iris.target, iris.data, strict=True):
-                writer.writerow([names[label], *(f"{x:.1f}" for x in row)])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        for label, row in zip(iris.target, iris.data, strict=True):
+            writer.writerow([names[label], *(f"{x:.1f}" for x in row)])
     return len(iris.target)

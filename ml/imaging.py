@@ -12,8 +12,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ml.errors import ByocError
@@ -110,22 +109,6 @@ def build_image(
         iidfile = Path(tmp) / "iid"
         _run([*argv, "--iidfile", str(iidfile), str(context_dir)])
         return iidfile.read_text(encoding="utf-8").strip()
-
-
-def image_size_bytes(name: str) -> int:
-    """The image's uncompressed size in bytes, base layers included."""
-    out = _run(["podman", *STORAGE, "image", "inspect", "--format", "{{.Size}}", name])
-    return int(out.strip() or 0)
-
-
-@contextmanager
-def working_container(image: str) -> Iterator[str]:
-    """A buildah working container from ``image``; removed on exit."""
-    name = _run(["buildah", *STORAGE, "from", "--pull-never", image]).strip()
-    try:
-        yield name
-    finally:
-        subprocess.run(["buildah", *STORAGE, "rm", name], capture_output=True, check=False)
 
 
 def run_argv(

@@ -137,7 +137,7 @@ def _approval(*, root: Path, approve: bool, emit: Emit, ask: Asker, interactive:
     versions = backend.list_versions()
     if not versions:
         raise JobFailedError("the train stage registered no model version; see its output above")
-    newest = versions[-1]
+    newest = max(versions, key=lambda v: v.version)  # whatever order the backend lists them in
     if newest.approval_status == "Approved":
         emit(f"  version {newest.version} is already Approved")
         return

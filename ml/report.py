@@ -15,7 +15,7 @@ from ml.errors import UserInputError
 def _value(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode(errors="replace")
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, sort_keys=True) if value else "-"
     return str(value) if value not in ("", None) else "-"
 

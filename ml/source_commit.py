@@ -17,8 +17,8 @@ from typing import Literal
 
 from ml.config import SOURCE_VERSION_ENV
 from ml.errors import UserInputError
+from ml.gitrev import GitRevision, commit_tag
 
-TAG_LENGTH = 12
 # A git object id: SHA-1 (40 hex) or SHA-256 (64 hex).
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
@@ -38,9 +38,11 @@ class SourceCommit:
 
     @property
     def tag(self) -> str:
-        """The image tag: 12 hex characters, ``-dirty`` when the tree has changes, so a tag never lies."""
-        short = self.sha[:TAG_LENGTH]
-        return f"{short}-dirty" if self.dirty else short
+        """The image tag: the full commit, ``-dirty`` when the tree has changes, so a tag never lies.
+
+        Full, not short: the train pipeline knows the image only by its tags (the ECR source's
+        imageDetail.json), and lineage records the full commit on both backends (ml.gitrev)."""
+        return commit_tag(GitRevision(commit=self.sha, dirty=self.dirty))
 
 
 def source_commit(root: Path, *, environ: Mapping[str, str], git: GitRunner = run_git) -> SourceCommit:

@@ -63,6 +63,10 @@ def strict_requests(_strict_request_log: list[Violation], monkeypatch: pytest.Mo
         pytest.fail("requests AWS would refuse (ValidationException):\n" + "\n".join(f"  {v}" for v in broken), pytrace=False)
 
 
+# In CI (.ci/run sets BYOC_REQUIRE_TOOLS=1) a skip for a missing tool fails the run: see ci_tools.
+pytest_plugins = ["ci_tools"]
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,12 +15,21 @@ from ml.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_import_builds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    import main
-
-    assert main.STACKS == ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
-    assert not (tmp_path / "cdktf.out").exists()
+def test_import_builds_nothing(tmp_path: Path) -> None:
+    # A fresh interpreter: in this one another test may have imported main (or cdktf) already,
+    # and "importing builds nothing" would then pass whatever main did at import.
+    probe = "import main; print(main.STACKS)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "('BuildPipelineStack', 'TrainPipelineStack', 'DeployPipelineStack')"
+    assert list(tmp_path.iterdir()) == []  # no cdktf.out, nothing at all
 
 
 @pytest.mark.parametrize(

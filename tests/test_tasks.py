@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,9 +64,13 @@ def test_approve_takes_the_version_as_text_and_checks_it() -> None:
     assert "model version number" in str(caught.value.message)
 
 
-def test_approve_from_the_command_line_reaches_the_registry() -> None:
-    # Through invoke's own parser, as a user types it: the version arrives as text.
-    result = subprocess.run([sys.executable, "-m", "invoke", "approve", "999"], cwd=ROOT, capture_output=True, text=True, check=False)
+def test_approve_from_the_command_line_reaches_the_registry(tmp_path: Path) -> None:
+    # Through invoke's own parser, as a user types it: the version arrives as text. In a scratch
+    # project (tasks.py, cdktf.json, a link to ml/): the local state must not land in the checkout.
+    for name in ("tasks.py", "cdktf.json"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "ml").symlink_to(ROOT / "ml")
+    result = subprocess.run([sys.executable, "-m", "invoke", "approve", "999"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert "version 999" in result.stderr
     assert "Traceback" not in result.stderr

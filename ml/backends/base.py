@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
-from ml.config import ProjectConfig
+from ml.config import TRAFFIC_TYPES, ProjectConfig
 from ml.errors import NotFoundError, UserInputError
 
 LogSink = Callable[[str], None]
@@ -35,7 +35,7 @@ class BlueGreenPolicy:
     p99_latency_ms: float
 
     def __post_init__(self) -> None:
-        if self.traffic not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
+        if self.traffic not in TRAFFIC_TYPES:
             raise UserInputError(f"traffic must be ALL_AT_ONCE, CANARY or LINEAR, not {self.traffic!r}")
         if not 1 <= self.step_percent <= 100:
             raise UserInputError(f"step_percent must be 1-100, not {self.step_percent}")
@@ -75,7 +75,7 @@ class BlueGreenPolicy:
 
 def select_version(versions: Sequence[ModelVersion], explicit: int | None = None) -> ModelVersion:
     """The version to deploy: ``explicit`` if given (it must exist and not be rejected),
-    otherwise the newest Approved one."""
+    otherwise the newest Approved one, by version number, whatever order ``versions`` is in."""
     if explicit is not None:
         for candidate in versions:
             if candidate.version == explicit:
@@ -87,17 +87,24 @@ def select_version(versions: Sequence[ModelVersion], explicit: int | None = None
     approved = [v for v in versions if v.approval_status == "Approved"]
     if not approved:
         pending = [v.version for v in versions if v.approval_status == "PendingManualApproval"]
-        hint = f"approve one with `invoke approve {pending[-1]}`" if pending else "train and register one with `invoke train`"
+        hint = f"approve one with `invoke approve {max(pending)}`" if pending else "train and register one with `invoke train`"
         raise NotFoundError(f"no approved model version to deploy; {hint}")
     return max(approved, key=lambda v: v.version)
 
 
 class Backend(Protocol):
-    """The lifecycle verbs. Every method blocks until its resource is settled (or raises)."""
+    """The lifecycle verbs, with one meaning on both backends.
+
+    Every method blocks until its resource is settled (or raises a :mod:`ml.errors` error that
+    says what to do). ``tests/ml/backends/test_contract.py`` runs the same tests against both
+    backends; what is written here is what those tests enforce.
+    """
 
     name: str
 
-    def build_image(self, *, tag: str | None = None) -> ImageRecord: ...
+    def build_image(self, *, tag: str | None = None) -> ImageRecord:
+        """Build (and on AWS push) the container image; the record carries its digest."""
+        ...
 
     def train(
         self,
@@ -106,24 +113,73 @@ class Backend(Protocol):
         data: str | None = None,
         job_name: str | None = None,
         on_log: LogSink | None = None,
-    ) -> TrainingJob: ...
+    ) -> TrainingJob:
+        """Run one training job to its end and return it Completed, or raise JobFailedError.
 
-    def register(self, *, job_name: str, approval_status: str | None = None) -> ModelVersion: ...
+        ``hyperparameters`` are overrides: the job runs with the configuration's hyperparameters
+        merged with them (an override wins; a name the configuration lacks is added). The job's
+        lineage records ``git_commit`` as the full 40-hex commit and ``git_dirty`` as a separate
+        bool (see :mod:`ml.gitrev`), never a short or suffixed hash.
+        """
+        ...
 
-    def approve(self, *, version: int, status: str = "Approved", note: str = "") -> ModelVersion: ...
+    def register(self, *, job_name: str, approval_status: str | None = None) -> ModelVersion:
+        """Register a Completed job's model as a new version (default status: the configured one).
 
-    def list_versions(self) -> list[ModelVersion]: ...
+        Idempotent per job: registering a job that already has a version returns that version
+        unchanged, so a retried pipeline step never creates a duplicate.
+        """
+        ...
 
-    def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint: ...
+    def approve(self, *, version: int, status: str = "Approved", note: str = "") -> ModelVersion:
+        """Set a version to ``Approved`` or ``Rejected``; ``PendingManualApproval`` is not a target
+        (a decision cannot be taken back to undecided) and raises UserInputError."""
+        ...
 
-    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint: ...
+    def list_versions(self) -> list[ModelVersion]:
+        """Every version of the model package group, newest (highest version number) first."""
+        ...
 
-    def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint: ...
+    def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
+        """Serve ``version`` (default: the newest Approved) on ``endpoint_name``.
 
-    def transform(self, *, data: str | None = None, output: str | None = None, version: int | None = None) -> TransformJob: ...
+        Creates the endpoint when it does not exist. On an existing endpoint it is exactly
+        :meth:`update_endpoint` (blue/green, or the no-op below), never an error and never a
+        delete-and-recreate, so the deploy pipeline can run on every push.
+        """
+        ...
 
-    def invoke(self, *, endpoint_name: str, body: bytes, content_type: str = "text/csv", accept: str = "text/csv") -> Invocation: ...
+    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
+        """Move an existing endpoint to ``version`` blue/green under ``policy`` (default: configured).
 
-    def describe_endpoint(self, *, endpoint_name: str) -> Endpoint: ...
+        Updating to the version the endpoint already serves is a no-op: it changes nothing, says
+        so through the backend's event sink ("already serves model version N; nothing to
+        update") and returns the endpoint. An alarm during the update rolls it back and raises
+        DeployRolledBackError. A missing endpoint raises NotFoundError.
+        """
+        ...
 
-    def teardown(self, *, endpoint_name: str | None = None) -> list[str]: ...
+    def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
+        """Put the previously served version (or ``to_version``) back, all at once."""
+        ...
+
+    def transform(self, *, data: str | None = None, output: str | None = None, version: int | None = None) -> TransformJob:
+        """Batch transform; the output appears all at once when the job completes, or not at all."""
+        ...
+
+    def invoke(self, *, endpoint_name: str, body: bytes, content_type: str = "text/csv", accept: str = "text/csv") -> Invocation:
+        """One request to the endpoint, answered by whichever variant the router picks."""
+        ...
+
+    def describe_endpoint(self, *, endpoint_name: str) -> Endpoint:
+        """The endpoint as it is now; NotFoundError when it does not exist."""
+        ...
+
+    def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
+        """Delete ``endpoint_name`` (default: the configured endpoint) and what was made for it.
+
+        Other endpoints are left alone on both backends. Tearing down an endpoint that does not
+        exist is not an error; the lines say what was (or was not) removed. Locally,
+        ``LocalBackend.teardown_all`` (``invoke teardown --all``) removes every endpoint.
+        """
+        ...

@@ -9,13 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Literal, Self, get_args
 
-# Status vocabularies, as the SageMaker API spells them.
-TRAINING_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
-ENDPOINT_STATUSES = ("Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService")
-TRANSFORM_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+from ml.errors import UserInputError
+
+# Status vocabularies, as the SageMaker API spells them: the one home of each word.
+TrainingStatus = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
+Decision = Literal["Approved", "Rejected"]  # what `approve` may set (the Backend contract)
+EndpointStatus = Literal["Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService"]
+TransformStatus = TrainingStatus
+TRAINING_STATUSES: tuple[TrainingStatus, ...] = get_args(TrainingStatus)
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+ENDPOINT_STATUSES: tuple[EndpointStatus, ...] = get_args(EndpointStatus)
+TRANSFORM_STATUSES: tuple[TransformStatus, ...] = TRAINING_STATUSES
+# Statuses a run leaves only while it is working; a record still in one after its run died was
+# interrupted (the local store recovers it as Failed).
+IN_PROGRESS = ("InProgress", "Creating", "Updating", "RollingBack", "Stopping", "Deleting")
+
+
+def decision(status: str) -> Decision:
+    """``status`` as an approval decision, or a UserInputError naming the two choices."""
+    if status not in DECISIONS:
+        raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
+    return status
 
 
 class _Record:
@@ -32,7 +50,8 @@ class _Record:
 class Lineage(_Record):
     """Where a model came from: enough to rebuild it or to explain it."""
 
-    git_commit: str = ""
+    git_commit: str = ""  # the full 40-hex commit on both backends (ml.gitrev), "" when unknown
+    git_dirty: bool = False  # the work tree differed from git_commit when the model was built
     data_uri: str = ""
     data_sha256: str = ""  # local: hash of the training files; sagemaker: the S3 object version
     image: str = ""  # image digest (sagemaker: repo@sha256:...), or the program hash locally
@@ -51,7 +70,7 @@ class ImageRecord(_Record):
 @dataclass(frozen=True, kw_only=True)
 class TrainingJob(_Record):
     name: str
-    status: str  # one of TRAINING_STATUSES
+    status: TrainingStatus
     created_at: str = ""
     ended_at: str = ""
     hyperparameters: dict[str, str] = field(default_factory=dict)
@@ -66,7 +85,7 @@ class TrainingJob(_Record):
 class ApprovalEvent(_Record):
     """An audit entry: who set which approval status, when and why."""
 
-    status: str
+    status: ApprovalStatus
     by: str
     at: str
     note: str = ""
@@ -76,7 +95,7 @@ class ApprovalEvent(_Record):
 class ModelVersion(_Record):
     group: str
     version: int
-    approval_status: str  # one of APPROVAL_STATUSES
+    approval_status: ApprovalStatus
     artifact_uri: str
     artifact_sha256: str = ""
     image: str = ""
@@ -85,7 +104,12 @@ class ModelVersion(_Record):
     lineage: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     arn: str = ""  # the model package ARN on SageMaker; empty locally
-    approvals: list[dict[str, Any]] = field(default_factory=list)  # ApprovalEvent dicts, oldest first
+    approvals: tuple[ApprovalEvent, ...] = ()  # the audit trail, oldest first (local; SageMaker keeps its own)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        events = tuple(e if isinstance(e, ApprovalEvent) else ApprovalEvent.from_dict(e) for e in data.get("approvals", ()))
+        return super().from_dict({**data, "approvals": events})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +123,7 @@ class Variant(_Record):
 @dataclass(frozen=True, kw_only=True)
 class Endpoint(_Record):
     name: str
-    status: str  # one of ENDPOINT_STATUSES
+    status: EndpointStatus
     config_name: str = ""
     version: int = 0  # the model version the endpoint serves once settled
     url: str = ""  # local: the router's stable URL; sagemaker: the runtime invoke URL
@@ -113,7 +137,7 @@ class Endpoint(_Record):
 @dataclass(frozen=True, kw_only=True)
 class TransformJob(_Record):
     name: str
-    status: str  # one of TRANSFORM_STATUSES
+    status: TransformStatus
     version: int = 0
     input_uri: str = ""
     output_uri: str = ""

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.backends.local.procs import free_port
 from ml.data import write_iris_csv
 from ml.errors import ByocError, UserInputError
 
@@ -79,12 +80,6 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     errors: int
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], *, timeout: float = 60) -> None:
@@ -152,7 +147,7 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], *, timeout: float =
 @contextmanager
 def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) -> Iterator[int]:
     """Run one variant; yield the port that wrk should hit."""
-    port = _free_port()
+    port = free_port()
     env = _python_env(
         root, SAGEMAKER_BASE_DIR=str(base_dir), SAGEMAKER_BIND_TO_PORT=str(port), BYOC_BIND_HOST="127.0.0.1",
         MODEL_SERVER_WORKERS=str(workers), BYOC_LOG_LEVEL="WARNING",
@@ -166,7 +161,7 @@ def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) 
         if variant != "nginx+serve":
             yield port
             return
-        front = _free_port()
+        front = free_port()
         conf = logs / "nginx.conf"
         conf.write_text(_NGINX.format(tmp=logs, backend=port, front=front), encoding="utf-8")
         nginx = subprocess.Popen(["nginx", "-p", str(logs), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -52,7 +52,7 @@ class StageChecks:
     def image(self, stage: Stage, *, output: str, before: str | None) -> Verdict:
         """The commit tag and latest name one image, whose registry digest the build recorded;
         a re-run leaves the commit tag's digest as it was."""
-        tag = self.commit[:12]
+        tag = self.commit
         digest = self.registry.head_digest(self.repository, tag)
         latest = self.registry.head_digest(self.repository, "latest")
         if digest is None or digest != latest:

@@ -214,7 +214,7 @@ class Rehearsal:
 
     def _commit_digest(self) -> str | None:
         repository = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"]
-        return self.registry.client.head_digest(repository, self.commit[:12])
+        return self.registry.client.head_digest(repository, self.commit)
 
 
 class _EndpointSession:

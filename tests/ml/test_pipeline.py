@@ -40,10 +40,10 @@ def _project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _register_pending(root: Path) -> None:
+def _register_pending(root: Path, job_name: str = "job-1") -> None:
     """What the train stage leaves behind: one PendingManualApproval version."""
     backend = LocalBackend(config=load_config(root / "cdktf.json"), root=root)
-    job = TrainingJob(name="job-1", status="Completed", created_at=now_iso(), artifact_uri=str(root / "m.tar.gz"))
+    job = TrainingJob(name=job_name, status="Completed", created_at=now_iso(), artifact_uri=str(root / "m.tar.gz"))
     backend.registry.register(job=job, approval_status="PendingManualApproval")
 
 
@@ -63,7 +63,26 @@ def test_stages_run_in_order_and_approval_is_recorded(tmp_path: Path) -> None:
     assert any("approved model version 1" in line for line in lines)
     assert any(line.startswith("[3/5] approval done in") for line in lines)
     version = LocalBackend(config=load_config(root / "cdktf.json"), root=root).list_versions()[0]
-    assert version.approval_status == "Approved" and version.approvals[-1]["note"] == "approved with invoke pipeline --approve"
+    assert version.approval_status == "Approved" and version.approvals[-1].note == "approved with invoke pipeline --approve"
+
+
+def test_a_second_run_approves_the_version_it_trained_not_the_first(tmp_path: Path) -> None:
+    # The second run of the pipeline: version 1 is already Approved and serving; the train stage
+    # just registered version 2. Versions list newest first, and the approval must find 2.
+    root = _project(tmp_path)
+    _register_pending(root, "job-1")
+    LocalBackend(config=load_config(root / "cdktf.json"), root=root).approve(version=1, note="first run")
+
+    def runner(command: list[str], cwd: Path, emit: object) -> int:
+        if command[1] == "train":
+            _register_pending(cwd, "job-2")
+        return 0
+
+    lines: list[str] = []
+    run_pipeline(root=root, mode="endpoint", approve=True, emit=lines.append, runner=runner, interactive=False)
+    assert any("approved model version 2" in line for line in lines), lines
+    statuses = {v.version: v.approval_status for v in LocalBackend(config=load_config(root / "cdktf.json"), root=root).list_versions()}
+    assert statuses == {1: "Approved", 2: "Approved"}
 
 
 def test_without_a_terminal_or_approve_the_pipeline_stops_before_deploy(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable
@@ -62,11 +61,3 @@ def unpack_model(archive: Path, *, expected_sha256: str, into: Path) -> None:
     into.mkdir(parents=True)
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(into, filter="data")  # the data filter refuses absolute paths and links out
-
-
-def git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""

@@ -71,7 +71,7 @@ class LocalBackend:
         on_log: LogSink | None = None,
     ) -> TrainingJob:
         name = safe_name(job_name or f"{self.config.project_name}-{stamp()}", what="training job name")
-        params = dict(self.config.hyperparameters if hyperparameters is None else hyperparameters)
+        params = {**self.config.hyperparameters, **(hyperparameters or {})}
         return run_training(
             store=self.store,
             layout=self.layout,
@@ -100,8 +100,13 @@ class LocalBackend:
         return self.registry.versions()
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
+        endpoints = self._endpoints()
+        existing = endpoints.settle(endpoint_name, say=self._on_event)
+        if existing is not None and existing.status != "Failed":
+            # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
+            return self.update_endpoint(endpoint_name=endpoint_name, version=version)
         chosen = select_version(self.registry.versions(), version)
-        return self._endpoints().deploy(name=endpoint_name, version=chosen)
+        return endpoints.deploy(name=endpoint_name, version=chosen)
 
     def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
         endpoints = self._endpoints()
@@ -118,12 +123,12 @@ class LocalBackend:
 
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
-        record = endpoints.require(endpoint_name, verb="roll back")
-        history: list[int] = list(record.get("previous_versions", []))
+        state = endpoints.require(endpoint_name, verb="roll back")
+        history = list(state.previous_versions)
         target = to_version if to_version is not None else (history[-1] if history else None)
         if target is None:
             raise NotFoundError(
-                f"endpoint {endpoint_name!r} has served only version {record.get('version')}; there is no earlier version to roll back to"
+                f"endpoint {endpoint_name!r} has served only version {state.version}; there is no earlier version to roll back to"
             )
         chosen = select_version(self.registry.versions(), target)
         local = BlueGreenPolicy.for_local(self.config)
@@ -177,12 +182,15 @@ class LocalBackend:
     def describe_endpoint(self, *, endpoint_name: str) -> Endpoint:
         return self._endpoints().describe(name=endpoint_name)
 
-    def list_endpoints(self) -> list[Endpoint]:
-        return self._endpoints().list_all()
-
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
-        lines = self._endpoints().teardown(name=endpoint_name)
-        return lines + stop_orphans(self.store)
+        """The named (default: the configured) endpoint, plus transform servers of dead runs."""
+        lines = self._endpoints().teardown(name=endpoint_name or self.config.endpoint_name)
+        return lines + stop_orphans(self.store, self.layout)
+
+    def teardown_all(self) -> list[str]:
+        """Local only: every endpoint of this project, whatever its name (`invoke teardown --all`)."""
+        lines = self._endpoints().teardown(name=None)
+        return lines + stop_orphans(self.store, self.layout)
 
     def _data(self, data: str | None) -> Path:
         if data:

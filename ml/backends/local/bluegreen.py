@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
 from ml.backends.local.alarms import AlarmWatch
+from ml.backends.local.endpoint_state import EndpointState
 from ml.backends.local.endpoints import Endpoints
 from ml.backends.local.fleet import Variant, stop_variant
 from ml.backends.local.router import Upstream
@@ -36,13 +36,11 @@ def _upstreams(blue: Variant, green: Variant, percent: int) -> list[Upstream]:
     return [Upstream(name=blue.id, port=blue.port, weight=100 - percent), Upstream(name=green.id, port=green.port, weight=percent)]
 
 
-def serving_variant(record: dict[str, Any]) -> Variant:
-    weights: dict[str, int] = record.get("weights", {})
-    fleet = [Variant.from_dict(v) for v in record.get("fleet", [])]
-    live = [v for v in fleet if weights.get(v.id, 0) > 0 and procs.is_ours(v.proc)]
+def serving_variant(state: EndpointState) -> Variant:
+    live = [v for v in state.fleet if state.weights.get(v.id, 0) > 0 and procs.is_ours(v.proc)]
     if not live:
-        raise StateError(f"endpoint {record['name']!r} has no running variant; run `invoke teardown`, then `invoke deploy --mode endpoint`")
-    return max(live, key=lambda v: weights.get(v.id, 0))
+        raise StateError(f"endpoint {state.name!r} has no running variant; run `invoke teardown`, then `invoke deploy --mode endpoint`")
+    return max(live, key=lambda v: state.weights.get(v.id, 0))
 
 
 def update(
@@ -57,23 +55,23 @@ def update(
     """Move ``name`` to ``version``; ``history(previous_versions, blue_version)`` gives the new history."""
     say = on_event or (lambda _line: None)
     with endpoints.store.claim("endpoint", name):
-        record = endpoints.require(name, verb="update")
-        if record["status"] not in ("InService", "Failed") or not record.get("router"):
-            raise UserInputError(f"endpoint {name!r} is {record['status']}; it can be updated once it is InService")
-        blue = serving_variant(record)
-        if blue.version == version.version:
-            raise UserInputError(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
-        record = endpoints.save(record, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
+        state = endpoints.converge(endpoints.require(name, verb="update"), say=say)
+        if state.status not in ("InService", "Failed") or not state.router:
+            raise UserInputError(f"endpoint {name!r} is {state.status}; it can be updated once it is InService")
+        blue = serving_variant(state)
+        if blue.version == version.version and state.status == "InService":
+            # The contract: updating to the version already served is a no-op that says so.
+            say(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
+            return endpoints.public(state)
+        state = endpoints.save(state, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
         try:
-            green = endpoints.start_green(record, version)
+            green, state = endpoints.start_green(state, version)
         except JobFailedError as err:
-            record = endpoints.load(name) or record
-            endpoints.save(record, status="InService", fleet=[blue.to_dict()], failure_reason=str(err))
+            endpoints.save(endpoints.load(name) or state, status="InService", fleet=(blue,), failure_reason=str(err))
             raise DeployRolledBackError(f"update of {name!r} to version {version.version} stopped before any traffic moved: {err}") from err
         say(f"green (version {version.version}) is healthy on {green.url}")
-        record = endpoints.load(name) or record
-        router_proc: dict[str, Any] = record["router"]
         router = endpoints.router(name)
+        router_proc = dict(state.router or {})
         watch = AlarmWatch(
             log=router.access_log,
             addr=f"127.0.0.1:{green.port}",
@@ -83,34 +81,34 @@ def update(
         try:
             for percent in policy.steps():
                 router_proc = router.shift(record=router_proc, upstreams=_upstreams(blue, green, percent))
-                record = endpoints.save(record, router=router_proc, weights={blue.id: 100 - percent, green.id: percent})
+                state = endpoints.save(state, router=router_proc, weights={blue.id: 100 - percent, green.id: percent})
                 dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
                 say(f"{percent}% of traffic on version {version.version}; {'baking' if percent >= 100 else 'waiting'} {dwell:g}s")
                 alarm = _watch(watch, green, dwell)
                 if alarm:
-                    _roll_back(endpoints, record, router_proc, blue=blue, green=green, why=alarm)
+                    _roll_back(endpoints, state, router_proc, blue=blue, green=green, why=alarm)
                     raise DeployRolledBackError(
                         f"update of {name!r} to version {version.version} was rolled back: {alarm}; version {blue.version} still serves"
                     )
         except DeployRolledBackError:
             raise
         except BaseException as err:
-            _roll_back(endpoints, record, router_proc, blue=blue, green=green, why=f"interrupted: {err!r}")
+            _roll_back(endpoints, state, router_proc, blue=blue, green=green, why=f"interrupted: {err!r}")
             raise
         router_proc = router.shift(record=router_proc, upstreams=[Upstream(name=green.id, port=green.port, weight=100)])
         time.sleep(DRAIN_S)
         stop_variant(blue)
         say(f"retired blue (version {blue.version})")
         done = endpoints.save(
-            record,
+            state,
             status="InService",
             router=router_proc,
             version=version.version,
-            fleet=[green.to_dict()],
+            fleet=(green,),
             weights={green.id: 100},
-            previous_versions=history(list(record.get("previous_versions", [])), blue.version),
+            previous_versions=tuple(history(list(state.previous_versions), blue.version)),
         )
-        return Endpoint.from_dict(done)
+        return endpoints.public(done)
 
 
 def _watch(watch: AlarmWatch, green: Variant, seconds: float) -> str | None:
@@ -125,10 +123,10 @@ def _watch(watch: AlarmWatch, green: Variant, seconds: float) -> str | None:
 
 
 def _roll_back(
-    endpoints: Endpoints, record: dict[str, Any], router_proc: dict[str, Any], *, blue: Variant, green: Variant, why: str
+    endpoints: Endpoints, state: EndpointState, router_proc: dict[str, object], *, blue: Variant, green: Variant, why: str
 ) -> None:
-    record = endpoints.save(record, status="RollingBack", failure_reason=why)
-    router_proc = endpoints.router(record["name"]).shift(record=router_proc, upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)])
+    state = endpoints.save(state, status="RollingBack", failure_reason=why)
+    router_proc = endpoints.router(state.name).shift(record=router_proc, upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)])
     time.sleep(DRAIN_S)
     stop_variant(green)
-    endpoints.save(record, status="InService", router=router_proc, fleet=[blue.to_dict()], weights={blue.id: 100}, failure_reason=why)
+    endpoints.save(state, status="InService", router=router_proc, fleet=(blue,), weights={blue.id: 100}, failure_reason=why)

@@ -46,13 +46,17 @@ class Layout:
         """A training job's SAGEMAKER_BASE_DIR (input/, model/, output/)."""
         return self.state / "jobs" / safe_name(job_name, what="training job name")
 
+    def endpoint_dir(self, endpoint: str) -> Path:
+        """Everything one endpoint runs works under here: its router and its variants."""
+        return self.state / "endpoints" / safe_name(endpoint, what="endpoint name")
+
     def variant_dir(self, endpoint: str, variant_id: str) -> Path:
         """A serving variant's SAGEMAKER_BASE_DIR (model/ holds the extracted artifact)."""
-        return self.state / "endpoints" / safe_name(endpoint, what="endpoint name") / "variants" / variant_id
+        return self.endpoint_dir(endpoint) / "variants" / variant_id
 
     def router_dir(self, endpoint: str) -> Path:
         """nginx's prefix: conf/, logs/ and temp folders of this endpoint's router."""
-        return self.state / "endpoints" / safe_name(endpoint, what="endpoint name") / "router"
+        return self.endpoint_dir(endpoint) / "router"
 
     def transform_dir(self, job_name: str) -> Path:
         return self.state / "transforms" / safe_name(job_name, what="transform job name")

@@ -51,11 +51,22 @@ def free_port() -> int:
 
 
 def spawn(argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path | None = None) -> dict[str, Any]:
-    """Start a long-lived process detached from this run; return its record."""
+    """Start a long-lived process detached from this run; return its record.
+
+    It runs in ``cwd`` (default: its log's folder), a folder of its own under the state
+    directory: that working directory, which its children inherit, is the marker
+    :func:`stop_under` finds it by when a run was killed before it could record the PID.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            list(argv), env=dict(env), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True
+            list(argv),
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd or log.parent,
+            start_new_session=True,
         )
     _CHILDREN[proc.pid] = proc
     return {"pid": proc.pid, "started": psutil.Process(proc.pid).create_time(), "argv": list(argv), "log": str(log)}
@@ -83,6 +94,43 @@ def stop(record: Mapping[str, Any], *, grace: float = 5.0) -> bool:
         _signal_group(pid, signal.SIGKILL)
     _wait_group_gone(pid, grace)
     return True
+
+
+def processes_under(folder: Path) -> list[psutil.Process]:
+    """Live processes whose working directory is ``folder`` or below it, recorded or not."""
+    inside = str(folder.resolve())
+    found = []
+    for proc in psutil.process_iter(["cwd"]):
+        cwd = proc.info.get("cwd") or ""
+        if (cwd == inside or cwd.startswith(inside + os.sep)) and _running(proc):
+            found.append(proc)
+    return found
+
+
+def stop_under(folder: Path, *, keep: Sequence[Mapping[str, Any]] = (), grace: float = 5.0) -> list[int]:
+    """Stop every process working under ``folder`` except the groups of ``keep`` (live records).
+
+    This finds what a killed run left unrecorded: a serve or nginx started just before the kill,
+    or a green variant whose record a later write dropped. Returns the PIDs it signalled.
+    """
+    kept = {int(r["pid"]) for r in keep if is_ours(r)}
+    targets = [p for p in processes_under(folder) if p.pid != os.getpid() and _pgid(p.pid) not in kept]
+    for proc in targets:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, alive = psutil.wait_procs(targets, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    for proc in targets:
+        _reap(proc.pid)
+    return [p.pid for p in targets]
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a process group this run started (its leader's pid is the group id)."""
+    _signal_group(pid, signal.SIGKILL)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

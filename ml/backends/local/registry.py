@@ -7,12 +7,14 @@ two different versions. Approval is its own verb; every change is appended to th
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import socket
 
 from ml.backends.local.clock import now_iso
 from ml.backends.local.store import StateStore
-from ml.backends.records import APPROVAL_STATUSES, ApprovalEvent, ModelVersion, TrainingJob
+from ml.backends.records import ApprovalEvent, ApprovalStatus, ModelVersion, TrainingJob, decision
+from ml.config import APPROVAL_STATUSES as INITIAL_APPROVAL_STATUSES
 from ml.errors import NotFoundError, UserInputError
 
 KIND = "model-versions"
@@ -28,30 +30,34 @@ class Registry:
         self._group = group
 
     def versions(self) -> list[ModelVersion]:
-        """All versions of the group, oldest first."""
+        """All versions of the group, newest first (the Backend contract)."""
         found = [ModelVersion.from_dict(r) for r in self._store.list(KIND) if r.get("group") == self._group]
-        return sorted(found, key=lambda v: v.version)
+        return sorted(found, key=lambda v: v.version, reverse=True)
 
     def get(self, version: int) -> ModelVersion:
         record = self._store.get(KIND, _key(self._group, version))
         if record is None:
-            known = ", ".join(str(v.version) for v in self.versions()) or "none yet; train one with `invoke train`"
+            known = ", ".join(str(v) for v in sorted(v.version for v in self.versions())) or "none yet; train one with `invoke train`"
             raise NotFoundError(f"model version {version} does not exist in {self._group!r} (registered versions: {known})")
         return ModelVersion.from_dict(record)
 
     def register(self, *, job: TrainingJob, approval_status: str) -> ModelVersion:
         if job.status != "Completed":
             raise UserInputError(f"training job {job.name} is {job.status}, not Completed; only a completed job's model can be registered")
-        if approval_status not in ("PendingManualApproval", "Approved"):
+        if approval_status not in INITIAL_APPROVAL_STATUSES:
             raise UserInputError(f"a new version starts PendingManualApproval or Approved, not {approval_status!r}")
+        initial: ApprovalStatus = "Approved" if approval_status == "Approved" else "PendingManualApproval"
         with self._store.locked():
             existing = self.versions()
+            for already in existing:
+                if already.training_job == job.name:
+                    return already  # registering a job twice names one version, as on SageMaker
             number = max((v.version for v in existing), default=0) + 1
-            event = ApprovalEvent(status=approval_status, by=_who(), at=now_iso(), note="registered")
+            event = ApprovalEvent(status=initial, by=_who(), at=now_iso(), note="registered")
             version = ModelVersion(
                 group=self._group,
                 version=number,
-                approval_status=approval_status,
+                approval_status=initial,
                 artifact_uri=job.artifact_uri,
                 artifact_sha256=job.artifact_sha256,
                 image=str(job.lineage.get("image", "")),
@@ -59,20 +65,17 @@ class Registry:
                 metrics=dict(job.metrics),
                 lineage=dict(job.lineage),
                 created_at=now_iso(),
-                approvals=[event.to_dict()],
+                approvals=(event,),
             )
             self._store.put(KIND, _key(self._group, number), version.to_dict())
         return version
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
-        if status not in APPROVAL_STATUSES or status == "PendingManualApproval":
-            raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
+        chosen = decision(status)
         with self._store.locked():
             current = self.get(version)
-            event = ApprovalEvent(status=status, by=_who(), at=now_iso(), note=note)
-            updated = ModelVersion.from_dict(
-                current.to_dict() | {"approval_status": status, "approvals": [*current.approvals, event.to_dict()]}
-            )
+            event = ApprovalEvent(status=chosen, by=_who(), at=now_iso(), note=note)
+            updated = dataclasses.replace(current, approval_status=chosen, approvals=(*current.approvals, event))
             self._store.put(KIND, _key(self._group, version), updated.to_dict())
         return updated
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.atomic import atomic_write_text
 from ml.backends.local import procs
 from ml.errors import ByocError, StateError
 
@@ -114,9 +115,7 @@ class Router:
     def _write(self, *, port: int, upstreams: list[Upstream], generation: int) -> None:
         for folder in ("conf", "logs", *(f"temp/{t}" for t in _TEMP_DIRS)):
             (self.prefix / folder).mkdir(parents=True, exist_ok=True)
-        tmp = self.conf.with_suffix(".tmp")
-        tmp.write_text(render_conf(prefix=self.prefix, port=port, upstreams=upstreams, generation=generation), encoding="utf-8")
-        os.replace(tmp, self.conf)
+        atomic_write_text(self.conf, render_conf(prefix=self.prefix, port=port, upstreams=upstreams, generation=generation))
 
     def start(self, *, port: int, upstreams: list[Upstream]) -> dict[str, Any]:
         """Start nginx in the foreground of its own session; return its process record."""

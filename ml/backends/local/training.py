@@ -12,18 +12,20 @@ import json
 import re
 import shutil
 import subprocess
-import time
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 from ml.backends.base import LogSink
-from ml.backends.local.artifacts import git_commit, pack_model, sha256_files
+from ml.backends.local import procs
+from ml.backends.local.artifacts import pack_model, sha256_files
 from ml.backends.local.clock import now_iso
 from ml.backends.local.layout import Layout
 from ml.backends.local.programs import Programs
 from ml.backends.local.store import StateStore
 from ml.backends.records import Lineage, TrainingJob
 from ml.errors import JobFailedError, UserInputError
+from ml.gitrev import read_revision
 
 KIND = "training-jobs"
 _METRIC = re.compile(r"^\s*([A-Za-z][\w:./-]*)\s*[=:]\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
@@ -92,10 +94,12 @@ def run_training(
     job_dir = layout.job_dir(job_name)
     with store.locked():
         if store.get(KIND, job_name) is not None or job_dir.exists():
-            raise UserInputError(f"training job {job_name!r} already exists; choose another --job-name or leave it out")
+            raise UserInputError(f"training job {job_name!r} already exists; train again to get a new name")
         _stage(job_dir, files, hyperparameters, copy=programs.kind == "image")
+        revision = read_revision(layout.root)
         lineage = Lineage(
-            git_commit=git_commit(layout.root),
+            git_commit=revision.commit,
+            git_dirty=revision.dirty,
             data_uri=str(data.resolve()),
             data_sha256=sha256_files([p for ps in files.values() for p in ps]),
             image=programs.identity(),
@@ -124,9 +128,28 @@ def run_training(
 def _run(programs: Programs, job_dir: Path, max_runtime_s: float, on_log: LogSink | None) -> tuple[str, str, list[str]]:
     launch = programs.train(base_dir=job_dir)
     lines: list[str] = []
-    deadline = time.monotonic() + max_runtime_s
-    popen = subprocess.Popen(launch.argv, env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    # Its own session (and folder): the deadline stops the whole group, children holding the
+    # output pipe included, and a run killed meanwhile leaves it findable under its job folder.
+    popen = subprocess.Popen(
+        launch.argv,
+        env=launch.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        cwd=job_dir,
+        start_new_session=True,
+    )
+    expired = threading.Event()
+
+    def expire() -> None:  # a timer, not a check per line: a job that hangs silently prints nothing
+        expired.set()
+        procs.kill_group(popen.pid)
+
+    timer = threading.Timer(max_runtime_s, expire)
+    timer.daemon = True
     with (job_dir / "output" / "train.log").open("w", encoding="utf-8") as log, popen as proc:
+        timer.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -135,16 +158,16 @@ def _run(programs: Programs, job_dir: Path, max_runtime_s: float, on_log: LogSin
                 log.write(line)
                 if on_log is not None:
                     on_log(text)
-                if time.monotonic() > deadline:
-                    proc.kill()
-                    return "Stopped", f"MaxRuntimeExceeded: ran past {max_runtime_s:g}s", lines
             code = proc.wait()
         finally:
+            timer.cancel()
             if proc.poll() is None:
-                proc.kill()
+                procs.kill_group(proc.pid)
                 proc.wait()
             for argv in launch.cleanup:
                 subprocess.run(argv, capture_output=True, check=False)
+    if expired.is_set():
+        return "Stopped", f"MaxRuntimeExceeded: ran past {max_runtime_s:g}s", lines
     if code == 0:
         return "Completed", "", lines
     failure = job_dir / "output" / "failure"

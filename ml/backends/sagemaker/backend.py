@@ -203,7 +203,7 @@ class SageMakerBackend:
                 "`invoke deploy --mode endpoint` recreates a Failed endpoint"
             )
         if current.get("EndpointConfigName") == config_name:
-            self._log(f"endpoint {endpoint_name} already serves version {chosen.version} ({config_name})")
+            self._log(f"endpoint {endpoint_name!r} already serves model version {chosen.version}; nothing to update")
             self.state.record_deployment(endpoint_name, chosen.version)
             return self._record(current)
         self._log(f"blue/green update of {endpoint_name} to version {chosen.version} ({policy.traffic})")

@@ -16,10 +16,11 @@ from pathlib import Path
 from ml.backends.records import ImageRecord
 from ml.config import TRACKED_IMAGE_TAG
 from ml.errors import NotFoundError, UserInputError
+from ml.imaging import STORAGE
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.
-_STORAGE = ("--storage-driver", "vfs")
+_STORAGE = STORAGE  # one home: ml.imaging
 
 Runner = Callable[[Sequence[str], str | None], str]
 
@@ -43,7 +44,7 @@ def detect_builder(which: Callable[[str], str | None] = shutil.which, runner: Ru
     for name in ("podman", "buildah"):
         if which(name):
             return name
-    raise UserInputError("no image builder found; install docker, podman or buildah, or choose one with --builder")
+    raise UserInputError("no image builder found; install docker, podman or buildah")
 
 
 def cli(builder: str) -> list[str]:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml.backends.records import ModelVersion
+from ml.backends.records import APPROVAL_STATUSES, ModelVersion
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.metadata import decode_properties, encode_properties
 from ml.backends.sagemaker.naming import fingerprint
 from ml.backends.sagemaker.training import TAG_COMMIT, TAG_DATA_VERSION, split_s3_uri
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
+from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
-APPROVAL_CHOICES = ("PendingManualApproval", "Approved", "Rejected")
+APPROVAL_CHOICES = APPROVAL_STATUSES
 META_JOB = "training_job"
 
 
@@ -27,7 +28,8 @@ def _lineage_properties(job: dict[str, Any], tags: dict[str, str], metrics: dict
     fields = {
         META_JOB: job["TrainingJobName"],
         "image": job["AlgorithmSpecification"]["TrainingImage"],
-        "git_commit": tags.get(TAG_COMMIT, ""),
+        "git_commit": split_commit_tag(tags.get(TAG_COMMIT, "")).commit,
+        "git_dirty": "true" if split_commit_tag(tags.get(TAG_COMMIT, "")).dirty else "",
         "data_version": tags.get(TAG_DATA_VERSION, ""),
         "data_uri": next((c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.get("InputDataConfig", [])), ""),
     }
@@ -46,7 +48,7 @@ def version_from_description(package: dict[str, Any]) -> ModelVersion:
         image=container.get("Image", ""),
         training_job=str(lineage.get(META_JOB, "")),
         metrics=metrics,
-        lineage=lineage,
+        lineage=lineage | {"git_dirty": lineage.get("git_dirty") == "true"},
         created_at=str(package.get("CreationTime", "")),
         arn=package["ModelPackageArn"],
     )
@@ -129,8 +131,8 @@ class Registry:
         return f"s3://{bucket}/{metrics_key}"
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
-        if status not in APPROVAL_CHOICES:
-            raise UserInputError(f"approval status must be one of {', '.join(APPROVAL_CHOICES)}, not {status!r}")
+        if status not in APPROVAL_CHOICES or status == "PendingManualApproval":  # the contract: see Backend.approve
+            raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
         target = self.get(version)
         request: dict[str, Any] = {"ModelPackageArn": target.arn, "ModelApprovalStatus": status}
         if note:

@@ -18,8 +18,9 @@ from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import ProjectConfig
-from ml.errors import JobFailedError
+from ml.config import TRAINING_DATA_KEY, ProjectConfig
+from ml.errors import JobFailedError, UserInputError
+from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
 # The container prints `train:accuracy=0.9800` and `validation:accuracy=0.9667`.
@@ -28,7 +29,7 @@ METRIC_DEFINITIONS = (
     {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9]+(?:\.[0-9]+)?)"},
 )
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
-DEFAULT_TRAIN_KEY = "iris/input/iris.csv"
+DEFAULT_TRAIN_KEY = TRAINING_DATA_KEY
 TAG_COMMIT = "byoc:git-commit"
 TAG_DATA_VERSION = "byoc:data-version"
 TAG_PROJECT = "byoc:project"
@@ -37,7 +38,7 @@ _ACTIVE = ("InProgress", "Stopping")
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+        raise UserInputError(f"{uri!r} is not an s3://BUCKET/KEY URI; the sagemaker backend reads S3 (upload a local file first)")
     bucket, key = uri[5:].split("/", 1)
     return bucket, key
 
@@ -130,7 +131,8 @@ def record_from_description(job: Mapping[str, Any], tags: Mapping[str, str]) -> 
         artifact_uri=str(job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")),
         failure_reason=str(job.get("FailureReason", "")),
         lineage={
-            "git_commit": tags.get(TAG_COMMIT, ""),
+            "git_commit": split_commit_tag(tags.get(TAG_COMMIT, "")).commit,
+            "git_dirty": split_commit_tag(tags.get(TAG_COMMIT, "")).dirty,
             "data_uri": channels.get("training", ""),
             "data_sha256": tags.get(TAG_DATA_VERSION, ""),
             "image": job.get("AlgorithmSpecification", {}).get("TrainingImage", ""),

@@ -31,7 +31,7 @@ from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
 TRAIN_KEY = "iris/input/iris.csv"
 CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
 COMMIT_SHA = "0123456789ab" + "cd" * 14  # what CodeBuild puts in CODEBUILD_RESOLVED_SOURCE_VERSION
-COMMIT = COMMIT_SHA[:12]  # the image tag build-image derives from it
+COMMIT = COMMIT_SHA  # the image tag build-image derives from it
 
 
 @contextmanager

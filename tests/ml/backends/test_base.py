@@ -13,9 +13,24 @@ def _version(number: int, status: str) -> ModelVersion:
     return ModelVersion(group="g", version=number, approval_status=status, artifact_uri=f"file:///m/{number}")
 
 
-def test_newest_approved_is_chosen_whatever_the_order() -> None:
-    versions = [_version(3, "Approved"), _version(1, "Approved"), _version(4, "PendingManualApproval"), _version(2, "Rejected")]
-    assert select_version(versions).version == 3
+VERSIONS = [
+    _version(1, "Approved"),
+    _version(2, "Rejected"),
+    _version(3, "Approved"),
+    _version(4, "Approved"),
+    _version(5, "PendingManualApproval"),
+]
+ORDERS = {
+    "ascending": VERSIONS,
+    "descending": VERSIONS[::-1],  # what both backends' list_versions returns
+    "shuffled": [VERSIONS[2], VERSIONS[4], VERSIONS[3], VERSIONS[0], VERSIONS[1]],
+    "oldest approved first": [VERSIONS[0], VERSIONS[4], VERSIONS[1], VERSIONS[3], VERSIONS[2]],
+}
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_newest_approved_is_chosen_whatever_the_order(order: str) -> None:
+    assert select_version(ORDERS[order]).version == 4
 
 
 def test_explicit_version_wins_but_not_if_rejected() -> None:

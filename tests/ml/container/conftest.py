@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from container_helpers import SERVE, Server, free_port, iris_csv_lines, make_tree, program_env, run_train, stop, wait_until_listening
+from container_helpers import SERVE, Server, iris_csv_lines, make_tree, program_env, run_train, stop, wait_until_listening
+
+from ml.backends.local.procs import free_port
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis keeps its files (constants cache; the tests keep no example database) in the
+    temp folder, never in the checkout: no test writes into the working tree."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"byoc-hypothesis-{os.getuid()}")
 
 
 @pytest.fixture

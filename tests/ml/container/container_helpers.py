@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sklearn.datasets import load_iris
+
+from ml.imaging import STORAGE
 
 CONTAINER_DIR = Path(__file__).resolve().parents[3] / "ml" / "container"
 TRAIN = CONTAINER_DIR / "bin" / "train"
@@ -54,12 +56,6 @@ def program_env(base_dir: Path, **extra: str) -> dict[str, str]:
 
 def run_train(base_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(TRAIN)], env=program_env(base_dir, **extra), capture_output=True, text=True, timeout=120, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -114,3 +110,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def image_size_bytes(name: str) -> int:
+    """The image's uncompressed size in bytes, base layers included."""
+    out = subprocess.run(
+        ["podman", *STORAGE, "image", "inspect", "--format", "{{.Size}}", name], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip() or 0)
+
+
+@contextmanager
+def working_container(image: str) -> Iterator[str]:
+    """A buildah working container from ``image``; removed on exit."""
+    name = subprocess.run(["buildah", *STORAGE, "from", "--pull-never", image], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        yield name
+    finally:
+        subprocess.run(["buildah", *STORAGE, "rm", name], capture_output=True, check=False)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from container_helpers import CONTAINER_DIR, free_port, iris_csv_lines, make_tree, request, stop
+from container_helpers import CONTAINER_DIR, image_size_bytes, iris_csv_lines, make_tree, request, stop, working_container
 
-from ml.imaging import DEBIAN_BASE, build_image, builder_missing, ensure_debian_base, image_size_bytes, run_argv, working_container
+from ml.backends.local.procs import free_port
+from ml.imaging import DEBIAN_BASE, build_image, builder_missing, ensure_debian_base, run_argv
 
 pytestmark = pytest.mark.image
 

@@ -33,7 +33,7 @@ def test_an_injected_failure_must_fail_and_say_why(fake: Fake) -> None:
 
 def test_the_build_must_record_the_registrys_digest_and_latest_must_follow(fake: Fake) -> None:
     stage = Stage(name="b", pipeline="build")
-    digest = push(fake, COMMIT[:12], b"image")
+    digest = push(fake, COMMIT, b"image")
     assert "latest is None" in checks(fake).image(stage, output=f"@{digest}", before=None)[0]
     push(fake, "latest", b"image")
     assert "did not record" in checks(fake).image(stage, output="@sha256:" + "0" * 64, before=None)[0]
@@ -42,11 +42,11 @@ def test_the_build_must_record_the_registrys_digest_and_latest_must_follow(fake:
 
 def test_a_rerun_must_leave_the_commit_tag_where_it_was(fake: Fake) -> None:
     rerun = Stage(name="b2", pipeline="build", expect_converged=True)
-    digest = push(fake, COMMIT[:12], b"image")
+    digest = push(fake, COMMIT, b"image")
     push(fake, "latest", b"image")
     assert "needs an earlier push" in checks(fake).image(rerun, output=f"@{digest}", before=None)[0]
     assert "an immutable tag must converge" in checks(fake).image(rerun, output=f"@{digest}", before="sha256:" + "1" * 64)[0]
-    assert checks(fake).image(rerun, output=f"@{digest}", before=digest) == ("", f"converged: {REPO}:{COMMIT[:12]} still {digest[:19]}…")
+    assert checks(fake).image(rerun, output=f"@{digest}", before=digest) == ("", f"converged: {REPO}:{COMMIT} still {digest[:19]}…")
 
 
 @pytest.mark.usefixtures("registry")

@@ -38,6 +38,15 @@ def output_path(source: Path, output_dir: Path) -> Path:
     return output_dir / f"{source.name}.out"
 
 
+def temp_path(final: Path, job_name: str) -> Path:
+    return final.with_name(f".{final.name}.{job_name}.tmp")
+
+
+def temp_pattern(job_name: str) -> str:
+    """A glob for the temp outputs of ``job_name`` (what a killed run leaves behind)."""
+    return f".*.{job_name}.tmp"
+
+
 def transform_files(*, inputs: list[Path], output_dir: Path, client: InvocationsClient, settings: Settings, job_name: str) -> int:
     """Transform every file; return the record count. All ``.out`` files appear together or not at all."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -47,7 +56,7 @@ def transform_files(*, inputs: list[Path], output_dir: Path, client: Invocations
         with ThreadPoolExecutor(max_workers=settings.max_concurrent, thread_name_prefix="transform") as pool:
             for source in inputs:
                 final = output_path(source, output_dir)
-                temp = output_dir / f".{final.name}.{job_name}.tmp"
+                temp = temp_path(final, job_name)
                 temps.append((temp, final))
                 with temp.open("wb") as out:
                     total += _one_file(source, out.write, pool, client, settings)

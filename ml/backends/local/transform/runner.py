@@ -18,7 +18,7 @@ from ml.backends.local.layout import Layout
 from ml.backends.local.programs import Programs
 from ml.backends.local.store import StateStore
 from ml.backends.local.transform.client import InvocationsClient
-from ml.backends.local.transform.job import Settings, transform_files
+from ml.backends.local.transform.job import Settings, temp_pattern, transform_files
 from ml.backends.records import ModelVersion, TransformJob
 from ml.errors import JobFailedError, UserInputError
 
@@ -90,12 +90,23 @@ def run_transform_job(
     return TransformJob.from_dict(done)
 
 
-def stop_orphans(store: StateStore) -> list[str]:
-    """Stop transform servers whose job's run died (its record was recovered as Failed)."""
+def stop_orphans(store: StateStore, layout: Layout) -> list[str]:
+    """Clean up after transform jobs whose run died (their records were recovered as Failed):
+    stop their model servers, recorded or not, and delete their half-written temp outputs."""
     lines = []
     for record in store.list(KIND):
+        if record.get("status") == "InProgress":
+            continue  # a live run's job
         server = record.get("server")
-        if record.get("status") != "InProgress" and server and procs.stop(server):
+        if server and procs.stop(server):
             lines.append(f"stopped transform server pid {server['pid']} of job {record['name']}")
+        stray = procs.stop_under(layout.transform_dir(record["name"]))
+        if stray:
+            lines.append(f"stopped {len(stray)} unrecorded process(es) of transform job {record['name']}")
+        output = Path(record.get("output_uri") or "")
+        for temp in output.glob(temp_pattern(record["name"])) if record.get("output_uri") and output.is_dir() else []:
+            temp.unlink(missing_ok=True)
+            lines.append(f"deleted {temp}, left half-written by transform job {record['name']}")
+        if server:
             store.put(KIND, record["name"], {k: v for k, v in record.items() if k != "server"})
     return lines

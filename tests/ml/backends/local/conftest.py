@@ -28,4 +28,4 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         version = backend.register(job_name=job.name)
         backend.approve(version=version.version, note="test fixture")
     yield Project(root=root, backend=backend, programs=programs, data=data)
-    backend.teardown()
+    backend.teardown_all()

@@ -14,6 +14,8 @@ from typing import Any
 from ml.backends.local.backend import LocalBackend
 from ml.backends.local.fleet import VERSION_ENV
 from ml.backends.local.programs import Launch, ProcessPrograms
+from ml.backends.local.training import KIND as TRAINING_KIND
+from ml.backends.records import ModelVersion
 from ml.config import ProjectConfig, load_config
 
 REPO = Path(__file__).resolve().parents[4]
@@ -57,6 +59,24 @@ def make_config(**overrides: Any) -> ProjectConfig:
 
 def make_backend(root: Path, programs: BreakablePrograms | None = None, **overrides: Any) -> LocalBackend:
     return LocalBackend(config=make_config(**overrides), root=root, programs=programs)
+
+
+def add_version(backend: LocalBackend, *, like_job: str, approval_status: str = "Approved") -> ModelVersion:
+    """A new version from an existing job's model, without training again.
+
+    Registering one job twice returns its version (the contract), so the job record is copied
+    under a fresh name first, as a second identical training run would leave it.
+    """
+    record = backend.store.get(TRAINING_KIND, like_job)
+    assert record is not None, f"no training job {like_job}"
+    name = f"{like_job}-r{len(backend.store.list(TRAINING_KIND))}"
+    backend.store.put(TRAINING_KIND, name, record | {"name": name})
+    return backend.register(job_name=name, approval_status=approval_status)
+
+
+def fixture_versions(project: Project) -> list[ModelVersion]:
+    """The session fixture's two trained versions, oldest first (tests add more beside them)."""
+    return sorted(project.backend.list_versions(), key=lambda v: v.version)[:2]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,16 @@ def test_error_rate_alarm_fires_on_green_errors_only(tmp_path: Path) -> None:
     assert alarm is not None and "error-rate alarm: 1 of 11" in alarm
 
 
+def test_a_plain_500_that_nginx_retried_on_blue_still_fires_the_alarm(tmp_path: Path) -> None:
+    # The client saw 200 (blue answered the retry); green's own 500 must still count.
+    log = tmp_path / "access.log"
+    log.write_text("")
+    watch = AlarmWatch(log=log, addr=GREEN, error_rate_percent=1.0, p99_latency_ms=1000)
+    log.write_text(_line(GREEN, "200", "0.001") * 10 + _line(f"{GREEN}, {BLUE}", "500, 200", "0.002, 0.001"))
+    alarm = watch.check()
+    assert alarm is not None and "1 of 11 requests to the new variant failed" in alarm
+
+
 def test_latency_alarm_needs_enough_samples_then_fires_on_p99(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     watch = AlarmWatch(log=log, addr=GREEN, error_rate_percent=1.0, p99_latency_ms=100)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from local_helpers import Load, Project
+from local_helpers import Load, Project, add_version, fixture_versions
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -39,7 +39,7 @@ def break_version(trained: Project) -> Iterator[Callable[[str], int]]:
     made: list[int] = []
 
     def make(mode: str) -> int:
-        version = trained.backend.register(job_name=trained.backend.list_versions()[1].training_job, approval_status="Approved")
+        version = add_version(trained.backend, like_job=fixture_versions(trained)[1].training_job)
         trained.programs.broken[version.version] = mode
         made.append(version.version)
         return version.version
@@ -73,9 +73,11 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(tra
 
 
 def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
-    trained: Project, endpoint: str, break_version: Callable[[str], int]
+    trained: Project, endpoint: str, break_version: Callable[[str], int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken = trained.backend.registry.get(break_version("5xx"))
+    events: list[str] = []
+    monkeypatch.setattr(trained.backend, "_on_event", events.append)
+    broken = trained.backend.registry.get(break_version("5xx"))  # plain 500s, which nginx retries on blue
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="error-rate alarm") as caught:
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
@@ -85,6 +87,12 @@ def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
     assert (after.status, after.version, after.url) == ("InService", 1, before.url)
     assert "error-rate alarm" in after.failure_reason
     assert len(_variant_pids(trained, endpoint)) == 1, "the broken green must be stopped"
+    # The alarm fired during the canary step, before green ever had all the traffic ...
+    assert any(f"25% of traffic on version {broken.version}" in e for e in events), events
+    assert not any(e.startswith("100% of traffic") for e in events), events
+    # ... and green's processes are gone from the process table, not only from the record.
+    greens = list(trained.backend.layout.endpoint_dir(endpoint).glob(f"variants/v{broken.version}-*"))
+    assert greens and all(procs.processes_under(d) == [] for d in greens)
     assert trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").status_code == 200
 
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from local_helpers import Project, make_backend
+from local_helpers import Project, add_version, fixture_versions, make_backend
 
 from ml.backends.local import procs
-from ml.backends.local.programs import ProcessPrograms
+from ml.backends.local.programs import Launch, ProcessPrograms
+from ml.backends.local.training import run_training
 from ml.errors import JobFailedError, NotFoundError, UserInputError
 
 
 def test_lifecycle_records_lineage_serves_and_tears_down_only_its_processes(trained: Project) -> None:
-    first, second = trained.backend.list_versions()[:2]
+    first, second = fixture_versions(trained)
     assert first.artifact_sha256 and Path(first.artifact_uri).name == "model.tar.gz"
     assert first.lineage["data_sha256"] and first.lineage["image"].startswith("program:sha256:")
-    assert [a["status"] for a in first.approvals] == ["PendingManualApproval", "Approved"]
+    assert [a.status for a in first.approvals] == ["PendingManualApproval", "Approved"]
     assert first.metrics and all(isinstance(v, float) for v in first.metrics.values())
     endpoint = trained.backend.deploy_endpoint(endpoint_name="life")
     newest_approved = max(v.version for v in trained.backend.list_versions() if v.approval_status == "Approved")
@@ -69,7 +73,7 @@ def test_approving_an_unknown_version_lists_the_known_ones(trained: Project) -> 
 
 
 def test_deploying_a_rejected_or_unknown_version_is_refused(trained: Project) -> None:
-    rejected = trained.backend.register(job_name=trained.backend.list_versions()[0].training_job)
+    rejected = add_version(trained.backend, like_job=fixture_versions(trained)[0].training_job, approval_status="PendingManualApproval")
     trained.backend.approve(version=rejected.version, status="Rejected", note="worse")
     with pytest.raises(UserInputError, match=f"version {rejected.version} is Rejected"):
         trained.backend.deploy_endpoint(endpoint_name="x", version=rejected.version)
@@ -77,13 +81,9 @@ def test_deploying_a_rejected_or_unknown_version_is_refused(trained: Project) ->
         trained.backend.deploy_endpoint(endpoint_name="x", version=4242)
 
 
-def test_deploying_an_existing_endpoint_points_to_update(trained: Project) -> None:
+def test_rollback_with_no_earlier_version_says_so(trained: Project) -> None:
     trained.backend.deploy_endpoint(endpoint_name="twice", version=1)
     try:
-        with pytest.raises(UserInputError, match="already exists .*invoke deploy --mode update"):
-            trained.backend.deploy_endpoint(endpoint_name="twice", version=2)
-        with pytest.raises(UserInputError, match="already serves model version 1; nothing to update"):
-            trained.backend.update_endpoint(endpoint_name="twice", version=1)
         with pytest.raises(NotFoundError, match="no earlier version to roll back to"):
             trained.backend.rollback(endpoint_name="twice")
     finally:
@@ -133,3 +133,54 @@ def test_process_build_image_records_the_program_hash(tmp_path: Path) -> None:
     assert record.builder == "program" and record.digest.startswith("sha256:")
     assert record.digest == ProcessPrograms(code=Path(record.uri.removeprefix("program:"))).identity().removeprefix("program:")
     assert json.dumps(record.to_dict())
+
+
+@dataclass(frozen=True)
+class _SilentHang:
+    """A train program that hangs without printing a line."""
+
+    kind: str = "process"
+
+    def train(self, *, base_dir: Path) -> Launch:
+        return Launch(argv=[sys.executable, "-c", "import time; time.sleep(600)"], env={})
+
+    def serve(self, *, base_dir: Path, port: int, workers: int, extra_env: Mapping[str, str]) -> Launch:
+        raise NotImplementedError
+
+    def identity(self) -> str:
+        return "program:hang"
+
+
+def test_a_training_job_that_hangs_silently_is_stopped_at_max_runtime(tmp_path: Path, trained: Project) -> None:
+    backend = make_backend(tmp_path)
+    with pytest.raises(JobFailedError, match=r"training job hung stopped: MaxRuntimeExceeded: ran past 1s"):
+        run_training(
+            store=backend.store,
+            layout=backend.layout,
+            programs=_SilentHang(),
+            job_name="hung",
+            hyperparameters={},
+            data=trained.data,
+            max_runtime_s=1,
+            on_log=None,
+        )
+    assert backend.describe_training_job(job_name="hung").status == "Stopped"
+    assert procs.processes_under(backend.layout.job_dir("hung")) == []
+
+
+def test_teardown_stops_processes_the_records_never_saw(tmp_path: Path) -> None:
+    # A run killed between starting a process and recording its PID: the working folder finds it.
+    backend = make_backend(tmp_path)
+    hang = [sys.executable, "-c", "import time; time.sleep(600)"]
+    recorded_nowhere = [
+        procs.spawn(hang, env={}, log=backend.layout.variant_dir("orphan", "v1-killed") / "serve.log"),
+        procs.spawn(hang, env={}, log=backend.layout.router_dir("orphan") / "logs" / "nginx.out"),
+    ]
+    try:
+        assert len(procs.processes_under(backend.layout.endpoint_dir("orphan"))) == 2
+        lines = backend.teardown(endpoint_name="orphan")
+        assert "stopped 2 unrecorded process(es) of endpoint orphan" in lines
+        assert not any(procs.is_ours(p) for p in recorded_nowhere)
+    finally:
+        for proc in recorded_nowhere:
+            procs.stop(proc)

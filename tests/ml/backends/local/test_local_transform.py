@@ -51,6 +51,23 @@ def test_a_malformed_row_fails_the_job_naming_the_record_and_leaves_no_output(tr
     assert any("record 42" in r["failure_reason"] for r in failed)
 
 
+def test_several_files_are_all_or_nothing(trained: Project, tmp_path: Path) -> None:
+    # SageMaker writes a job's outputs only when the whole job succeeds: two good files before a
+    # bad one must not leave their .out files behind.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = trained.data.read_text().splitlines()
+    (folder / "a.csv").write_text("\n".join(rows[:50]) + "\n")
+    (folder / "b.csv").write_text("\n".join(rows[50:100]) + "\n")
+    (folder / "c.csv").write_text("\n".join([*rows[100:110], "setosa,1,2,oops,4"]) + "\n")
+    with pytest.raises(JobFailedError, match=r"c\.csv record 11"):
+        trained.backend.transform(data=str(folder), output=str(tmp_path / "out"), version=1)
+    assert list((tmp_path / "out").iterdir()) == []
+    (folder / "c.csv").write_text("\n".join(rows[100:110]) + "\n")
+    trained.backend.transform(data=str(folder), output=str(tmp_path / "out"), version=1)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv.out", "b.csv.out", "c.csv.out"]
+
+
 def test_empty_input_completes_with_an_empty_output(trained: Project, tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("")

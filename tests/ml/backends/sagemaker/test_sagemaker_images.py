@@ -110,12 +110,12 @@ def test_build_image_pushes_and_records_the_registry_digest(make_backend: Any, o
     builder = FakeBuilder(clients)
     backend = make_backend(builder)
     record = backend.build_image()
-    assert record.tag == sha[:12]
-    assert record.digest == ecr_digest(clients, sha[:12])  # what the push's --digestfile said, and what ECR lists
+    assert record.tag == sha
+    assert record.digest == ecr_digest(clients, sha)  # what the push's --digestfile said, and what ECR lists
     assert record.uri == f"{outputs.ecr_repository_url}@{record.digest}"
     assert backend.state.last_image() == record
     # Only the commit tag is pushed; `latest` is moved by ECR's retag, to exactly that digest.
-    assert builder.pushes() == [sha[:12]]
+    assert builder.pushes() == [sha]
     assert ecr_digest(clients, "latest") == record.digest
     login = next(c for c in builder.commands if c[1] == "login")
     assert login[-1] == outputs.ecr_repository_url.split("/")[0]
@@ -127,7 +127,7 @@ def test_build_image_pushes_and_records_the_registry_digest(make_backend: Any, o
 def test_dirty_tree_is_tagged_dirty(make_backend: Any, clients: AwsClients, tmp_path: Path) -> None:
     sha = git_checkout(tmp_path)
     (tmp_path / "README.md").write_text("changed\n", encoding="utf-8")
-    assert make_backend(FakeBuilder(clients)).build_image().tag == f"{sha[:12]}-dirty"
+    assert make_backend(FakeBuilder(clients)).build_image().tag == f"{sha}-dirty"
 
 
 def test_codebuild_source_without_git_takes_the_resolved_version(
@@ -136,7 +136,7 @@ def test_codebuild_source_without_git_takes_the_resolved_version(
     monkeypatch.setenv(SOURCE_VERSION_ENV, TEST_SHA)
     builder = FakeBuilder(clients)
     record = make_backend(builder).build_image()  # tmp_path has no .git, as a CODE_ZIP artifact
-    assert record.tag == TEST_SHA[:12]
+    assert record.tag == TEST_SHA
     assert not any(c[0] == "git" for c in builder.commands)
     commit = source_commit(tmp_path, environ={SOURCE_VERSION_ENV: TEST_SHA})
     assert commit.sha == TEST_SHA and commit.origin == "codebuild" and not commit.dirty
@@ -163,9 +163,9 @@ def test_rerun_on_the_same_commit_reuses_the_registry_image(
     clients.ecr.put_image(repositoryName=TEST_REPO, imageManifest=builder.manifest("elsewhere"), imageTag="latest")
     second = make_backend(builder).build_image()  # a second, different build of the same commit
     assert builder.builds == 2
-    assert second.digest == first.digest == ecr_digest(clients, TEST_SHA[:12])
+    assert second.digest == first.digest == ecr_digest(clients, TEST_SHA)
     assert ecr_digest(clients, "latest") == first.digest  # never the second build's bytes
-    assert builder.pushes() == [TEST_SHA[:12]]  # the immutable tag was not pushed again
+    assert builder.pushes() == [TEST_SHA]  # the immutable tag was not pushed again
     third = make_backend(builder).build_image()  # `latest` already right: PutImage's "exists" is fine
     assert third.digest == first.digest
 
@@ -173,9 +173,9 @@ def test_rerun_on_the_same_commit_reuses_the_registry_image(
 def test_push_that_loses_a_race_reuses_the_winner(make_backend: Any, clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SOURCE_VERSION_ENV, TEST_SHA)
     builder = FakeBuilder(clients)
-    builder.race_tag = TEST_SHA[:12]
+    builder.race_tag = TEST_SHA
     record = make_backend(builder).build_image()
-    winner = ecr_digest(clients, TEST_SHA[:12])
+    winner = ecr_digest(clients, TEST_SHA)
     assert record.digest == winner
     held = clients.ecr.batch_get_image(repositoryName=TEST_REPO, imageIds=[{"imageDigest": winner}])["images"]
     assert held[0]["imageManifest"] == builder.manifest("other-run")
@@ -201,8 +201,8 @@ def test_registry_ecr_does_not_front_records_the_push_digest(
     monkeypatch.setenv(SOURCE_VERSION_ENV, TEST_SHA)
     builder = FakeBuilder(clients, target="loopback")
     record = make_backend(builder).build_image()
-    assert record.digest == builder.loopback[TEST_SHA[:12]] == builder.loopback["latest"]
-    assert builder.pushes() == [TEST_SHA[:12], "latest"]
+    assert record.digest == builder.loopback[TEST_SHA] == builder.loopback["latest"]
+    assert builder.pushes() == [TEST_SHA, "latest"]
     assert all("--digestfile" in c for c in builder.commands if c[1] == "push")
     assert clients.ecr.describe_images(repositoryName=TEST_REPO)["imageDetails"] == []
 

@@ -46,7 +46,7 @@ def test_detect_builder_prefers_a_working_docker() -> None:
     present = {"docker", "buildah"}
     assert images.detect_builder(lambda n: n if n in present else None, lambda a, s: "") == "docker"
     assert images.detect_builder(lambda n: n if n in present else None, no_daemon) == "buildah"
-    with pytest.raises(UserInputError, match="--builder"):
+    with pytest.raises(UserInputError, match="install docker, podman or buildah"):
         images.detect_builder(lambda n: None, no_daemon)
 
 
