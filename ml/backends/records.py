@@ -36,6 +36,20 @@ def decision(status: str) -> Decision:
     return status
 
 
+# SageMaker's ApprovalDescription: at most 1024 characters of pattern ``.*``, which (Java regex)
+# matches no line break. Both backends take the same notes, so the rule lives here.
+APPROVAL_NOTE_MAX = 1024
+
+
+def approval_note(note: str) -> str:
+    """``note`` if SageMaker would store it as an approval description, else a UserInputError."""
+    if len(note) > APPROVAL_NOTE_MAX:
+        raise UserInputError(f"the approval note is {len(note)} characters; SageMaker keeps at most {APPROVAL_NOTE_MAX}, shorten it")
+    if any(ch in note for ch in "\n\r\u0085\u2028\u2029"):
+        raise UserInputError("the approval note must be one line (SageMaker refuses line breaks in it); join the lines with '; '")
+    return note
+
+
 class _Record:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]

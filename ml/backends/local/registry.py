@@ -13,7 +13,7 @@ import socket
 
 from ml.backends.local.clock import now_iso
 from ml.backends.local.store import StateStore
-from ml.backends.records import ApprovalEvent, ApprovalStatus, ModelVersion, TrainingJob, decision
+from ml.backends.records import ApprovalEvent, ApprovalStatus, ModelVersion, TrainingJob, approval_note, decision
 from ml.config import APPROVAL_STATUSES as INITIAL_APPROVAL_STATUSES
 from ml.errors import NotFoundError, UserInputError
 
@@ -72,6 +72,7 @@ class Registry:
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
         chosen = decision(status)
+        note = approval_note(note)
         with self._store.locked():
             current = self.get(version)
             event = ApprovalEvent(status=chosen, by=_who(), at=now_iso(), note=note)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml.backends.records import APPROVAL_STATUSES, ModelVersion
+from ml.backends.records import APPROVAL_STATUSES, ModelVersion, approval_note, decision
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.metadata import decode_properties, encode_properties
 from ml.backends.sagemaker.naming import fingerprint
@@ -131,12 +131,11 @@ class Registry:
         return f"s3://{bucket}/{metrics_key}"
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
-        if status not in APPROVAL_CHOICES or status == "PendingManualApproval":  # the contract: see Backend.approve
-            raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
+        status, note = decision(status), approval_note(note)  # the contract: see Backend.approve
         target = self.get(version)
         request: dict[str, Any] = {"ModelPackageArn": target.arn, "ModelApprovalStatus": status}
         if note:
-            request["ApprovalDescription"] = note[:1024]
+            request["ApprovalDescription"] = note
         with aws_call(service="sagemaker", action=f"setting model version {version} to {status}"):
             self._sm.update_model_package(**request)
         return self.get(version)

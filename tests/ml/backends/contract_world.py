@@ -120,9 +120,10 @@ def sagemaker_world(tmp_path: Path) -> Iterator[Contract]:
             config=config, root=tmp_path, outputs=outputs, clients=wired, clock=fakes.FakeClock(), builder="docker", on_log=events.append
         )
         tag = f"{COMMIT}-dirty"
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "tag": tag})
-        clients.ecr.put_image(repositoryName=ECR_REPO, imageManifest=manifest, imageTag=tag)
-        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        layer = {"digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(), "size": 1}
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": [layer]})
+        # moto derives the digest its own way; registering pins the image by the digest ECR reports.
+        digest = clients.ecr.put_image(repositoryName=ECR_REPO, imageManifest=manifest, imageTag=tag)["image"]["imageId"]["imageDigest"]
         backend.state.record_image(ImageRecord(uri=f"{repo_url}@{digest}", digest=digest, tag=tag, builder="docker"))
         trained = [backend.train(hyperparameters=params) for params in (OVERRIDES, {"max_depth": "2"})]
         yield Contract(

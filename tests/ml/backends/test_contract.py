@@ -38,6 +38,14 @@ def test_approve_takes_approved_or_rejected_never_pending(contract: Contract) ->
     assert contract.backend.approve(version=version, note="better after all").approval_status == "Approved"
 
 
+@pytest.mark.parametrize("note", ["first line\nsecond line", "x" * 1025])
+def test_an_approval_note_sagemaker_would_refuse_is_refused_before_anything_changes(contract: Contract, note: str) -> None:
+    version = contract.backend.register(job_name=contract.jobs[0]).version
+    with pytest.raises(UserInputError, match="approval note"):
+        contract.backend.approve(version=version, status="Approved", note=note)
+    assert contract.backend.list_versions()[0].approval_status == "PendingManualApproval"
+
+
 def test_training_merges_overrides_into_the_configured_hyperparameters(contract: Contract) -> None:
     configured = load_config(REPO / "cdktf.json").hyperparameters
     assert set(configured) - set(OVERRIDES), "the check needs a configured name the override leaves alone"
