@@ -102,6 +102,14 @@ class World:
         role = self._client("iam").create_role(RoleName=spec["name"], AssumeRolePolicyDocument=TRUST)["Role"]
         return {"arn": role["Arn"], "name": role["RoleName"], "id": role["RoleName"]}
 
+    def _make_aws_iam_policy(self, stack: str, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        # Only its ARN travels (the approver policy is an output); the rehearsal evaluates no IAM
+        # (ml.awscheck checks every call against the synthesized documents), so the fake holds a
+        # document that allows nothing rather than a half-resolved copy of the real one.
+        document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+        policy = self._client("iam").create_policy(PolicyName=spec["name"], PolicyDocument=document)["Policy"]
+        return {"arn": policy["Arn"], "name": policy["PolicyName"], "id": policy["Arn"]}
+
     def _make_aws_ecr_repository(self, stack: str, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         repo = self._client("ecr").create_repository(repositoryName=spec["name"])["repository"]
         patterns = tuple(f["filter"] for f in spec.get("image_tag_mutability_exclusion_filter") or [] if f.get("filter_type") == "WILDCARD")
