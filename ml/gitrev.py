@@ -7,6 +7,7 @@ both in one string, use :func:`commit_tag` and are read back with :func:`split_c
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,11 @@ class GitRevision:
 
 
 def _git(root: Path, *args: str) -> str | None:
+    # `git status` refreshes the index under .git/index.lock when it can; a question must not, or
+    # it makes a concurrent git command that needs the lock (a commit, a rehearsal export) fail.
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=False)
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=False, env=env)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout if out.returncode == 0 else None

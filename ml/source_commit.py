@@ -8,6 +8,7 @@ says whether the tree has uncommitted changes. This module is the one home of th
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,8 @@ GitRunner = Callable[[Sequence[str]], str]
 
 def run_git(argv: Sequence[str]) -> str:
     """Run git; any failure (no git, not a repository) is an ``OSError`` or ``CalledProcessError``."""
-    return subprocess.run(list(argv), capture_output=True, text=True, check=True, timeout=30).stdout
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # a question takes no index lock (see ml.gitrev)
+    return subprocess.run(list(argv), capture_output=True, text=True, check=True, timeout=30, env=env).stdout
 
 
 @dataclass(frozen=True, kw_only=True)

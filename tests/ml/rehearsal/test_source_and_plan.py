@@ -52,6 +52,23 @@ def test_uncommitted_work_is_exported_as_its_own_commit_without_touching_the_rep
     assert not (out / "untracked.txt").exists()
 
 
+def test_uncommitted_work_is_exported_while_another_git_holds_the_index_lock(repo: Path, tmp_path: Path) -> None:
+    # A concurrent `git status` or editor holds .git/index.lock; `git stash create` then exits 255
+    # without a word. The export must not need the checkout's index at all.
+    (repo / "a.txt").write_text("edited under a lock\n")
+    git(repo, "rm", "-q", "--cached", "a.txt")  # index and tree differ from HEAD: a deletion staged, an edit unstaged
+    (repo / "a.txt").write_text("edited under a lock\n")
+    lock = repo / ".git" / "index.lock"
+    lock.write_text("")
+    try:
+        commit = source_commit(repo)
+    finally:
+        lock.unlink()
+    out = export_tree(repo, commit=commit, destination=tmp_path / "out")
+    assert (out / "a.txt").read_text() == "edited under a lock\n"
+    assert git(repo, "log", "-1", "--format=%an %P", commit) == f"rehearsal {git(repo, 'rev-parse', 'HEAD')}"
+
+
 def test_faults_parse_and_unknown_ones_are_named() -> None:
     assert parse_faults("") == ()
     assert parse_faults("all") == FAULTS
