@@ -74,7 +74,13 @@ def data(c: Context, path: str = "data/iris.csv") -> None:
     print(f"wrote {rows} rows to {path}")
 
 
-@task(help={"backend": BACKEND_HELP, "tag": "image tag (default: the git commit)", "runtime": RUNTIME_HELP})
+@task(
+    help={
+        "backend": BACKEND_HELP,
+        "tag": "image tag (default: the full commit id: $CODEBUILD_RESOLVED_SOURCE_VERSION in CodeBuild, else git's, -dirty if changed)",
+        "runtime": RUNTIME_HELP,
+    }
+)
 @_user_errors
 def build_image(c: Context, backend: str = "local", tag: str = "", runtime: str = "process") -> None:
     """Build the container image (and push it to ECR with --backend sagemaker); prints its digest."""
