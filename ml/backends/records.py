@@ -67,9 +67,28 @@ class Lineage(_Record):
     git_commit: str = ""  # the full 40-hex commit on both backends (ml.gitrev), "" when unknown
     git_dirty: bool = False  # the work tree differed from git_commit when the model was built
     data_uri: str = ""
-    data_sha256: str = ""  # local: hash of the training files; sagemaker: the S3 object version
+    data_version: str = ""  # local: SHA-256 of the training files; sagemaker: the S3 object version(s)
     image: str = ""  # image digest (sagemaker: repo@sha256:...), or the program hash locally
     hyperparameters: dict[str, str] = field(default_factory=dict)
+    training_job: str = ""  # a model version's job (the job's own record leaves it empty)
+    omitted: int = 0  # sagemaker: lineage entries the model package had no room for (the job keeps them)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """From stored JSON or decoded model package properties (whose values are all text)."""
+        dirty = data.get("git_dirty", False)
+        return super().from_dict(
+            {
+                **data,
+                "git_dirty": dirty if isinstance(dirty, bool) else str(dirty).lower() == "true",
+                "omitted": int(data.get("omitted") or 0),
+                "hyperparameters": {str(k): str(v) for k, v in (data.get("hyperparameters") or {}).items()},
+            }
+        )
+
+
+def _lineage(value: Lineage | dict[str, Any] | None) -> Lineage:
+    return value if isinstance(value, Lineage) else Lineage.from_dict(dict(value or {}))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +111,11 @@ class TrainingJob(_Record):
     artifact_uri: str = ""
     artifact_sha256: str = ""
     failure_reason: str = ""
-    lineage: dict[str, Any] = field(default_factory=dict)
+    lineage: Lineage = field(default_factory=Lineage)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return super().from_dict({**data, "lineage": _lineage(data.get("lineage"))})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,7 +138,7 @@ class ModelVersion(_Record):
     image: str = ""
     training_job: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
-    lineage: dict[str, Any] = field(default_factory=dict)
+    lineage: Lineage = field(default_factory=Lineage)
     created_at: str = ""
     arn: str = ""  # the model package ARN on SageMaker; empty locally
     approvals: tuple[ApprovalEvent, ...] = ()  # the audit trail, oldest first (local; SageMaker keeps its own)
@@ -123,7 +146,7 @@ class ModelVersion(_Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         events = tuple(e if isinstance(e, ApprovalEvent) else ApprovalEvent.from_dict(e) for e in data.get("approvals", ()))
-        return super().from_dict({**data, "approvals": events})
+        return super().from_dict({**data, "approvals": events, "lineage": _lineage(data.get("lineage"))})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,11 +164,16 @@ class Endpoint(_Record):
     config_name: str = ""
     version: int = 0  # the model version the endpoint serves once settled
     url: str = ""  # local: the router's stable URL; sagemaker: the runtime invoke URL
-    variants: list[dict[str, Any]] = field(default_factory=list)  # Variant dicts
+    variants: tuple[Variant, ...] = ()
     previous_versions: list[int] = field(default_factory=list)  # for rollback, newest last
     created_at: str = ""
     updated_at: str = ""
     failure_reason: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        variants = tuple(v if isinstance(v, Variant) else Variant.from_dict(v) for v in data.get("variants", ()))
+        return super().from_dict({**data, "variants": variants})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -79,7 +79,7 @@ class EndpointState:
             config_name=self.config_name,
             version=self.version,
             url=self.url,
-            variants=[v.to_dict() for v in self.variants(variant_name)],
+            variants=tuple(self.variants(variant_name)),
             previous_versions=list(self.previous_versions),
             created_at=self.created_at,
             updated_at=self.updated_at,

@@ -60,10 +60,10 @@ class Registry:
                 approval_status=initial,
                 artifact_uri=job.artifact_uri,
                 artifact_sha256=job.artifact_sha256,
-                image=str(job.lineage.get("image", "")),
+                image=job.lineage.image,
                 training_job=job.name,
                 metrics=dict(job.metrics),
-                lineage=dict(job.lineage),
+                lineage=job.lineage,
                 created_at=now_iso(),
                 approvals=(event,),
             )

@@ -101,13 +101,11 @@ def run_training(
             git_commit=revision.commit,
             git_dirty=revision.dirty,
             data_uri=str(data.resolve()),
-            data_sha256=sha256_files([p for ps in files.values() for p in ps]),
+            data_version=sha256_files([p for ps in files.values() for p in ps]),
             image=programs.identity(),
             hyperparameters=dict(hyperparameters),
         )
-        job = TrainingJob(
-            name=job_name, status="InProgress", created_at=now_iso(), hyperparameters=dict(hyperparameters), lineage=lineage.to_dict()
-        )
+        job = TrainingJob(name=job_name, status="InProgress", created_at=now_iso(), hyperparameters=dict(hyperparameters), lineage=lineage)
         store.put(KIND, job_name, job.to_dict())
     status, reason, lines = _run(programs, job_dir, max_runtime_s, on_log)
     fields = job.to_dict() | {"ended_at": now_iso(), "metrics": read_metrics(job_dir, lines)}

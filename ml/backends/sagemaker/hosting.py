@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml.backends.base import LogSink
-from ml.backends.records import Endpoint, ModelVersion
+from ml.backends.records import Endpoint, ModelVersion, Variant
 from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
@@ -34,14 +34,10 @@ def endpoint_record(described: dict[str, Any]) -> Endpoint:
         status=described["EndpointStatus"],
         config_name=config_name,
         version=naming.version_of_config(config_name),
-        variants=[
-            {
-                "name": v.get("VariantName", ""),
-                "version": naming.version_of_config(config_name),
-                "weight": float(v.get("CurrentWeight", 1.0)),
-            }
+        variants=tuple(
+            Variant(name=v.get("VariantName", ""), version=naming.version_of_config(config_name), weight=float(v.get("CurrentWeight", 1.0)))
             for v in described.get("ProductionVariants", [])
-        ],
+        ),
         created_at=str(described.get("CreationTime", "")),
         updated_at=str(described.get("LastModifiedTime", "")),
         failure_reason=str(described.get("FailureReason", "")),

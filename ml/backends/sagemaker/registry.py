@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml.backends.records import APPROVAL_STATUSES, ModelVersion, approval_note, decision
+from ml.backends.records import APPROVAL_STATUSES, Lineage, ModelVersion, approval_note, decision
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.metadata import decode_properties, encode_properties
 from ml.backends.sagemaker.naming import fingerprint
@@ -39,16 +39,17 @@ def _lineage_properties(job: dict[str, Any], tags: dict[str, str], metrics: dict
 
 def version_from_description(package: dict[str, Any]) -> ModelVersion:
     container = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
-    lineage, metrics = decode_properties(package.get("CustomerMetadataProperties") or {})
+    decoded, metrics = decode_properties(package.get("CustomerMetadataProperties") or {})
+    lineage = Lineage.from_dict(decoded)
     return ModelVersion(
         group=package.get("ModelPackageGroupName", ""),
         version=int(package["ModelPackageVersion"]),
         approval_status=package.get("ModelApprovalStatus", "PendingManualApproval"),
         artifact_uri=container.get("ModelDataUrl", ""),
         image=container.get("Image", ""),
-        training_job=str(lineage.get(META_JOB, "")),
+        training_job=lineage.training_job,
         metrics=metrics,
-        lineage=lineage | {"git_dirty": lineage.get("git_dirty") == "true"},
+        lineage=lineage,
         created_at=str(package.get("CreationTime", "")),
         arn=package["ModelPackageArn"],
     )

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml.backends.base import LogSink
-from ml.backends.records import ImageRecord, TrainingJob
+from ml.backends.records import ImageRecord, Lineage, TrainingJob
 from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
@@ -121,6 +121,7 @@ def training_deadline(config: ProjectConfig) -> Deadline:
 def record_from_description(job: Mapping[str, Any], tags: Mapping[str, str]) -> TrainingJob:
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.get("InputDataConfig", [])}
     hyperparameters = {str(k): str(v) for k, v in (job.get("HyperParameters") or {}).items()}
+    revision = split_commit_tag(tags.get(TAG_COMMIT, ""))
     return TrainingJob(
         name=job["TrainingJobName"],
         status=job["TrainingJobStatus"],
@@ -130,14 +131,14 @@ def record_from_description(job: Mapping[str, Any], tags: Mapping[str, str]) -> 
         metrics={m["MetricName"]: float(m["Value"]) for m in job.get("FinalMetricDataList", [])},
         artifact_uri=str(job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")),
         failure_reason=str(job.get("FailureReason", "")),
-        lineage={
-            "git_commit": split_commit_tag(tags.get(TAG_COMMIT, "")).commit,
-            "git_dirty": split_commit_tag(tags.get(TAG_COMMIT, "")).dirty,
-            "data_uri": channels.get("training", ""),
-            "data_sha256": tags.get(TAG_DATA_VERSION, ""),
-            "image": job.get("AlgorithmSpecification", {}).get("TrainingImage", ""),
-            "hyperparameters": hyperparameters,
-        },
+        lineage=Lineage(
+            git_commit=revision.commit,
+            git_dirty=revision.dirty,
+            data_uri=channels.get("training", ""),
+            data_version=tags.get(TAG_DATA_VERSION, ""),
+            image=job.get("AlgorithmSpecification", {}).get("TrainingImage", ""),
+            hyperparameters=hyperparameters,
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from ml.errors import JobFailedError, NotFoundError, UserInputError
 def test_lifecycle_records_lineage_serves_and_tears_down_only_its_processes(trained: Project) -> None:
     first, second = fixture_versions(trained)
     assert first.artifact_sha256 and Path(first.artifact_uri).name == "model.tar.gz"
-    assert first.lineage["data_sha256"] and first.lineage["image"].startswith("program:sha256:")
+    assert first.lineage.data_version and first.lineage.image.startswith("program:sha256:")
     assert [a.status for a in first.approvals] == ["PendingManualApproval", "Approved"]
     assert first.metrics and all(isinstance(v, float) for v in first.metrics.values())
     endpoint = trained.backend.deploy_endpoint(endpoint_name="life")

@@ -34,7 +34,7 @@ def test_register_records_lineage_and_configured_status_once(backend: SageMakerB
     assert props["git_commit"] == "abc1234def56"
     assert "@sha256:" in props["image"]
     assert props["data_version"].startswith("training=")
-    assert request["InferenceSpecification"]["Containers"][0]["Image"] == job.lineage["image"]
+    assert request["InferenceSpecification"]["Containers"][0]["Image"] == job.lineage.image
 
 
 def test_deploy_picks_the_newest_approved_version(backend: SageMakerBackend, clients: Any) -> None:

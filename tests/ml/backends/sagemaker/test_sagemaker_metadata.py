@@ -54,6 +54,6 @@ def test_registered_version_lists_its_hyperparameters(backend: SageMakerBackend,
     job = backend.train(hyperparameters={"max_depth": "4", "criterion": "gini,entropy"})
     version = backend.register(job_name=job.name)
     [listed] = backend.list_versions()
-    assert listed.lineage["hyperparameters"] == {"max_depth": "4", "max_leaf_nodes": "5", "random_state": "0", "criterion": "gini,entropy"}
-    assert listed.lineage["hyperparameters"] == version.lineage["hyperparameters"] == job.hyperparameters
+    assert listed.lineage.hyperparameters == {"max_depth": "4", "max_leaf_nodes": "5", "random_state": "0", "criterion": "gini,entropy"}
+    assert listed.lineage.hyperparameters == version.lineage.hyperparameters == job.hyperparameters
     assert listed.training_job == job.name

@@ -42,8 +42,8 @@ def test_request_is_spot_with_checkpoints_and_digest_pinned_image(backend: SageM
     assert f"training={version}" in tags["byoc:data-version"]
     assert tags["byoc:git-commit"] == "abc1234def56"
     assert job.status == "Completed"
-    assert job.lineage["image"] == image
-    assert job.lineage["git_commit"] == "abc1234def56"
+    assert job.lineage.image == image
+    assert job.lineage.git_commit == "abc1234def56"
 
 
 def test_metric_regexes_match_the_container_lines() -> None:
@@ -166,7 +166,7 @@ def test_pipeline_image_detail_comes_before_the_last_push(
     [request] = _training(sm).created
     assert request["AlgorithmSpecification"]["TrainingImage"] == uri
     assert {t["Key"]: t["Value"] for t in request["Tags"]}["byoc:git-commit"] == "feedc0ffee12"
-    assert job.lineage["image"] == uri
+    assert job.lineage.image == uri
 
 
 def test_tag_only_pipeline_image_is_refused(
