@@ -8,7 +8,7 @@ from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStage
 from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
 from constructs import Construct
 
-from ml.config import ProjectConfig
+from ml.config import TRAINING_DATA_KEY, ProjectConfig
 from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
@@ -19,7 +19,6 @@ from modules.source import SOURCE_OUTPUT, SourceRepository
 from modules.stacks.base import PipelineStack, outputs_environment
 from modules.stacks.build import TRACKED_TAG, BuildPipelineStack
 
-TRAINING_DATA_KEY = "iris/input/iris.csv"
 DATA_OUTPUT = "data"
 IMAGE_OUTPUT = "image"
 

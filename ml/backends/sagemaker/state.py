@@ -7,11 +7,10 @@ the source of truth: deleting it loses only "which image did I push last" and ro
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ml.atomic import atomic_write_json
 from ml.backends.records import ImageRecord
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, StateError
@@ -41,17 +40,7 @@ class BackendState:
         return data
 
     def _save(self, data: dict[str, Any]) -> None:
-        # Write-then-rename so a crash never leaves a half-written file behind.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, indent=2, sort_keys=True)
-                out.write("\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(self.path, data)  # a crash never leaves a half-written file behind
 
     def record_image(self, image: ImageRecord) -> None:
         data = self.load()
