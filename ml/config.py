@@ -57,6 +57,8 @@ _PACKAGE_GROUP = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
+# Data capture's prefix in the data lake: path segments of S3-safe characters, no empty segment.
+_S3_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,9}$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 # AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
@@ -218,6 +220,9 @@ class ProjectConfig:
     bluegreen_step_percent: int = _spec(_number(1, 100))
     bluegreen_wait_seconds: int = _spec(_number(0, 3600))
     bluegreen_baking_seconds: int = _spec(_number(0, 3600))
+    capture_enabled: bool = _spec(_boolean)
+    capture_sampling_percent: int = _spec(_number(1, 100))
+    capture_prefix: str = _spec(_pattern(_S3_PREFIX, "an S3 key prefix without leading or trailing '/', such as datacapture"))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 

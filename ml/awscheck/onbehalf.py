@@ -8,9 +8,12 @@ the registry protocol, which ECR authorizes as the ``ecr:*Layer*`` and ``ecr:Put
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ml.awscheck.calls import Call
+from ml.backends.sagemaker.capture import hour_prefix
+from ml.backends.sagemaker.hosting import TAG_ENDPOINT
 
 SAGEMAKER = "SageMaker (execution role)"
 PUSH = "image push (registry protocol)"
@@ -26,6 +29,7 @@ PUSH_OPERATIONS = (
 PULL_OPERATIONS = ("BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability")
 # A made-up instance and host id: SageMaker names each log stream after the job and the host.
 HOST = "algo-1-1700000000"
+CAPTURE_HOUR = datetime(2026, 1, 1, 0, tzinfo=UTC)  # any hour: the grant must cover every one
 
 
 def push_calls(task: str, repository: str) -> list[Call]:
@@ -96,6 +100,23 @@ def _endpoint(task: str, p: Mapping[str, Any]) -> list[Call]:
     return _logs(task, f"/aws/sagemaker/Endpoints/{name}", f"AllTraffic/{HOST}") + _metrics(task, "/aws/sagemaker/Endpoints")
 
 
+def _endpoint_config(task: str, p: Mapping[str, Any]) -> list[Call]:
+    # Data capture: the endpoint writes JSON Lines under <destination>/<endpoint>/<variant>/<hour>/
+    # as the execution role, and with a KmsKeyId "the SageMaker execution role must include
+    # permissions to call kms:Encrypt" (API reference, ProductionVariantCoreDumpConfig/DataCaptureConfig).
+    capture = p.get("DataCaptureConfig")
+    if not capture or not capture.get("EnableCapture", True):
+        return []
+    endpoint = next((t["Value"] for t in p.get("Tags", []) if t["Key"] == TAG_ENDPOINT), p["EndpointConfigName"])
+    found = []
+    for variant in p["ProductionVariants"]:
+        prefix = hour_prefix(capture_prefix="", endpoint=endpoint, variant=variant["VariantName"], hour=CAPTURE_HOUR)
+        found += _write(task, f"{capture['DestinationS3Uri'].rstrip('/')}{prefix}capture.jsonl")
+    if "KmsKeyId" in capture:
+        found.append(_call(task, "kms", "Encrypt", {"KeyId": capture["KmsKeyId"]}))
+    return found
+
+
 def _update(task: str, p: Mapping[str, Any]) -> list[Call]:
     # Deployment guardrails read the auto-rollback alarms as the execution role (SageMaker
     # guide, "Auto-Rollback Configuration and Monitoring").
@@ -115,6 +136,7 @@ _BY_OPERATION = {
     "CreateTrainingJob": _training,
     "CreateModel": _model,
     "CreateEndpoint": _endpoint,
+    "CreateEndpointConfig": _endpoint_config,
     "UpdateEndpoint": _update,
     "CreateTransformJob": _transform,
 }

@@ -47,6 +47,7 @@ PLACEHOLDER_PARAMS: dict[str, tuple[str, ...]] = {
     "ObjectName": ("Key",),
     "AlarmName": ("AlarmNames",),
     "RoleNameWithPath": ("RoleName",),
+    "KeyId": ("KeyId",),
 }
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # Request parameters that pass a role to the service (iam:PassRole, with iam:PassedToService).

@@ -54,6 +54,12 @@ def test_config_is_frozen(context: dict[str, Any]) -> None:
         ("model_approval_status", "Rejected", "PendingManualApproval, Approved"),
         ("local_state_dir", "/abs/path", "relative"),
         ("local_state_dir", "../outside", "relative"),
+        ("capture_enabled", "on", "true or false"),
+        ("capture_sampling_percent", 0, "whole number from 1 to 100"),
+        ("capture_sampling_percent", 101, "whole number from 1 to 100"),
+        ("capture_prefix", "/datacapture", "S3 key prefix"),
+        ("capture_prefix", "data//capture", "S3 key prefix"),
+        ("capture_prefix", "datacapture/", "S3 key prefix"),
     ],
 )
 def test_malformed_value_names_key_and_form(context: dict[str, Any], key: str, value: Any, expected: str) -> None:

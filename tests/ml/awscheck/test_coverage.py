@@ -139,6 +139,7 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("approve", "approver", "ecr:BatchDeleteImage"),
         ("deploy", "deploy", "sagemaker:CreateEndpoint"),
         ("deploy", "sagemaker-execution", "ecr:BatchGetImage"),
+        ("deploy", "sagemaker-execution", "kms:Encrypt"),
         ("test-endpoint", "deploy", "sagemaker:InvokeEndpoint"),
         ("update", "deploy", "sagemaker:UpdateEndpoint"),
         ("update", "sagemaker-execution", "cloudwatch:DescribeAlarms"),

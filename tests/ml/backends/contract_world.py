@@ -140,6 +140,7 @@ def _outputs(repo_url: str, *, endpoint: str) -> StackOutputs:
         build_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/build",
         build_pipeline_name="build",
         datalake_bucket=DATALAKE,
+        datalake_key_arn=f"arn:aws:kms:{REGION}:{account}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
         sagemaker_role_arn=f"arn:aws:iam::{account}:role/byoc-sagemaker",
         model_package_group=GROUP,
         train_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/train",
