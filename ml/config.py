@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ml.aws_limits import traffic_problem, transform_problem
+from ml.aws_limits import scaling_problem, traffic_problem, transform_problem
 from ml.errors import ConfigError
 
 CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
@@ -216,6 +216,13 @@ class ProjectConfig:
     transform_join_source: str = _spec(_choice(("None", "Input")))
     transform_output_filter: str = _spec(_pattern(_JSONPATH, "a JSONPath such as $ or $[0,-1]"))
 
+    autoscaling_enabled: bool = _spec(_boolean)
+    autoscaling_min_instances: int = _spec(_number(1, 100))
+    autoscaling_max_instances: int = _spec(_number(1, 100))
+    autoscaling_target_invocations: int = _spec(_number(1, 100000))
+    autoscaling_scale_in_cooldown_seconds: int = _spec(_number(0, 3600))
+    autoscaling_scale_out_cooldown_seconds: int = _spec(_number(0, 3600))
+
     bluegreen_traffic: str = _spec(_choice(TRAFFIC_TYPES))
     bluegreen_step_percent: int = _spec(_number(1, 100))
     bluegreen_wait_seconds: int = _spec(_number(0, 3600))
@@ -252,6 +259,13 @@ class ProjectConfig:
             raise ConfigError("codeconnections_arn", "source_provider 'codeconnections' needs codeconnections_arn and github_owner")
         for problem in (
             traffic_problem(self.bluegreen_traffic, self.bluegreen_step_percent, self.hosting_instance_count),
+            scaling_problem(self.autoscaling_min_instances, self.autoscaling_max_instances, self.hosting_instance_count)
+            if self.autoscaling_enabled
+            else None,
+            # Scaled in to its minimum, the fleet must still allow the blue/green step.
+            traffic_problem(self.bluegreen_traffic, self.bluegreen_step_percent, self.autoscaling_min_instances)
+            if self.autoscaling_enabled
+            else None,
             transform_problem(self.transform_max_concurrent, self.transform_max_payload_mb),
         ):
             if problem is not None:

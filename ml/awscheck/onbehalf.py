@@ -142,6 +142,42 @@ _BY_OPERATION = {
 }
 
 
+AUTOSCALING = "Application Auto Scaling (with the caller's permissions)"
+AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+AUTOSCALING_ROLE = f"aws-service-role/{AUTOSCALING_SERVICE}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+
+
+def autoscaling_calls(call: Call) -> list[Call]:
+    """What Application Auto Scaling checks or does with the caller's own permissions.
+
+    SageMaker's "Auto scaling prerequisites" lists them: it reads the endpoint and may set its
+    capacity (DescribeEndpoint, UpdateEndpointWeightsAndCapacities), creates its service-linked
+    role on first use (iam:CreateServiceLinkedRole for that one service), and a target-tracking
+    policy creates and deletes CloudWatch alarms named ``TargetTracking-<resource id>-Alarm*``.
+    """
+    if call.service != "application-autoscaling":
+        return []
+    p, task = call.params, call.task
+
+    def made(service: str, operation: str, params: Mapping[str, Any]) -> Call:
+        return Call(task=task, service=service, operation=operation, params=dict(params), via=AUTOSCALING)
+
+    if call.operation == "RegisterScalableTarget":
+        endpoint = str(p["ResourceId"]).split("/")[1]
+        return [
+            made("sagemaker", "DescribeEndpoint", {"EndpointName": endpoint}),
+            made("sagemaker", "UpdateEndpointWeightsAndCapacities", {"EndpointName": endpoint}),
+            made("iam", "CreateServiceLinkedRole", {"AWSServiceName": AUTOSCALING_SERVICE, "RoleName": AUTOSCALING_ROLE}),
+        ]
+    if call.operation not in ("PutScalingPolicy", "DeleteScalingPolicy"):
+        return []
+    alarms = [f"TargetTracking-{p['ResourceId']}-Alarm{kind}-0f1e2d3c" for kind in ("High", "Low")]
+    found = [made("cloudwatch", "DescribeAlarms", {"AlarmNames": alarms})]
+    if call.operation == "PutScalingPolicy":
+        return found + [made("cloudwatch", "PutMetricAlarm", {"AlarmName": name}) for name in alarms]
+    return [*found, made("cloudwatch", "DeleteAlarms", {"AlarmNames": alarms})]
+
+
 def sagemaker_calls(call: Call) -> list[Call]:
     """What SageMaker does as the execution role because of ``call`` (empty for other calls)."""
     made = _BY_OPERATION.get(call.operation) if call.service == "sagemaker" else None

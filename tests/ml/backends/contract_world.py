@@ -115,7 +115,9 @@ def sagemaker_world(tmp_path: Path) -> Iterator[Contract]:
         repo_url = clients.ecr.create_repository(repositoryName=ECR_REPO)["repository"]["repositoryUri"]
         outputs = _outputs(repo_url, endpoint=config.endpoint_name)
         sm: Any = fakes.EndpointFake(fakes.TrainingStatusFake(clients.sagemaker))
-        wired = AwsClients(sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs)
+        wired = AwsClients(
+            sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
+        )
         backend = SageMakerBackend(
             config=config, root=tmp_path, outputs=outputs, clients=wired, clock=fakes.FakeClock(), builder="docker", on_log=events.append
         )
