@@ -7,6 +7,8 @@ they live here, as plain functions, with the documentation they come from:
   variant's instance count, a ``LinearStepSize`` 10-50% of it. Traffic moves with whole instances
   of the green fleet, so a step must also cover at least one instance: one instance cannot be
   split, and with one instance only ``ALL_AT_ONCE`` exists.
+- Application Auto Scaling: ``MinCapacity <= MaxCapacity``; the endpoint's starting count lies
+  between them, and the blue/green step must still fit a fleet scaled in to its minimum.
 - ``CreateTransformJob``: ``MaxConcurrentTransforms * MaxPayloadInMB`` cannot exceed 100 MB.
 """
 
@@ -44,6 +46,20 @@ def traffic_problem(traffic: str, step_percent: int, instance_count: int) -> tup
             "bluegreen_step_percent",
             f"is {step_percent}; with {traffic} on hosting_instance_count={instance_count} it must be {low}-{high} "
             f"({rule} of the fleet, and at least one whole instance)",
+        )
+    return None
+
+
+def scaling_problem(min_instances: int, max_instances: int, instance_count: int) -> tuple[str, str] | None:
+    """Application Auto Scaling needs MinCapacity <= MaxCapacity; the endpoint starts with
+    ``hosting_instance_count``, which must lie between them or the first scaling step jumps."""
+    if min_instances > max_instances:
+        return ("autoscaling_min_instances", f"is {min_instances}, above autoscaling_max_instances ({max_instances}); lower it")
+    if not min_instances <= instance_count <= max_instances:
+        return (
+            "hosting_instance_count",
+            f"is {instance_count}; with autoscaling on it must lie between autoscaling_min_instances ({min_instances}) "
+            f"and autoscaling_max_instances ({max_instances})",
         )
     return None
 

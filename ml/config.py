@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ml.aws_limits import traffic_problem, transform_problem
+from ml.aws_limits import scaling_problem, traffic_problem, transform_problem
 from ml.errors import ConfigError
 
 CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
@@ -57,6 +57,8 @@ _PACKAGE_GROUP = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
+# Data capture's prefix in the data lake: path segments of S3-safe characters, no empty segment.
+_S3_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,9}$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 # AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
@@ -214,10 +216,20 @@ class ProjectConfig:
     transform_join_source: str = _spec(_choice(("None", "Input")))
     transform_output_filter: str = _spec(_pattern(_JSONPATH, "a JSONPath such as $ or $[0,-1]"))
 
+    autoscaling_enabled: bool = _spec(_boolean)
+    autoscaling_min_instances: int = _spec(_number(1, 100))
+    autoscaling_max_instances: int = _spec(_number(1, 100))
+    autoscaling_target_invocations: int = _spec(_number(1, 100000))
+    autoscaling_scale_in_cooldown_seconds: int = _spec(_number(0, 3600))
+    autoscaling_scale_out_cooldown_seconds: int = _spec(_number(0, 3600))
+
     bluegreen_traffic: str = _spec(_choice(TRAFFIC_TYPES))
     bluegreen_step_percent: int = _spec(_number(1, 100))
     bluegreen_wait_seconds: int = _spec(_number(0, 3600))
     bluegreen_baking_seconds: int = _spec(_number(0, 3600))
+    capture_enabled: bool = _spec(_boolean)
+    capture_sampling_percent: int = _spec(_number(1, 100))
+    capture_prefix: str = _spec(_pattern(_S3_PREFIX, "an S3 key prefix without leading or trailing '/', such as datacapture"))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 
@@ -247,6 +259,13 @@ class ProjectConfig:
             raise ConfigError("codeconnections_arn", "source_provider 'codeconnections' needs codeconnections_arn and github_owner")
         for problem in (
             traffic_problem(self.bluegreen_traffic, self.bluegreen_step_percent, self.hosting_instance_count),
+            scaling_problem(self.autoscaling_min_instances, self.autoscaling_max_instances, self.hosting_instance_count)
+            if self.autoscaling_enabled
+            else None,
+            # Scaled in to its minimum, the fleet must still allow the blue/green step.
+            traffic_problem(self.bluegreen_traffic, self.bluegreen_step_percent, self.autoscaling_min_instances)
+            if self.autoscaling_enabled
+            else None,
             transform_problem(self.transform_max_concurrent, self.transform_max_payload_mb),
         ):
             if problem is not None:

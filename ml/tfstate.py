@@ -36,6 +36,7 @@ REQUIRED_OUTPUTS: dict[str, tuple[str, ...]] = {
     BUILD_STACK: ("ecr_repository_url", "ecr_repository_name", "ecr_repository_arn", "build_repo_clone_url_http", "build_pipeline_name"),
     TRAIN_STACK: (
         "datalake_bucket",
+        "datalake_key_arn",
         "sagemaker_role_arn",
         "model_package_group",
         "train_repo_clone_url_http",
@@ -191,6 +192,7 @@ class StackOutputs:
     build_repo_clone_url_http: str
     build_pipeline_name: str
     datalake_bucket: str
+    datalake_key_arn: str
     sagemaker_role_arn: str
     model_package_group: str
     train_repo_clone_url_http: str

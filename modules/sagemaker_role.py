@@ -41,7 +41,8 @@ class SageMakerExecutionRole(Construct):
             Statement(
                 sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[f"{bucket_arn}/*"]
             ),
-            Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.arn]),
+            # kms:Encrypt: endpoints encrypt captured data with the key named in DataCaptureConfig.
+            Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]),
             Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             Statement(
                 sid="PullImage",

@@ -8,9 +8,12 @@ the registry protocol, which ECR authorizes as the ``ecr:*Layer*`` and ``ecr:Put
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ml.awscheck.calls import Call
+from ml.backends.sagemaker.capture import hour_prefix
+from ml.backends.sagemaker.hosting import TAG_ENDPOINT
 
 SAGEMAKER = "SageMaker (execution role)"
 PUSH = "image push (registry protocol)"
@@ -26,6 +29,7 @@ PUSH_OPERATIONS = (
 PULL_OPERATIONS = ("BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability")
 # A made-up instance and host id: SageMaker names each log stream after the job and the host.
 HOST = "algo-1-1700000000"
+CAPTURE_HOUR = datetime(2026, 1, 1, 0, tzinfo=UTC)  # any hour: the grant must cover every one
 
 
 def push_calls(task: str, repository: str) -> list[Call]:
@@ -96,6 +100,23 @@ def _endpoint(task: str, p: Mapping[str, Any]) -> list[Call]:
     return _logs(task, f"/aws/sagemaker/Endpoints/{name}", f"AllTraffic/{HOST}") + _metrics(task, "/aws/sagemaker/Endpoints")
 
 
+def _endpoint_config(task: str, p: Mapping[str, Any]) -> list[Call]:
+    # Data capture: the endpoint writes JSON Lines under <destination>/<endpoint>/<variant>/<hour>/
+    # as the execution role, and with a KmsKeyId "the SageMaker execution role must include
+    # permissions to call kms:Encrypt" (API reference, ProductionVariantCoreDumpConfig/DataCaptureConfig).
+    capture = p.get("DataCaptureConfig")
+    if not capture or not capture.get("EnableCapture", True):
+        return []
+    endpoint = next((t["Value"] for t in p.get("Tags", []) if t["Key"] == TAG_ENDPOINT), p["EndpointConfigName"])
+    found = []
+    for variant in p["ProductionVariants"]:
+        prefix = hour_prefix(capture_prefix="", endpoint=endpoint, variant=variant["VariantName"], hour=CAPTURE_HOUR)
+        found += _write(task, f"{capture['DestinationS3Uri'].rstrip('/')}{prefix}capture.jsonl")
+    if "KmsKeyId" in capture:
+        found.append(_call(task, "kms", "Encrypt", {"KeyId": capture["KmsKeyId"]}))
+    return found
+
+
 def _update(task: str, p: Mapping[str, Any]) -> list[Call]:
     # Deployment guardrails read the auto-rollback alarms as the execution role (SageMaker
     # guide, "Auto-Rollback Configuration and Monitoring").
@@ -115,9 +136,46 @@ _BY_OPERATION = {
     "CreateTrainingJob": _training,
     "CreateModel": _model,
     "CreateEndpoint": _endpoint,
+    "CreateEndpointConfig": _endpoint_config,
     "UpdateEndpoint": _update,
     "CreateTransformJob": _transform,
 }
+
+
+AUTOSCALING = "Application Auto Scaling (with the caller's permissions)"
+AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+AUTOSCALING_ROLE = f"aws-service-role/{AUTOSCALING_SERVICE}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+
+
+def autoscaling_calls(call: Call) -> list[Call]:
+    """What Application Auto Scaling checks or does with the caller's own permissions.
+
+    SageMaker's "Auto scaling prerequisites" lists them: it reads the endpoint and may set its
+    capacity (DescribeEndpoint, UpdateEndpointWeightsAndCapacities), creates its service-linked
+    role on first use (iam:CreateServiceLinkedRole for that one service), and a target-tracking
+    policy creates and deletes CloudWatch alarms named ``TargetTracking-<resource id>-Alarm*``.
+    """
+    if call.service != "application-autoscaling":
+        return []
+    p, task = call.params, call.task
+
+    def made(service: str, operation: str, params: Mapping[str, Any]) -> Call:
+        return Call(task=task, service=service, operation=operation, params=dict(params), via=AUTOSCALING)
+
+    if call.operation == "RegisterScalableTarget":
+        endpoint = str(p["ResourceId"]).split("/")[1]
+        return [
+            made("sagemaker", "DescribeEndpoint", {"EndpointName": endpoint}),
+            made("sagemaker", "UpdateEndpointWeightsAndCapacities", {"EndpointName": endpoint}),
+            made("iam", "CreateServiceLinkedRole", {"AWSServiceName": AUTOSCALING_SERVICE, "RoleName": AUTOSCALING_ROLE}),
+        ]
+    if call.operation not in ("PutScalingPolicy", "DeleteScalingPolicy"):
+        return []
+    alarms = [f"TargetTracking-{p['ResourceId']}-Alarm{kind}-0f1e2d3c" for kind in ("High", "Low")]
+    found = [made("cloudwatch", "DescribeAlarms", {"AlarmNames": alarms})]
+    if call.operation == "PutScalingPolicy":
+        return found + [made("cloudwatch", "PutMetricAlarm", {"AlarmName": name}) for name in alarms]
+    return [*found, made("cloudwatch", "DeleteAlarms", {"AlarmNames": alarms})]
 
 
 def sagemaker_calls(call: Call) -> list[Call]:

@@ -45,8 +45,19 @@ PLACEHOLDER_PARAMS: dict[str, tuple[str, ...]] = {
     "LogStreamName": ("logStreamName",),
     "BucketName": ("Bucket",),
     "ObjectName": ("Key",),
-    "AlarmName": ("AlarmNames",),
+    "AlarmName": ("AlarmNames", "AlarmName"),
     "RoleNameWithPath": ("RoleName",),
+    "KeyId": ("KeyId",),
+}
+# Ids AWS assigns when the resource is made, which no request names (a scalable target's ARN ends
+# in a random id, not in the ResourceId the request passes): a policy can only match them with a
+# wildcard, so the mapper fills in a made-up id of the same form.
+AWS_ASSIGNED = {("application-autoscaling", "ScalableTarget"): "0123456789abcdefghijklmnopqrstuv"}
+# Request parameters that are also condition keys of the action.
+CONTEXT_PARAMS = {
+    "application-autoscaling:service-namespace": "ServiceNamespace",
+    "application-autoscaling:scalable-dimension": "ScalableDimension",
+    "iam:AWSServiceName": "AWSServiceName",
 }
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # Request parameters that pass a role to the service (iam:PassRole, with iam:PassedToService).
@@ -96,6 +107,9 @@ class PermissionMapper:
         context = {"aws:SecureTransport": "true"}
         if prefix == "cloudwatch" and "Namespace" in call.params:
             context["cloudwatch:namespace"] = str(call.params["Namespace"])
+        for key, param in CONTEXT_PARAMS.items():
+            if key.split(":", 1)[0] == prefix and param in call.params:
+                context[key] = str(call.params[param])
         found: list[Need] = []
         dependents: set[str] = set()
         for rtype, spec in privilege["resource_types"].items():
@@ -127,6 +141,8 @@ class PermissionMapper:
             arn = str(call.params["ResourceArn"])
             return [arn] if _arn_type(arn) == rtype else []
         template: str = _sar(prefix)["resources"][rtype]["arn"]
+        if (prefix, rtype) in AWS_ASSIGNED:
+            return [_PLACEHOLDER.sub(lambda m: self._fixed().get(m.group(1), AWS_ASSIGNED[(prefix, rtype)]), template)]
         choices: list[list[str]] = []
         names = _PLACEHOLDER.findall(template)
         for placeholder in names:
@@ -146,6 +162,9 @@ class PermissionMapper:
 
             arns.append(_sagemaker_case(_PLACEHOLDER.sub(fill, template)))
         return arns
+
+    def _fixed(self) -> dict[str, str]:
+        return {"Partition": self.partition, "Region": self.region, "Account": self.account}
 
     @staticmethod
     def _values(placeholder: str, rtype: str, params: Mapping[str, Any]) -> list[str]:

@@ -13,13 +13,58 @@ from modules.approver import LIST_MODEL_PACKAGES
 from modules.build_project import BuildProject, read_buildspec
 from modules.notifications import EmailTopic
 from modules.pipeline import Pipeline
-from modules.policy import Statement
+from modules.policy import AccountFacts, Statement
 from modules.source import SOURCE_OUTPUT, SourceRepository
 from modules.stacks.base import PipelineStack, outputs_environment
 from modules.stacks.build import BuildPipelineStack
 from modules.stacks.train import TrainPipelineStack, pass_role
 
 DEFAULT_MODE = "endpoint"
+
+
+def autoscaling_statements(config: ProjectConfig, facts: AccountFacts) -> list[Statement]:
+    """Target-tracking autoscaling of the endpoint's variant (ml/backends/sagemaker/scaling.py).
+
+    SageMaker's "Auto scaling prerequisites" list: the Application Auto Scaling actions, the
+    CloudWatch alarms a target-tracking policy creates and deletes with the caller's permissions
+    (named ``TargetTracking-<resource id>-Alarm*``), and the service-linked role it creates on
+    first use, for that one service only. A scalable target's ARN ends in an id AWS assigns, so
+    the resource is a wildcard held to SageMaker variants by the namespace and dimension keys.
+    """
+    service = "sagemaker.application-autoscaling.amazonaws.com"
+    linked_role = f"role/aws-service-role/{service}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    return [
+        Statement(
+            sid="ScaleEndpointVariant",
+            actions=[
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:RegisterScalableTarget",
+            ],
+            resources=[facts.arn("application-autoscaling", "scalable-target/*")],
+            conditions=[
+                ("StringEquals", "application-autoscaling:service-namespace", ["sagemaker"]),
+                ("StringEquals", "application-autoscaling:scalable-dimension", ["sagemaker:variant:DesiredInstanceCount"]),
+            ],
+        ),
+        Statement(
+            sid="ReadScaling",
+            actions=["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"],
+            resources=["*"],
+        ),
+        Statement(
+            sid="TargetTrackingAlarms",
+            actions=["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+            resources=[facts.arn("cloudwatch", f"alarm:TargetTracking-endpoint/{config.endpoint_name}/variant/*")],
+        ),
+        Statement(
+            sid="AutoScalingServiceRole",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[facts.arn("iam", linked_role, region=False)],
+            conditions=[("StringEquals", "iam:AWSServiceName", [service])],
+        ),
+    ]
 
 
 class DeployPipelineStack(PipelineStack):
@@ -93,6 +138,8 @@ class DeployPipelineStack(PipelineStack):
                         "sagemaker:DescribeEndpoint",
                         "sagemaker:InvokeEndpoint",
                         "sagemaker:UpdateEndpoint",
+                        # Application Auto Scaling sets the variant's capacity as the caller.
+                        "sagemaker:UpdateEndpointWeightsAndCapacities",
                     ],
                     resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
                 ),
@@ -119,6 +166,7 @@ class DeployPipelineStack(PipelineStack):
                     actions=["sagemaker:ListEndpointConfigs", "sagemaker:ListModels", "sagemaker:ListTransformJobs"],
                     resources=["*"],
                 ),
+                *autoscaling_statements(config, facts),
                 pass_role(train.sagemaker_role.arn),
                 Statement(sid="ReadDataLake", actions=["s3:GetObject"], resources=[f"{train.datalake.arn}/*"]),
                 Statement(sid="DataLakeKey", actions=["kms:Decrypt"], resources=[train.key.arn]),

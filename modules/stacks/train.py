@@ -167,6 +167,7 @@ class TrainPipelineStack(PipelineStack):
         )
         self.connect(stage="train", pipeline=self.pipeline, source=self.source, email=config.train_notifications_email)
         self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
+        self.output("datalake_key_arn", self.key.arn, "KMS key of the data lake; endpoints encrypt captured data with it")
         self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
         self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
         self.output("approver_policy_arn", self.approver.arn, "Managed policy to attach to the people who approve model versions")

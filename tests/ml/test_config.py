@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ def test_config_is_frozen(context: dict[str, Any]) -> None:
         ("model_approval_status", "Rejected", "PendingManualApproval, Approved"),
         ("local_state_dir", "/abs/path", "relative"),
         ("local_state_dir", "../outside", "relative"),
+        ("capture_enabled", "on", "true or false"),
+        ("capture_sampling_percent", 0, "whole number from 1 to 100"),
+        ("capture_sampling_percent", 101, "whole number from 1 to 100"),
+        ("capture_prefix", "/datacapture", "S3 key prefix"),
+        ("capture_prefix", "data//capture", "S3 key prefix"),
+        ("capture_prefix", "datacapture/", "S3 key prefix"),
     ],
 )
 def test_malformed_value_names_key_and_form(context: dict[str, Any], key: str, value: Any, expected: str) -> None:
@@ -145,7 +152,7 @@ def test_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
 def test_traffic_sizes_sagemaker_refuses_name_key_and_range(  # noqa: PLR0917 - parametrized
     context: dict[str, Any], traffic: str, step: int, count: int, key: str, expected: str
 ) -> None:
-    context.update(bluegreen_traffic=traffic, bluegreen_step_percent=step, hosting_instance_count=count)
+    context.update(bluegreen_traffic=traffic, bluegreen_step_percent=step, hosting_instance_count=count, autoscaling_enabled=False)
     with pytest.raises(ConfigError, match=expected) as caught:
         config_from_mapping(context)
     assert caught.value.key == key
@@ -156,8 +163,36 @@ def test_traffic_sizes_sagemaker_refuses_name_key_and_range(  # noqa: PLR0917 - 
     [("ALL_AT_ONCE", 100, 1), ("ALL_AT_ONCE", 25, 1), ("CANARY", 50, 2), ("CANARY", 34, 3), ("LINEAR", 10, 10), ("LINEAR", 50, 2)],
 )
 def test_traffic_sizes_sagemaker_accepts(context: dict[str, Any], traffic: str, step: int, count: int) -> None:
-    context.update(bluegreen_traffic=traffic, bluegreen_step_percent=step, hosting_instance_count=count)
+    context.update(bluegreen_traffic=traffic, bluegreen_step_percent=step, hosting_instance_count=count, autoscaling_enabled=False)
     assert config_from_mapping(context).bluegreen_step_percent == step
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "expected"),
+    [
+        ({"autoscaling_min_instances": 5, "autoscaling_max_instances": 4}, "autoscaling_min_instances", "above autoscaling_max_instances"),
+        (
+            {"hosting_instance_count": 5},
+            "hosting_instance_count",
+            "between autoscaling_min_instances (2) and autoscaling_max_instances (4)",
+        ),
+        ({"autoscaling_min_instances": 3}, "hosting_instance_count", "between autoscaling_min_instances (3)"),
+        # Scaled in to one instance, a CANARY update could not split the fleet.
+        ({"autoscaling_min_instances": 1}, "bluegreen_traffic", "CANARY needs at least 2 instances"),
+        ({"autoscaling_target_invocations": 0}, "autoscaling_target_invocations", "whole number from 1"),
+        ({"autoscaling_scale_in_cooldown_seconds": -1}, "autoscaling_scale_in_cooldown_seconds", "whole number from 0"),
+    ],
+)
+def test_autoscaling_sizes_are_consistent(context: dict[str, Any], changes: dict[str, Any], key: str, expected: str) -> None:
+    context.update({"bluegreen_traffic": "CANARY", "bluegreen_step_percent": 50, "hosting_instance_count": 2, **changes})
+    with pytest.raises(ConfigError, match=re.escape(expected)) as caught:
+        config_from_mapping(context)
+    assert caught.value.key == key
+
+
+def test_autoscaling_off_skips_the_size_relations(context: dict[str, Any]) -> None:
+    context.update(autoscaling_enabled=False, autoscaling_min_instances=5, autoscaling_max_instances=4)
+    assert config_from_mapping(context).autoscaling_enabled is False
 
 
 def test_transform_concurrency_times_payload_is_at_most_100_mb(context: dict[str, Any]) -> None:

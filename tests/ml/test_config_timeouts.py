@@ -34,6 +34,7 @@ def test_deploy_timeout_covers_a_transform_and_a_long_update() -> None:
         overrides={
             "bluegreen_traffic": "LINEAR",
             "hosting_instance_count": 10,  # a 10% step must be a whole instance
+            "autoscaling_enabled": False,  # a fixed fleet: these tests size waits, not scaling
             "bluegreen_step_percent": 10,
             "bluegreen_wait_seconds": 1800,
             "bluegreen_baking_seconds": 3600,
@@ -67,11 +68,12 @@ def test_a_wait_beyond_codebuild_limit_is_refused_naming_the_key(overrides: dict
         {
             "bluegreen_traffic": "LINEAR",
             "hosting_instance_count": 5,
+            "autoscaling_enabled": False,
             "bluegreen_step_percent": 20,
             "bluegreen_wait_seconds": 600,
             "bluegreen_baking_seconds": 900,
         },
-        {"bluegreen_traffic": "CANARY", "hosting_instance_count": 10, "bluegreen_step_percent": 10},
+        {"bluegreen_traffic": "CANARY", "hosting_instance_count": 10, "bluegreen_step_percent": 10, "autoscaling_enabled": False},
     ],
 )
 def test_the_backend_waits_are_the_ones_the_projects_are_sized_for(overrides: dict[str, object]) -> None:

@@ -29,6 +29,7 @@ TEST_OUTPUTS: dict[str, dict[str, Any]] = {
     "TrainPipelineStack": {
         "datalake_bucket": "scikit-byo-datalake",
         "sagemaker_role_arn": "arn:aws:iam::000000000000:role/scikit-byo-sagemaker",
+        "datalake_key_arn": "arn:aws:kms:us-east-1:000000000000:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
         "model_package_group": "scikit-byo",
         "train_repo_clone_url_http": "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/train-scikit-byo",
         "train_pipeline_name": "train-scikit-byo",

@@ -55,6 +55,7 @@ def test_provider_region_and_default_tags_come_from_config(stacks: dict[str, Any
                 "datalake_bucket",
                 "sagemaker_role_arn",
                 "model_package_group",
+                "datalake_key_arn",
                 "train_repo_clone_url_http",
                 "train_pipeline_name",
                 "artifact_bucket",

@@ -16,6 +16,7 @@ from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting
 from ml.backends.sagemaker.naming import transform_owner
 from ml.backends.sagemaker.push import push_image
 from ml.backends.sagemaker.registry import Registry
+from ml.backends.sagemaker.scaling import Scaling, resource_id
 from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
@@ -49,6 +50,7 @@ class SageMakerBackend:
         self.on_log = on_log
         self.registry = Registry(sagemaker=clients.sagemaker, s3=clients.s3, config=config, outputs=outputs)
         self.hosting = Hosting(sagemaker=clients.sagemaker, config=config, outputs=outputs, clock=self.clock, on_log=on_log)
+        self.scaling = Scaling(autoscaling=clients.autoscaling, config=config, on_log=on_log)
 
     @classmethod
     def from_project(cls, *, config: ProjectConfig, root: Path, retry_mode: str = "adaptive", **kwargs: Any) -> SageMakerBackend:
@@ -161,6 +163,7 @@ class SageMakerBackend:
     def _create(self, endpoint_name: str, version: int | None) -> Endpoint:
         chosen, config_name = self._prepare(endpoint_name, version)
         final = self.hosting.create(endpoint_name=endpoint_name, config_name=config_name, version=chosen.version)
+        self.scaling.register(endpoint_name)  # create() returns only once the endpoint is InService
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
@@ -207,14 +210,15 @@ class SageMakerBackend:
             self.state.record_deployment(endpoint_name, chosen.version)
             return self._record(current)
         self._log(f"blue/green update of {endpoint_name} to version {chosen.version} ({policy.traffic})")
-        final = bluegreen.run_update(
-            self.hosting,
-            endpoint_name=endpoint_name,
-            config_name=config_name,
-            policy=policy,
-            alarm_names=self.outputs.alarm_names if alarms else (),
-            sagemaker=self.clients.sagemaker,
-        )
+        with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
+            final = bluegreen.run_update(
+                self.hosting,
+                endpoint_name=endpoint_name,
+                config_name=config_name,
+                policy=policy,
+                alarm_names=self.outputs.alarm_names if alarms else (),
+                sagemaker=self.clients.sagemaker,
+            )
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
@@ -288,7 +292,8 @@ class SageMakerBackend:
         """The endpoint with its configs and models, and the models batch transform made (except
         those a running transform job still uses)."""
         name = endpoint_name or self.outputs.endpoint_name
-        deleted = self.hosting.teardown(name)
+        scaled = self.scaling.deregister(name)
+        deleted = ([f"scalable-target/{resource_id(name, self.config.variant_name)}"] if scaled else []) + self.hosting.teardown(name)
         self.state.forget_endpoint(name)
         owner = transform_owner(self.config.project_name)
         return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

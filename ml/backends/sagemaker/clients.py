@@ -21,6 +21,7 @@ class AwsClients:
     s3: Any
     ecr: Any
     logs: Any
+    autoscaling: Any  # application-autoscaling
 
 
 def make_session(config: ProjectConfig) -> Any:
@@ -50,6 +51,7 @@ def make_clients(
         s3=session.client("s3", config=retries),
         ecr=session.client("ecr", config=retries),
         logs=session.client("logs", config=retries),
+        autoscaling=session.client("application-autoscaling", config=retries),
     )
     strict = (os.environ if environ is None else environ).get(STRICT_REQUESTS_ENV, "")
     if strict not in ("", "0", "1"):
@@ -57,6 +59,6 @@ def make_clients(
     if strict == "1":
         from ml.awscheck.requests import install
 
-        for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs):
+        for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling):
             install(client)
     return made

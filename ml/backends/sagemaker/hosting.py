@@ -15,6 +15,7 @@ from ml.backends.base import LogSink
 from ml.backends.records import Endpoint, ModelVersion, Variant
 from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
+from ml.backends.sagemaker.capture import data_capture_config
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
 from ml.config import ENDPOINT_SETTLE_SECONDS, ProjectConfig
 from ml.errors import JobFailedError
@@ -76,7 +77,8 @@ class Hosting:
         return name
 
     def ensure_config(self, *, endpoint_name: str, version: ModelVersion, model_name: str) -> str:
-        """An endpoint config with the project's one variant name (guardrails require it to stay)."""
+        """An endpoint config with the project's one variant name (guardrails require it to stay)
+        and, unless ``capture_enabled`` is false, data capture into the data lake."""
         variant = {
             "VariantName": self._config.variant_name,
             "ModelName": model_name,
@@ -84,7 +86,10 @@ class Hosting:
             "InstanceType": self._config.hosting_instance_type,
             "InitialVariantWeight": 1.0,
         }
-        name = naming.endpoint_config_name(endpoint_name=endpoint_name, version=version.version, content=variant)
+        capture = data_capture_config(self._config, self._outputs)
+        # Capture is part of the name: turning it on or off makes a new config, not a stale reuse.
+        content: Any = variant if capture is None else [variant, capture]
+        name = naming.endpoint_config_name(endpoint_name=endpoint_name, version=version.version, content=content)
         with aws_call(service="sagemaker", action=f"creating endpoint config {name}"):
             try:
                 self._sm.describe_endpoint_config(EndpointConfigName=name)
@@ -92,9 +97,10 @@ class Hosting:
             except ClientError as err:
                 if not is_not_found(err):
                     raise
-            self._sm.create_endpoint_config(
-                EndpointConfigName=name, ProductionVariants=[variant], Tags=self._tags(endpoint_name, version.version)
-            )
+            request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": [variant]}
+            if capture is not None:
+                request["DataCaptureConfig"] = capture
+            self._sm.create_endpoint_config(**request, Tags=self._tags(endpoint_name, version.version))
         self._log(f"created endpoint config {name}")
         return name
 

@@ -1,8 +1,9 @@
 """The ``train`` program: the SageMaker training contract around an :class:`~byoc.algorithm.Algorithm`.
 
 Reads ``input/config/hyperparameters.json`` and the ``training`` (required) and ``validation``
-(optional) channels under ``SAGEMAKER_BASE_DIR``; writes the artifact to ``model/`` and metrics
-to ``output/data/metrics.json``; prints ``<channel>:accuracy=0.9800`` lines for
+(optional) channels under ``SAGEMAKER_BASE_DIR``; writes the artifact to ``model/``, a baseline of
+the training data to ``model/baseline/`` (:mod:`byoc.baseline`) and metrics to
+``output/data/metrics.json``; prints ``<channel>:accuracy=0.9800`` lines for
 ``MetricDefinitions``. Any failure is written to ``output/failure`` and the exit status is 1.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from byoc import artifact
+from byoc import artifact, baseline
 from byoc.algorithm import Algorithm, default_algorithm, parse_hyperparameters
 from byoc.constants import TRAINING_CHANNEL, VALIDATION_CHANNEL
 from byoc.dataset import Dataset, read_channel
@@ -107,6 +108,7 @@ def train(env: Environment, *, algorithm: Algorithm | None = None) -> dict[str, 
 
     manifest = artifact.save(model_dir=env.model_dir, algorithm=algo, model=model)
     _check_served_like_fitted(env, model, training)
+    baseline.write(env.model_dir, training)
     log.info("wrote %s with %d features and classes %s", env.model_dir, manifest["n_features"], manifest["classes"])
     env.metrics_file.parent.mkdir(parents=True, exist_ok=True)
     env.metrics_file.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

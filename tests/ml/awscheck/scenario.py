@@ -97,10 +97,10 @@ def prepare(outputs: StackOutputs, region: str) -> None:
 
 def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, recorder: CallRecorder) -> tuple[SageMakerBackend, Any]:
     made = make_clients(boto3.Session(region_name=config.region), retry_mode="standard", max_attempts=1)
-    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs):
+    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling):
         recorder.attach(client)
     sm = RecordedEndpointFake(LoggingTrainingFake(made.sagemaker, boto3.client("logs", region_name=config.region)), recorder)
-    wired = AwsClients(sagemaker=sm, runtime=made.runtime, s3=made.s3, ecr=made.ecr, logs=made.logs)
+    wired = AwsClients(sagemaker=sm, runtime=made.runtime, s3=made.s3, ecr=made.ecr, logs=made.logs, autoscaling=made.autoscaling)
     plain_ecr = boto3.client("ecr", region_name=config.region)  # the registry's side of a push: not our code's calls
 
     def runner(argv: Sequence[str], stdin: str | None) -> str:

@@ -19,7 +19,7 @@ from scenario import make_backend, prepare, run_every_task, stack_outputs
 from ml.awscheck.calls import Call, CallRecorder
 from ml.awscheck.coverage import Report, check
 from ml.awscheck.evaluate import Statement, bucket_keys, bucket_policies, policy_statements, role_statements
-from ml.awscheck.onbehalf import SAGEMAKER, sagemaker_calls
+from ml.awscheck.onbehalf import SAGEMAKER, autoscaling_calls, sagemaker_calls
 from ml.awscheck.permissions import PermissionMapper
 from ml.awscheck.synthesis import Synthesis
 from ml.config import load_config
@@ -99,7 +99,8 @@ def _report(stacks: dict[str, Any], tmp_path: Path) -> Report:
         prepare(outputs, REGION)
         backend, sm = make_backend(config=load_config(ROOT / "cdktf.json"), outputs=outputs, root=tmp_path, recorder=recorder)
         run_every_task(backend, sm, recorder, outputs)
-    calls = [*recorder.calls, *(extra for call in recorder.calls for extra in sagemaker_calls(call))]
+    extras = [extra for call in recorder.calls for extra in (*sagemaker_calls(call), *autoscaling_calls(call))]
+    calls = [*recorder.calls, *extras]
     found = check(
         calls=calls,
         mapper=PermissionMapper(region=REGION, account=ACCOUNT),
@@ -139,6 +140,7 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("approve", "approver", "ecr:BatchDeleteImage"),
         ("deploy", "deploy", "sagemaker:CreateEndpoint"),
         ("deploy", "sagemaker-execution", "ecr:BatchGetImage"),
+        ("deploy", "sagemaker-execution", "kms:Encrypt"),
         ("test-endpoint", "deploy", "sagemaker:InvokeEndpoint"),
         ("update", "deploy", "sagemaker:UpdateEndpoint"),
         ("update", "sagemaker-execution", "cloudwatch:DescribeAlarms"),
@@ -146,6 +148,13 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("transform", "sagemaker-execution", "kms:GenerateDataKey"),
         ("rollback", "deploy", "sagemaker:UpdateEndpoint"),
         ("teardown", "deploy", "sagemaker:DeleteEndpointConfig"),
+        ("deploy", "deploy", "application-autoscaling:RegisterScalableTarget"),
+        ("deploy", "deploy", "application-autoscaling:PutScalingPolicy"),
+        ("deploy", "deploy", "iam:CreateServiceLinkedRole"),
+        ("update", "deploy", "application-autoscaling:DeregisterScalableTarget"),
+        ("update", "deploy", "cloudwatch:DeleteAlarms"),
+        ("rollback", "deploy", "application-autoscaling:DeleteScalingPolicy"),
+        ("teardown", "deploy", "application-autoscaling:DeregisterScalableTarget"),
         ("teardown", "deploy", "sagemaker:ListModels"),
     ]:
         assert (task, principal, action) in report.needed

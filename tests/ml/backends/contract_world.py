@@ -115,7 +115,9 @@ def sagemaker_world(tmp_path: Path) -> Iterator[Contract]:
         repo_url = clients.ecr.create_repository(repositoryName=ECR_REPO)["repository"]["repositoryUri"]
         outputs = _outputs(repo_url, endpoint=config.endpoint_name)
         sm: Any = fakes.EndpointFake(fakes.TrainingStatusFake(clients.sagemaker))
-        wired = AwsClients(sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs)
+        wired = AwsClients(
+            sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
+        )
         backend = SageMakerBackend(
             config=config, root=tmp_path, outputs=outputs, clients=wired, clock=fakes.FakeClock(), builder="docker", on_log=events.append
         )
@@ -140,6 +142,7 @@ def _outputs(repo_url: str, *, endpoint: str) -> StackOutputs:
         build_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/build",
         build_pipeline_name="build",
         datalake_bucket=DATALAKE,
+        datalake_key_arn=f"arn:aws:kms:{REGION}:{account}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
         sagemaker_role_arn=f"arn:aws:iam::{account}:role/byoc-sagemaker",
         model_package_group=GROUP,
         train_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/train",

@@ -23,6 +23,7 @@ from ml.tfstate import StackOutputs
 REPO_ROOT = Path(__file__).resolve().parents[4]
 TEST_REGION = "us-east-1"
 TEST_DATALAKE = "byoc-test-datalake"
+TEST_DATALAKE_KEY = f"arn:aws:kms:{TEST_REGION}:{DEFAULT_ACCOUNT_ID}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 TEST_GROUP = "scikit-byo"
 TEST_REPO = "sagemaker-scikit-byo"
 TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
@@ -62,6 +63,7 @@ def outputs(clients: AwsClients) -> StackOutputs:
         build_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/build-scikit-byo",
         build_pipeline_name="build-scikit-byo",
         datalake_bucket=TEST_DATALAKE,
+        datalake_key_arn=TEST_DATALAKE_KEY,
         sagemaker_role_arn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/byoc-sagemaker",
         model_package_group=TEST_GROUP,
         train_repo_clone_url_http="https://git-codecommit.us-east-1.amazonaws.com/v1/repos/train-scikit-byo",
@@ -99,7 +101,9 @@ def sm(clients: AwsClients) -> Any:
 def backend(  # noqa: PLR0917 - pytest passes fixtures positionally
     config: ProjectConfig, outputs: StackOutputs, clients: AwsClients, sm: Any, clock: FakeClock, tmp_path: Path
 ) -> SageMakerBackend:
-    wired = AwsClients(sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs)
+    wired = AwsClients(
+        sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
+    )
     made = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=wired, clock=clock, builder="docker")
     tag = "abc1234def56"
     pushed = push_fake_image(clients, tag)

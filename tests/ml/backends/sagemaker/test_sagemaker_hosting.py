@@ -161,7 +161,8 @@ def test_teardown_deletes_only_what_the_endpoint_owns(backend: SageMakerBackend,
         PrimaryContainer={"Image": "example.invalid/other@sha256:" + "0" * 64},
     )
     deleted = backend.teardown()
-    assert deleted[0] == "endpoint/scikit-byo-endpoint"
+    # Autoscaling goes first: SageMaker's guide deregisters the variant before deleting the endpoint.
+    assert deleted[:2] == ["scalable-target/endpoint/scikit-byo-endpoint/variant/AllTraffic", "endpoint/scikit-byo-endpoint"]
     assert sum(d.startswith("endpoint-config/") for d in deleted) == 1
     assert sum(d.startswith("model/") for d in deleted) == 1
     remaining = [m["ModelName"] for m in clients.sagemaker.list_models()["Models"]]

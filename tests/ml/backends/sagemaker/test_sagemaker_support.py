@@ -87,7 +87,12 @@ def test_traffic_routing_shapes_and_limits() -> None:
 def test_invoke_returns_the_body_and_variant(backend: SageMakerBackend) -> None:
     runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
     backend.clients = AwsClients(
-        sagemaker=backend.clients.sagemaker, runtime=runtime, s3=backend.clients.s3, ecr=backend.clients.ecr, logs=backend.clients.logs
+        sagemaker=backend.clients.sagemaker,
+        runtime=runtime,
+        s3=backend.clients.s3,
+        ecr=backend.clients.ecr,
+        logs=backend.clients.logs,
+        autoscaling=backend.clients.autoscaling,
     )
     with Stubber(runtime) as stub:
         stub.add_response(
