@@ -68,11 +68,20 @@ http {{
 {temps}
   # No client keep-alive: on a reload, old workers close idle kept-alive connections, and a client
   # that sends on one at that instant sees a broken pipe. One request per connection has no race.
+  # Measured: with keepalive_timeout 65s, 16 keep-alive clients lost 26 and 28 requests (broken
+  # pipes) in two canary updates (test_local_bluegreen.py[keep-alive]); nginx has no way to hand a
+  # kept-alive client connection to the new workers, so the cost stays until the router stops
+  # reloading (a front that never reloads, left for later).
   keepalive_timeout 0;
   client_max_body_size 100m;
   client_body_buffer_size 1m;
   upstream byoc_variants {{
 {servers}
+    # Connections to the model servers stay open between requests (no handshake per request). A
+    # request that fails on a reused connection the server has just closed is retried by nginx on
+    # a fresh one, so idle closes and variant shutdowns cost no client request.
+    keepalive 32;
+    keepalive_timeout 30s;
   }}
   map $upstream_addr $byoc_variant {{
     default $upstream_addr;

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 from sklearn.datasets import load_iris
@@ -62,17 +63,18 @@ def run_train(base_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
 class Response:
     status: int
     body: bytes
-    headers: dict[str, str]
+    # Header names are case-insensitive (RFC 9110 5.1); granian sends them in lower case.
+    headers: Message
 
 
 def request(url: str, *, method: str = "GET", body: bytes | None = None, headers: Mapping[str, str] | None = None) -> Response:
     req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return Response(resp.status, resp.read(), dict(resp.headers))
+            return Response(resp.status, resp.read(), resp.headers)
     except urllib.error.HTTPError as err:
         with err:
-            return Response(err.code, err.read(), dict(err.headers))
+            return Response(err.code, err.read(), err.headers)
 
 
 @dataclass

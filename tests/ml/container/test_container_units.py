@@ -215,14 +215,14 @@ def test_environment_is_read_at_call_time_and_validated(tmp_path: Path) -> None:
 def test_container_requirements_match_pipfile_lock() -> None:
     lock = json.loads((REPO / "Pipfile.lock").read_text())["default"]
     pinned = dict(re.findall(r"^([a-z][a-z0-9-]*)(==\S+) \\$", (REPO / "ml/container/requirements.txt").read_text(), re.MULTILINE))
-    assert {"numpy", "scipy", "scikit-learn", "skops", "gunicorn"} <= set(pinned)
+    assert {"numpy", "scipy", "scikit-learn", "skops", "gunicorn", "granian", "click"} <= set(pinned)
     assert {name: lock[name]["version"] for name in pinned} == pinned
 
 
 def test_container_code_imports_only_its_own_package_and_pinned_libraries() -> None:
     allowed = {"byoc", "numpy", "sklearn", "skops", "gunicorn", "__future__"}
     stdlib = {"argparse", "collections", "contextlib", "csv", "dataclasses", "hashlib", "importlib", "json", "logging", "math"}
-    stdlib |= {"os", "pathlib", "platform", "pwd", "sys", "typing", "warnings"}
+    stdlib |= {"os", "pathlib", "platform", "pwd", "sys", "threading", "time", "typing", "warnings"}
     for source in (REPO / "ml/container/byoc").glob("*.py"):
         for module in re.findall(r"^(?:from|import) ([\w.]+)", source.read_text(), re.MULTILINE):
             assert module.split(".")[0] in allowed | stdlib, f"{source.name} imports {module}"

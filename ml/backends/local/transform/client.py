@@ -18,12 +18,30 @@ class InvocationsClient:
         self._port = port
         self._timeout = timeout
         self._local = threading.local()
+        # Every thread's connection, so close() can end them all: the model server keeps them
+        # alive, and a connection left to the garbage collector is a leaked socket.
+        self._opened: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> InvocationsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
 
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self._timeout)
             self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
         return conn
 
     def post(self, body: bytes) -> Answer:

@@ -74,9 +74,8 @@ def run_transform_job(
         )
         # Kept in the record so a job's throughput can be told apart from its model server's start-up.
         record |= {"server_start_s": round(time.monotonic() - started, 3)}
-        count = transform_files(
-            inputs=inputs, output_dir=output_dir, client=InvocationsClient(port=variant.port), settings=settings, job_name=job_name
-        )
+        with InvocationsClient(port=variant.port) as client:
+            count = transform_files(inputs=inputs, output_dir=output_dir, client=client, settings=settings, job_name=job_name)
     except BaseException as err:
         store.put(KIND, job_name, record | {"status": "Failed", "ended_at": now_iso(), "failure_reason": str(err)})
         if isinstance(err, JobFailedError):

@@ -100,9 +100,11 @@ class Load:
     A failure is anything a client would notice: a connection error, a timeout, or a non-200.
     """
 
-    def __init__(self, *, url_port: int, connections: int = 16) -> None:
+    def __init__(self, *, url_port: int, connections: int = 16, client: str = "keep-alive") -> None:
         self.port = url_port
         self.connections = connections
+        # "keep-alive" clients reuse one connection; "close" clients send Connection: close.
+        self.headers = {"Content-Type": "text/csv"} | ({"Connection": "close"} if client == "close" else {})
         self.result = LoadResult()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -112,7 +114,7 @@ class Load:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         while not self._stop.is_set():
             try:
-                conn.request("POST", "/invocations", body=SAMPLE_BODY, headers={"Content-Type": "text/csv"})
+                conn.request("POST", "/invocations", body=SAMPLE_BODY, headers=self.headers)
                 answer = conn.getresponse()
                 body = answer.read()
                 outcome = None if answer.status == 200 and body.count(b"\n") == 2 else f"HTTP {answer.status}: {body[:100]!r}"

@@ -55,10 +55,14 @@ def _variant_pids(trained: Project, name: str) -> list[dict[str, object]]:
     return [v["proc"] for v in record["fleet"]]
 
 
-def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str) -> None:
+CLIENTS = pytest.mark.parametrize("client", ["keep-alive", "close"])
+
+
+@CLIENTS
+def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str, client: str) -> None:
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     blue_procs = _variant_pids(trained, endpoint)
-    with Load(url_port=_port(before.url)) as load:
+    with Load(url_port=_port(before.url), client=client) as load:
         after = trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=CANARY)
         served_by_green = trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").variant
     assert load.result.failures == []
@@ -72,14 +76,18 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(tra
     assert not any(procs.is_ours(p) for p in blue_procs)
 
 
+@CLIENTS
 def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
-    trained: Project, endpoint: str, break_version: Callable[[str], int], monkeypatch: pytest.MonkeyPatch
+    trained: Project, endpoint: str, break_version: Callable[[str], int], monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     events: list[str] = []
     monkeypatch.setattr(trained.backend, "_on_event", events.append)
     broken = trained.backend.registry.get(break_version("5xx"))  # plain 500s, which nginx retries on blue
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
-    with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="error-rate alarm") as caught:
+    with (
+        Load(url_port=_port(before.url), client=client) as load,
+        pytest.raises(DeployRolledBackError, match="error-rate alarm") as caught,
+    ):
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
     assert load.result.failures == []
     assert f"version {before.version} still serves" in str(caught.value)
@@ -109,13 +117,14 @@ def test_green_whose_ping_fails_never_receives_traffic(
     assert trained.backend.describe_endpoint(endpoint_name=endpoint).version == 1
 
 
-def test_rollback_returns_to_the_previous_version_under_load(trained: Project, endpoint: str) -> None:
+@CLIENTS
+def test_rollback_returns_to_the_previous_version_under_load(trained: Project, endpoint: str, client: str) -> None:
     quick = BlueGreenPolicy(
         traffic="ALL_AT_ONCE", step_percent=100, wait_seconds=0, baking_seconds=0.2, error_rate_percent=1, p99_latency_ms=60000
     )
     trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=quick)
     url = trained.backend.describe_endpoint(endpoint_name=endpoint).url
-    with Load(url_port=_port(url)) as load:
+    with Load(url_port=_port(url), client=client) as load:
         back = trained.backend.rollback(endpoint_name=endpoint)
     assert load.result.failures == []
     assert (back.version, back.previous_versions, back.url) == (1, [], url)
