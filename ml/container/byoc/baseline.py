@@ -14,6 +14,7 @@ describe: a monitor finds the baseline of the version that served the traffic in
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,19 @@ def _sketch(values: NDArray[np.float64]) -> list[list[float]]:
     return [[float(v) for v in ordered]]
 
 
-def statistics(data: Dataset) -> dict[str, Any]:
-    features = []
+def _columns(data: Dataset) -> Iterator[tuple[str, Any, Any]]:
+    """Each feature's name, its column, and the column's present (non-NaN) values."""
     for index in range(data.n_features):
         column = data.features[:, index]
-        present = column[~np.isnan(column)]
+        yield feature_name(index), column, column[~np.isnan(column)]
+
+
+def statistics(data: Dataset) -> dict[str, Any]:
+    features = []
+    for name, column, present in _columns(data):
         features.append(
             {
-                "name": feature_name(index),
+                "name": name,
                 "inferred_type": "Fractional",
                 "numerical_statistics": {
                     "common": {"num_present": int(present.size), "num_missing": int(column.size - present.size)},
@@ -78,12 +84,10 @@ def statistics(data: Dataset) -> dict[str, Any]:
 
 def constraints(data: Dataset) -> dict[str, Any]:
     features = []
-    for index in range(data.n_features):
-        column = data.features[:, index]
-        present = column[~np.isnan(column)]
+    for name, column, present in _columns(data):
         features.append(
             {
-                "name": feature_name(index),
+                "name": name,
                 "inferred_type": "Fractional",
                 "completeness": float(present.size / column.size),
                 "num_constraints": {"is_non_negative": bool((present >= 0).all())},
