@@ -106,6 +106,16 @@ http {{
 """
 
 
+@dataclass(frozen=True, kw_only=True)
+class RouterProcess:
+    """One long-running process of the router, run in the foreground (whoever starts it supervises it)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+
+
 class Router:
     def __init__(self, *, prefix: Path) -> None:
         self.prefix = prefix
@@ -126,12 +136,22 @@ class Router:
             (self.prefix / folder).mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.conf, render_conf(prefix=self.prefix, port=port, upstreams=upstreams, generation=generation))
 
+    def processes(self) -> list[RouterProcess]:
+        """The router's long-running processes; each stays in the foreground so it can be supervised."""
+        return [
+            RouterProcess(
+                name="router",
+                argv=self._argv("-g", "daemon off;"),
+                env={"PATH": os.environ.get("PATH", "")},
+                log=self.prefix / "logs" / "nginx.out",
+            )
+        ]
+
     def start(self, *, port: int, upstreams: list[Upstream]) -> dict[str, Any]:
         """Start nginx in the foreground of its own session; return its process record."""
         self._write(port=port, upstreams=upstreams, generation=1)
-        record = procs.spawn(
-            self._argv("-g", "daemon off;"), env={"PATH": os.environ.get("PATH", "")}, log=self.prefix / "logs" / "nginx.out"
-        )
+        (nginx,) = self.processes()
+        record = procs.spawn(nginx.argv, env=nginx.env, log=nginx.log)
         problem = procs.wait_healthy(f"http://127.0.0.1:{port}{GENERATION_PATH}", record=record, timeout=10, what="the nginx router")
         if problem:
             procs.stop(record)
