@@ -118,7 +118,7 @@ class Endpoints:
         state = self.load(name)
         if state is None or not state.router:
             raise NotFoundError(f"endpoint {name!r} does not exist or is not serving; create it with `invoke deploy --mode endpoint`")
-        if not procs.is_ours(state.router):
+        if not Router.alive(state.router):
             raise StateError(
                 f"endpoint {name!r}'s router is not running (the machine restarted?); run `invoke teardown`, then deploy again"
             )
@@ -166,14 +166,14 @@ class Endpoints:
             return state
         live = [v for v in state.fleet if procs.is_ours(v.proc)]
         settled = [v for v in live if v.version == state.version] or sorted(live, key=lambda v: -state.weights.get(v.id, 0))
-        if not settled or not state.router or not procs.is_ours(state.router):
+        if not settled or not state.router or not Router.alive(state.router):
             return state
         keep = settled[0]
         router = self.router(state.name).shift(record=dict(state.router), upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)])
         for variant in state.fleet:
             if variant.id != keep.id:
                 stop_variant(variant)
-        stray = procs.stop_under(self.layout.endpoint_dir(state.name), keep=[router, keep.proc])
+        stray = procs.stop_under(self.layout.endpoint_dir(state.name), keep=[*Router.records(router), keep.proc])
         why = f"rolled back to version {keep.version} after an interrupted run ({state.failure_reason or 'no reason recorded'})"
         if say is not None:
             say(f"endpoint {state.name!r}: {why}; stopped {len(state.fleet) - 1} variant(s) and {len(stray)} unrecorded process(es)")
@@ -190,7 +190,7 @@ class Endpoints:
     def _stop_all(self, state: EndpointState) -> list[str]:
         lines = []
         if state.router:
-            stopped = procs.stop(state.router)
+            stopped = Router.stop(state.router)
             lines.append(f"{'stopped' if stopped else 'already gone:'} router pid {state.router['pid']} ({state.url})")
         for variant in state.fleet:
             stopped = stop_variant(variant)

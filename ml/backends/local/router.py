@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ NGINX = "/usr/sbin/nginx"
 GENERATION_PATH = "/__byoc/generation"
 LOG_FORMAT = '$msec $status $request_time "$upstream_addr" "$upstream_status" "$upstream_response_time" "$request_uri"'
 _TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+WORKER_CONNECTIONS = 4096
+RLIMIT_NOFILE = 16384
+BACKLOG = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,29 +54,73 @@ def nginx_binary() -> str:
     return found
 
 
-def render_conf(*, prefix: Path, port: int, upstreams: list[Upstream], generation: int) -> str:
+def _common() -> str:
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
+    return f"""{user}
+worker_processes 1;
+# Each proxied client holds two connections (client side and upstream side); 1,024 of them made
+# wrk -c1000 see resets. File limit above the connections so accept() never fails for want of fds.
+worker_rlimit_nofile {RLIMIT_NOFILE};
+events {{ worker_connections {WORKER_CONNECTIONS}; }}
+"""
+
+
+def render_front_conf(*, prefix: Path, port: int, back_port: int) -> str:
+    """The front: the endpoint's URL. It never reloads, so clients may keep their connections."""
+    return f"""# Written by the byoc local backend once, when the endpoint starts; never reloaded.
+{_common()}pid {prefix / "logs" / "front.pid"};
+error_log {prefix / "logs" / "front-error.log"} warn;
+http {{
+  access_log off;
+{_temps(prefix, "front")}
+  keepalive_timeout 75s;
+  keepalive_requests 100000;
+  client_max_body_size 100m;
+  client_body_buffer_size 1m;
+  upstream byoc_back {{
+    # max_fails=0: the back is never marked down; a reload is not a failure.
+    server 127.0.0.1:{back_port} max_fails=0;
+    keepalive 64;
+    keepalive_timeout 30s;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog={BACKLOG};
+    location / {{
+      proxy_pass http://byoc_back;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      # A reload of the back closes the idle connections this front keeps to it; a request sent
+      # on one at that instant fails on a cached connection, which nginx retries on a new one
+      # (POST only with non_idempotent). Inferences are pure functions, so a retry is safe.
+      proxy_next_upstream error timeout non_idempotent;
+      proxy_next_upstream_tries 5;
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 90s;
+    }}
+  }}
+}}
+"""
+
+
+def render_conf(*, prefix: Path, back_port: int, upstreams: list[Upstream], generation: int) -> str:
+    """The back: weighted upstreams over the variants; rewritten and reloaded on every shift."""
     servers = "\n".join(
         f"    server {u.addr} weight={u.weight} max_fails=1 fail_timeout=5s{' backup' if u.backup else ''};" for u in upstreams
     )
     names = "\n".join(f'    "{u.addr}" "{u.name}";' for u in upstreams)
-    temps = "\n".join(f"  {t}_temp_path {prefix / 'temp' / t};" for t in _TEMP_DIRS)
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
     return f"""# Written by the byoc local backend; rewritten on every traffic shift.
-{user}
-worker_processes 1;
-pid {prefix / "logs" / "nginx.pid"};
+{_common()}pid {prefix / "logs" / "nginx.pid"};
 error_log {prefix / "logs" / "error.log"} warn;
-events {{ worker_connections 1024; }}
 http {{
   log_format byoc '{LOG_FORMAT}';
-{temps}
-  # No client keep-alive: on a reload, old workers close idle kept-alive connections, and a client
-  # that sends on one at that instant sees a broken pipe. One request per connection has no race.
-  # Measured: with keepalive_timeout 65s, 16 keep-alive clients lost 26 and 28 requests (broken
-  # pipes) in two canary updates (test_local_bluegreen.py[keep-alive]); nginx has no way to hand a
-  # kept-alive client connection to the new workers, so the cost stays until the router stops
-  # reloading (a front that never reloads, left for later).
-  keepalive_timeout 0;
+{_temps(prefix, "back")}
+  # The only client is the front (loopback TCP: a unix socket's path under the state folder can
+  # pass the 108-byte limit). On a reload old workers close the idle
+  # connections it keeps here; the front retries a request that meets one (see its config), so
+  # the endpoint's own clients keep their connections and see no failure. Idle longer than the
+  # front keeps them, so the back never closes a connection the front may be about to use.
+  keepalive_timeout 75s;
+  keepalive_requests 100000;
   client_max_body_size 100m;
   client_body_buffer_size 1m;
   upstream byoc_variants {{
@@ -88,7 +136,7 @@ http {{
 {names}
   }}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{back_port} backlog={BACKLOG};
     access_log {prefix / "logs" / "access.log"} byoc;
     location = {GENERATION_PATH} {{ access_log off; return 200 "{generation}\\n"; }}
     location / {{
@@ -104,6 +152,10 @@ http {{
   }}
 }}
 """
+
+
+def _temps(prefix: Path, name: str) -> str:
+    return "\n".join(f"  {t}_temp_path {prefix / 'temp' / name / t};" for t in _TEMP_DIRS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,46 +177,86 @@ class Router:
         return self.prefix / "conf" / "nginx.conf"
 
     @property
+    def front_conf(self) -> Path:
+        return self.prefix / "conf" / "front.conf"
+
+    @property
     def access_log(self) -> Path:
         return self.prefix / "logs" / "access.log"
 
-    def _argv(self, *extra: str) -> list[str]:
-        return [nginx_binary(), "-p", str(self.prefix), "-c", str(self.conf), "-e", str(self.prefix / "logs" / "error.log"), *extra]
+    def _argv(self, conf: Path, error_log: str, *extra: str) -> list[str]:
+        return [nginx_binary(), "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "logs" / error_log), *extra]
 
-    def _write(self, *, port: int, upstreams: list[Upstream], generation: int) -> None:
-        for folder in ("conf", "logs", *(f"temp/{t}" for t in _TEMP_DIRS)):
+    def _write(self, *, back_port: int, upstreams: list[Upstream], generation: int, port: int | None = None) -> None:
+        for folder in ("conf", "logs", *(f"temp/{side}/{t}" for side in ("front", "back") for t in _TEMP_DIRS)):
             (self.prefix / folder).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.conf, render_conf(prefix=self.prefix, port=port, upstreams=upstreams, generation=generation))
+        if port is not None:
+            atomic_write_text(self.front_conf, render_front_conf(prefix=self.prefix, port=port, back_port=back_port))
+        atomic_write_text(self.conf, render_conf(prefix=self.prefix, back_port=back_port, upstreams=upstreams, generation=generation))
 
     def processes(self) -> list[RouterProcess]:
-        """The router's long-running processes; each stays in the foreground so it can be supervised."""
+        """The router's long-running processes, back first; each stays in the foreground so it can be supervised."""
+        env = {"PATH": os.environ.get("PATH", "")}
         return [
             RouterProcess(
-                name="router",
-                argv=self._argv("-g", "daemon off;"),
-                env={"PATH": os.environ.get("PATH", "")},
+                name="router-back",
+                argv=self._argv(self.conf, "error.log", "-g", "daemon off;"),
+                env=env,
                 log=self.prefix / "logs" / "nginx.out",
-            )
+            ),
+            RouterProcess(
+                name="router-front",
+                argv=self._argv(self.front_conf, "front-error.log", "-g", "daemon off;"),
+                env=env,
+                log=self.prefix / "logs" / "front.out",
+            ),
         ]
 
     def start(self, *, port: int, upstreams: list[Upstream]) -> dict[str, Any]:
-        """Start nginx in the foreground of its own session; return its process record."""
-        self._write(port=port, upstreams=upstreams, generation=1)
-        (nginx,) = self.processes()
-        record = procs.spawn(nginx.argv, env=nginx.env, log=nginx.log)
+        """Start the back and the front nginx, each in its own session; return the router's record.
+
+        The record is the back's process record (the one traffic shifts reload) with the front's
+        under ``front``: :meth:`alive` and :meth:`stop` take both.
+        """
+        back_port = procs.free_port()
+        self._write(port=port, back_port=back_port, upstreams=upstreams, generation=1)
+        back, front = self.processes()
+        record = procs.spawn(back.argv, env=back.env, log=back.log)
+        record["front"] = procs.spawn(front.argv, env=front.env, log=front.log)
         problem = procs.wait_healthy(f"http://127.0.0.1:{port}{GENERATION_PATH}", record=record, timeout=10, what="the nginx router")
         if problem:
-            procs.stop(record)
-            raise StateError(f"{problem}\n{procs.tail(self.prefix / 'logs' / 'error.log')}")
-        return record | {"port": port, "generation": 1}
+            self.stop(record)
+            raise StateError(
+                f"{problem}\n{procs.tail(self.prefix / 'logs' / 'error.log')}\n{procs.tail(self.prefix / 'logs' / 'front-error.log')}"
+            )
+        return record | {"port": port, "back_port": back_port, "generation": 1}
+
+    @staticmethod
+    def alive(record: Mapping[str, Any]) -> bool:
+        """Both nginx masters still run and are the ones we started (a record from before the
+        front existed has only the back)."""
+        front = record.get("front")
+        return procs.is_ours(record) and (front is None or procs.is_ours(front))
+
+    @staticmethod
+    def records(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Every process record of the router (to keep them when stopping strays)."""
+        front = record.get("front")
+        return [record, *([front] if isinstance(front, Mapping) else [])]
+
+    @staticmethod
+    def stop(record: Mapping[str, Any]) -> bool:
+        """Stop the front (clients first) then the back; True if either was still ours."""
+        stopped = [procs.stop(r) for r in reversed(Router.records(record))]
+        return any(stopped)
 
     def shift(self, *, record: dict[str, Any], upstreams: list[Upstream]) -> dict[str, Any]:
-        """Apply new weights with a graceful reload; return once new workers serve them."""
-        if not procs.is_ours(record):
+        """Apply new weights with a graceful reload of the back; return once new workers serve them."""
+        if not self.alive(record):
             raise StateError(f"the endpoint's router (pid {record.get('pid')}) is not running; run `invoke teardown` and deploy again")
         generation = int(record["generation"]) + 1
-        self._write(port=int(record["port"]), upstreams=upstreams, generation=generation)
-        done = subprocess.run(self._argv("-s", "reload"), capture_output=True, text=True, check=False)
+        self._write(back_port=int(record["back_port"]), upstreams=upstreams, generation=generation)
+        done = subprocess.run(self._argv(self.conf, "error.log", "-s", "reload"), capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise StateError(f"nginx -s reload failed: {done.stderr.strip()}")
         self._wait_generation(int(record["port"]), generation)

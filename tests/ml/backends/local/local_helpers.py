@@ -92,6 +92,7 @@ class LoadResult:
     ok: int = 0
     failures: list[str] = field(default_factory=list)
     variants: dict[str, int] = field(default_factory=dict)
+    connects: int = 0  # TCP connections the clients opened (keep-alive clients open one each)
 
 
 class Load:
@@ -114,6 +115,9 @@ class Load:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         while not self._stop.is_set():
             try:
+                if conn.sock is None:  # http.client connects lazily: this request opens a connection
+                    with self._lock:
+                        self.result.connects += 1
                 conn.request("POST", "/invocations", body=SAMPLE_BODY, headers=self.headers)
                 answer = conn.getresponse()
                 body = answer.read()

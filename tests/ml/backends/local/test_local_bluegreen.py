@@ -58,6 +58,14 @@ def _variant_pids(trained: Project, name: str) -> list[dict[str, object]]:
 CLIENTS = pytest.mark.parametrize("client", ["keep-alive", "close"])
 
 
+def _assert_connections(load: Load, client: str) -> None:
+    """Keep-alive clients keep their one connection through every reload; closing clients reconnect."""
+    if client == "keep-alive":
+        assert load.result.connects == load.connections, f"{load.result.connects} connections for {load.connections} clients"
+    else:
+        assert load.result.connects >= load.result.ok
+
+
 @CLIENTS
 def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str, client: str) -> None:
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
@@ -66,6 +74,7 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(tra
         after = trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=CANARY)
         served_by_green = trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").variant
     assert load.result.failures == []
+    _assert_connections(load, client)
     assert load.result.ok > 50
     assert after.url == before.url, "the endpoint's URL must not change across versions"
     assert (after.status, after.version, after.previous_versions) == ("InService", 2, [1])
@@ -90,6 +99,7 @@ def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
     ):
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
     assert load.result.failures == []
+    _assert_connections(load, client)
     assert f"version {before.version} still serves" in str(caught.value)
     after = trained.backend.describe_endpoint(endpoint_name=endpoint)
     assert (after.status, after.version, after.url) == ("InService", 1, before.url)
@@ -127,4 +137,5 @@ def test_rollback_returns_to_the_previous_version_under_load(trained: Project, e
     with Load(url_port=_port(url), client=client) as load:
         back = trained.backend.rollback(endpoint_name=endpoint)
     assert load.result.failures == []
+    _assert_connections(load, client)
     assert (back.version, back.previous_versions, back.url) == (1, [], url)
