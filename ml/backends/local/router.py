@@ -33,6 +33,7 @@ _TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_CONNECTIONS = 4096
 RLIMIT_NOFILE = 16384
 BACKLOG = 4096
+UNAVAILABLE = "no model variant of this endpoint can answer right now (restarting or replaced); retry shortly"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +97,12 @@ http {{
       proxy_next_upstream_tries 5;
       proxy_connect_timeout 2s;
       proxy_read_timeout 90s;
+      error_page 502 504 =503 @unavailable;
+    }}
+    location @unavailable {{
+      default_type text/plain;
+      add_header Retry-After 1 always;
+      return 503 "{UNAVAILABLE}\\n";
     }}
   }}
 }}
@@ -148,6 +155,14 @@ http {{
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       add_header X-Byoc-Variant $byoc_variant always;
+      # No variant could take the request (all down or being replaced): a 503 that says so,
+      # which clients retry, instead of nginx's bare 502 page.
+      error_page 502 504 =503 @unavailable;
+    }}
+    location @unavailable {{
+      default_type text/plain;
+      add_header Retry-After 1 always;
+      return 503 "{UNAVAILABLE}\\n";
     }}
   }}
 }}

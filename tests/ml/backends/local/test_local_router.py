@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import http.client
+import re
+import resource
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from local_helpers import Project
 
 from ml.backends.local import procs
 from ml.backends.local.router import Router, Upstream
@@ -101,3 +105,43 @@ def test_stop_leaves_no_router_process(tmp_path: Path, upstream: tuple[int, list
     assert Router.stop(record)
     assert procs.processes_under(tmp_path / "router") == []
     assert not Router.alive(record)
+
+
+def test_no_variant_to_answer_is_a_503_that_says_so(tmp_path: Path) -> None:
+    found = Router(prefix=tmp_path / "router")
+    record = found.start(port=procs.free_port(), upstreams=[Upstream(name="v1-gone", port=procs.free_port(), weight=100)])
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", int(record["port"]), timeout=10)
+        conn.request("POST", "/invocations", body=b"1\n")
+        answer = conn.getresponse()
+        body = answer.read().decode()
+        conn.close()
+    finally:
+        Router.stop(record)
+    assert answer.status == 503
+    assert "no model variant of this endpoint can answer" in body
+    assert answer.getheader("Retry-After") == "1"
+
+
+@pytest.mark.slow
+def test_a_thousand_concurrent_clients_get_no_socket_error(trained: Project, tmp_path: Path) -> None:
+    """wrk with 1,000 connections for 10 s against a real endpoint: every connection is accepted and answered."""
+    trained.backend.deploy_endpoint(endpoint_name="thousand", version=1)
+    try:
+        url = trained.backend.describe_endpoint(endpoint_name="thousand").url
+        script = tmp_path / "post.lua"
+        script.write_text('wrk.method = "POST"\nwrk.body = "5.1,3.5,1.4,0.2\\n"\nwrk.headers["Content-Type"] = "text/csv"\n')
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        assert hard == resource.RLIM_INFINITY or hard >= 2048, f"this machine allows only {hard} open files; wrk needs > 1,000"
+        done = subprocess.run(
+            ["wrk", "-t2", "-c1000", "-d10s", "--timeout", "30s", "-s", str(script), f"{url}/invocations"],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)),
+        )
+    finally:
+        trained.backend.teardown(endpoint_name="thousand")
+    assert "Socket errors" not in done.stdout, done.stdout
+    assert "Non-2xx" not in done.stdout, done.stdout
+    assert int(re.search(r"(\d+) requests in", done.stdout).group(1)) > 1000, done.stdout  # type: ignore[union-attr]
