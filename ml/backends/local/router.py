@@ -1,8 +1,13 @@
 """The endpoint's router: a real nginx on loopback with weighted upstreams and graceful reload.
 
-Each endpoint gets its own nginx (its own prefix, config, logs and port), so its URL stays the
-same while variants come and go behind it. Traffic shifts rewrite the upstream weights and send
-``nginx -s reload``: old workers finish their requests while new ones use the new weights.
+Each endpoint gets its own router (its own prefix, configs, logs and port), so its URL stays the
+same while variants come and go behind it. The router is two nginx: a *front* on the endpoint's
+URL that keeps client connections alive and never reloads, and a *back* with the weighted
+upstreams. Traffic shifts rewrite the back's weights and send it ``nginx -s reload``: old workers
+finish their requests while new ones use the new weights. A reload closes the idle connections
+the front keeps to the back; the front retries a request that meets one, so clients keep their
+connections and see no failure (one nginx with client keep-alive lost 26–28 requests per canary
+to exactly that race; see docs/local-mode.md for the measured cost of the hop).
 
 ``proxy_next_upstream ... non_idempotent`` is what keeps clients whole during a bad update: a
 POST that reaches a dying or failing green is retried on blue instead of failing the caller,
