@@ -289,6 +289,47 @@ def _fresh_synth() -> Path:
     return out
 
 
+@task(
+    help={
+        "backend": BACKEND_HELP + "; local reads <local_state_dir>/<capture_prefix>, sagemaker the data lake",
+        "endpoint": "endpoint whose capture to read (default: the project's endpoint)",
+        "hours": "window: the last N hours up to --until (default monitor_window_hours from cdktf.json)",
+        "since": "window start, ISO 8601 UTC such as 2026-11-28T06:00 (instead of --hours)",
+        "until": "window end, ISO 8601 UTC (default now)",
+        "capture_dir": "read captured files from this directory instead (SageMaker's layout under it)",
+        "report": "where to write the HTML report (default <local_state_dir>/reports/monitor-<endpoint>-<until>.html)",
+    }
+)
+@_user_errors
+def monitor(
+    c: Context,
+    backend: str = "local",
+    endpoint: str = "",
+    hours: float = 0.0,
+    since: str = "",
+    until: str = "",
+    capture_dir: str = "",
+    report: str = "",
+) -> None:
+    """Compare captured traffic with the training baseline of the version that served it; exit 3 on a breach.
+
+    Per feature: missing values, values outside the training range, drift (PSI); and the
+    predicted classes against the training labels. Prints a table and writes an HTML report.
+    """
+    from ml.monitor.project import BREACH_EXIT_CODE, run_project_monitor
+    from ml.monitor.window import window_from
+
+    config = _config()
+    window = window_from(since=since, until=until, hours=hours, default_hours=config.monitor_window_hours)
+    outcome = run_project_monitor(
+        config=config, root=ROOT, backend=backend, window=window, endpoint=endpoint, capture_dir=capture_dir, report=report
+    )
+    print(outcome.table, end="")
+    print(f"report: {outcome.html}")
+    if outcome.breached:
+        raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
@@ -357,6 +398,7 @@ ns = Collection(
     pipeline,
     lifecycle,
     rehearse,
+    monitor,
     synth,
     outputs,
     bench,

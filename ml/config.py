@@ -59,6 +59,8 @@ _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
 # Data capture's prefix in the data lake: path segments of S3-safe characters, no empty segment.
 _S3_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,9}$")
+# EventBridge schedule expressions: rate(N unit[s]) or a six-field cron(...).
+_SCHEDULE = re.compile(r"^(rate\((1 (minute|hour|day)|[1-9]\d{0,4} (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 # AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
@@ -230,6 +232,12 @@ class ProjectConfig:
     capture_enabled: bool = _spec(_boolean)
     capture_sampling_percent: int = _spec(_number(1, 100))
     capture_prefix: str = _spec(_pattern(_S3_PREFIX, "an S3 key prefix without leading or trailing '/', such as datacapture"))
+    monitor_window_hours: int = _spec(_number(1, 720))
+    monitor_schedule: str = _spec(_pattern(_SCHEDULE, "an EventBridge schedule such as rate(1 day) or cron(0 6 * * ? *)"))
+    monitor_drift_psi: float = _spec(_number(0.01, 10.0, integer=False))
+    monitor_missing_percent: float = _spec(_number(0.0, 100.0, integer=False))
+    monitor_range_percent: float = _spec(_number(0.0, 100.0, integer=False))
+    monitor_class_psi: float = _spec(_number(0.01, 10.0, integer=False))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 
