@@ -297,6 +297,7 @@ def _fresh_synth() -> Path:
         "since": "window start, ISO 8601 UTC such as 2026-11-28T06:00 (instead of --hours)",
         "until": "window end, ISO 8601 UTC (default now)",
         "capture_dir": "read captured files from this directory instead (SageMaker's layout under it)",
+        "baseline": "compare with this baseline (a model/baseline folder or a model.tar.gz) instead of the served version's",
         "report": "where to write the HTML report (default <local_state_dir>/reports/monitor-<endpoint>-<until>.html)",
     }
 )
@@ -310,6 +311,7 @@ def monitor(
     until: str = "",
     capture_dir: str = "",
     report: str = "",
+    baseline: str = "",
 ) -> None:
     """Compare captured traffic with the training baseline of the version that served it; exit 3 on a breach.
 
@@ -322,7 +324,14 @@ def monitor(
     config = _config()
     window = window_from(since=since, until=until, hours=hours, default_hours=config.monitor_window_hours)
     outcome = run_project_monitor(
-        config=config, root=ROOT, backend=backend, window=window, endpoint=endpoint, capture_dir=capture_dir, report=report
+        config=config,
+        root=ROOT,
+        backend=backend,
+        window=window,
+        endpoint=endpoint,
+        capture_dir=capture_dir,
+        report=report,
+        baseline=baseline,
     )
     print(outcome.table, end="")
     print(f"report: {outcome.html}")

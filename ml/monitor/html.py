@@ -37,7 +37,7 @@ def render_html(report: MonitorReport) -> str:
     parts += [f"<li class='breach'>{escape(b)}</li>" for b in report.breaches]
     parts.append("</ul>")
     for result in report.variants:
-        parts.append(f"<h2>Variant {escape(result.variant)}, version {result.version}</h2>")
+        parts.append(f"<h2>Variant {escape(result.variant)}, version {result.version or 'given (--baseline)'}</h2>")
         parts.append(f"<p>{result.records} records, {result.rows} rows; baseline {escape(result.baseline)}.</p>")
         parts.append("<table><tr><th>feature</th><th>values</th><th>missing %</th><th>out of range %</th><th>PSI</th><th>status</th></tr>")
         for f in result.features:

@@ -16,7 +16,7 @@ from ml.backends import make_backend
 from ml.config import ProjectConfig
 from ml.monitor.html import write_html
 from ml.monitor.run import MonitorReport, monitor
-from ml.monitor.served import ServedBaselines
+from ml.monitor.served import ServedBaselines, given_baseline
 from ml.monitor.sources import CaptureSource, LocalCapture, S3Capture
 from ml.monitor.table import render_table
 from ml.monitor.verdict import Thresholds
@@ -59,16 +59,30 @@ def _source(config: ProjectConfig, root: Path, backend: str, capture_dir: str) -
 
 
 def run_project_monitor(
-    *, config: ProjectConfig, root: Path, backend: str, window: Window, endpoint: str = "", capture_dir: str = "", report: str = ""
+    *,
+    config: ProjectConfig,
+    root: Path,
+    backend: str,
+    window: Window,
+    endpoint: str = "",
+    capture_dir: str = "",
+    report: str = "",
+    baseline: str = "",
 ) -> MonitorOutcome:
     """Monitor ``endpoint`` (default: the project's) over ``window``; write the HTML report.
 
+    ``baseline`` (a ``baseline/`` folder or a model.tar.gz) replaces the served version's: to
+    compare a window from before the last update, or traffic with a candidate's training data.
     Raises the project's errors for an empty window, a malformed capture line or a missing
     baseline; a breach is not an error but :attr:`MonitorOutcome.breached`.
     """
     name = endpoint or config.endpoint_name
     source, s3_client = _source(config, root, backend, capture_dir)
-    found = ServedBaselines(backend=make_backend(backend, config=config, root=root), endpoint=name, s3_client=s3_client)
+    found = (
+        given_baseline(baseline)
+        if baseline
+        else ServedBaselines(backend=make_backend(backend, config=config, root=root), endpoint=name, s3_client=s3_client)
+    )
     result = monitor(source=source, endpoint=name, window=window, find_baseline=found, thresholds=Thresholds.from_config(config))
     html = write_html(result, Path(report) if report else report_path(config, root, endpoint=name, window=window))
     return MonitorOutcome(report=result, table=render_table(result), html=html)

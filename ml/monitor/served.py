@@ -10,11 +10,22 @@ with ``--since`` set after the update to keep them apart (docs/monitoring.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ml.backends.base import Backend
 from ml.errors import NotFoundError
-from ml.monitor.baseline import Baseline, MissingBaselineError, load_artifact
+from ml.monitor.baseline import Baseline, MissingBaselineError, load_artifact, load_dir
+
+GIVEN_VERSION = 0  # the version shown when --baseline names the baseline (no registry involved)
+
+
+def given_baseline(path: str) -> Callable[[str], tuple[int, Baseline]]:
+    """A finder that answers every variant with one baseline: a ``baseline/`` folder or a model.tar.gz."""
+    folder = Path(path)
+    baseline = load_dir(folder) if folder.is_dir() else load_artifact(path)
+    return lambda variant: (GIVEN_VERSION, baseline)
 
 
 class ServedBaselines:

@@ -26,7 +26,8 @@ def render_table(report: MonitorReport) -> str:
     for result in report.variants:
         lines += [
             "",
-            f"{result.variant}: version {result.version}, {result.records} records, {result.rows} rows, baseline {result.baseline}",
+            f"{result.variant}: version {result.version or 'given (--baseline)'}, {result.records} records, {result.rows} rows",
+            f"  baseline {result.baseline}",
         ]
         if result.ragged_rows or result.unanswered_rows:
             lines.append(f"  {result.ragged_rows} rows with extra cells, {result.unanswered_rows} rows without a prediction")
@@ -34,7 +35,7 @@ def render_table(report: MonitorReport) -> str:
         for f in result.features:
             status = "BREACH: " + "; ".join(f.breaches) if f.breaches else "ok"
             lines.append(
-                f"{result.variant:<12} {result.version:>7} {f.name:<10} {f.values:>10} {number(f.missing_percent, 2):>9} "
+                f"{result.variant:<12} {result.version or 'given':>7} {f.name:<10} {f.values:>10} {number(f.missing_percent, 2):>9} "
                 f"{number(f.range_percent, 2):>8} {number(f.psi):>7}  {status}"
             )
         c = result.classes
