@@ -34,7 +34,8 @@ def test_a_window_without_records_says_so_and_how_to_widen_it(tmp_path: Path) ->
     later = Window(since=AT + timedelta(hours=2), until=AT + timedelta(hours=3))
     with pytest.raises(
         EmptyWindowError,
-        match=r"no captured records of endpoint monitored-endpoint from 2026-11-28T07:30:00Z to 2026-11-28T08:30:00Z under .*capture; widen the window",
+        match=r"no captured records of endpoint monitored-endpoint from 2026-11-28T07:30:00Z to 2026-11-28T08:30:00Z "
+        r"under .*capture; widen the window",
     ):
         _monitor(tmp_path, later)
 
