@@ -24,6 +24,8 @@ GIVEN_VERSION = 0  # the version shown when --baseline names the baseline (no re
 def given_baseline(path: str) -> Callable[[str], tuple[int, Baseline]]:
     """A finder that answers every variant with one baseline: a ``baseline/`` folder or a model.tar.gz."""
     folder = Path(path)
+    if not folder.exists():
+        raise MissingBaselineError(f"--baseline {path} does not exist; name a model's baseline/ folder or its model.tar.gz")
     baseline = load_dir(folder) if folder.is_dir() else load_artifact(path)
     return lambda variant: (GIVEN_VERSION, baseline)
 
