@@ -60,7 +60,7 @@ _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connect
 # Data capture's prefix in the data lake: path segments of S3-safe characters, no empty segment.
 _S3_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,9}$")
 # EventBridge schedule expressions: rate(N unit[s]) or a six-field cron(...).
-_SCHEDULE = re.compile(r"^(rate\((1 (minute|hour|day)|[1-9]\d{0,4} (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$")
+_SCHEDULE = re.compile(r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d{1,4}) (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 # AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
