@@ -367,7 +367,12 @@ def outputs(c: Context) -> None:
     print(outputs_table(config, root=ROOT, s3_client=s3_client), end="")
 
 
-@task(help={"target": "serving (HTTP throughput and latency) or transform (batch rows/s and memory)", "rows": "transform rows"})
+@task(
+    help={
+        "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory) or monitor (time, memory on captured rows)",
+        "rows": "transform or monitor rows (default 1,000,000)",
+    }
+)
 @_user_errors
 def bench(c: Context, target: str = "serving", rows: int = 1_000_000) -> None:
     """Run a benchmark and print its table (also written under docs/benchmarks/)."""
@@ -379,8 +384,12 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000) -> None:
         from ml.bench.transform import run_transform_bench
 
         run_transform_bench(root=ROOT, rows=rows)
+    elif target == "monitor":
+        from ml.bench.monitor import run_monitor_bench
+
+        print(run_monitor_bench(root=ROOT, rows=rows), end="")
     else:
-        raise Exit(f"error: --target must be serving or transform, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform or monitor, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
