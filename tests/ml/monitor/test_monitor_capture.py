@@ -50,6 +50,8 @@ def test_json_and_base64_bodies_decode_like_the_container_reads_them() -> None:
     record = parse_line(as_json, where="f:1")
     assert record.rows[1] == [2.0, 3.0] and math.isnan(record.rows[0][1])
     assert record.predictions == ["a", "b"]
+    one_row = _record(into=("[5.1, 3.5]", "JSON", "application/json"), out=('["a"]', "JSON", "application/json"))
+    assert parse_line(one_row, where="f:1").rows == [[5.1, 3.5]]
     encoded = base64.b64encode(b"1,2\n3,4").decode()
     record = parse_line(
         _record(into=(encoded, "BASE64", "text/csv"), out=(base64.b64encode(b"a\nb").decode(), "BASE64", "text/csv")), where="f:1"

@@ -65,8 +65,8 @@ def test_a_sample_moved_to_the_top_buckets_is_flagged(tmp_path: Path) -> None:
 
 def test_missing_and_out_of_range_values_are_counted_against_their_limits(tmp_path: Path) -> None:
     # 100 rows: 10 cells that are not numbers ("NA": missing), 10 values below the training minimum 0, the rest at the centres
-    # and 10 at exactly the maximum 10, which is inside the range.
-    values: list[float | str] = ["NA"] * 10 + [-1.0] * 10 + CENTRES * 7 + [10.0] * 10
+    # and 10 each at exactly the minimum 0 and the maximum 10, which are inside the range.
+    values: list[float | str] = ["NA"] * 10 + [-1.0] * 10 + CENTRES * 6 + [0.0] * 10 + [10.0] * 10
     report = _run(tmp_path, values, BALANCED)
     feature = report.variants[0].features[0]
     assert feature.values == 100
@@ -91,6 +91,17 @@ def test_predicted_classes_are_compared_with_the_training_labels(tmp_path: Path)
 
 def test_records_outside_the_window_are_left_out(tmp_path: Path) -> None:
     early = values_lines([9.5] * 100, ["a"] * 100, at=WINDOW.since - timedelta(seconds=1))
+    # A file that is not *.jsonl in the same hour (a partial upload, an editor's backup) is not read.
+    (write_capture(tmp_path / "capture", [], at=AT).parent / "part-0.jsonl.tmp").write_text("partial {", encoding="utf-8")
     report = _run(tmp_path, CENTRES * 10, BALANCED, extra=early)
     assert report.variants[0].records == 100
     assert report.breaches == []
+
+
+def test_values_beyond_the_training_range_count_in_the_end_bucket_and_as_violations(tmp_path: Path) -> None:
+    report = _run(tmp_path, [20.0] * 100, BALANCED)
+    feature = report.variants[0].features[0]
+    assert feature.window_counts == (0,) * 9 + (100,)
+    expected = 9 * (0.0001 - 0.1) * math.log(0.0001 / 0.1) + (1.0 - 0.1) * math.log(1.0 / 0.1)
+    assert feature.psi == pytest.approx(expected)  # 8.28
+    assert feature.range_percent == 100.0

@@ -57,6 +57,8 @@ def test_the_window_is_read_from_s3_hour_by_hour_against_the_artifacts_baseline(
     _put(s3, f"{TEST_PREFIX}/{capture_key(at=AT, name='b.jsonl')}", values_lines(centres * 4, ["a", "b"] * 20, at=AT))
     late = AT + timedelta(hours=1)
     _put(s3, f"{TEST_PREFIX}/{capture_key(at=late, name='c.jsonl')}", values_lines(centres, ["a", "b"] * 5, at=AT + timedelta(minutes=20)))
+    # Not a capture file: an upload in progress, say; only *.jsonl is read.
+    s3.put_object(Bucket=TEST_BUCKET, Key=f"{TEST_PREFIX}/{capture_key(at=AT, name='a.jsonl.tmp')}", Body=b"partial {")
     old = AT - timedelta(days=1)
     _put(s3, f"{TEST_PREFIX}/{capture_key(at=old, name='d.jsonl')}", values_lines([9.5] * 50, ["a"] * 50, at=old))
     source = S3Capture(client=s3, bucket=TEST_BUCKET, prefix=TEST_PREFIX)
