@@ -334,7 +334,7 @@ def monitor(
         baseline=baseline,
     )
     print(outcome.table, end="")
-    print(f"report: {outcome.html}")
+    print(f"report: {outcome.html}" + (f" (and {outcome.published})" if outcome.published else ""))
     if outcome.breached:
         raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
 

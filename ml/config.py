@@ -80,6 +80,7 @@ BUILD_PROJECT_MINUTES = 60  # build-image: no AWS wait, only the image build and
 PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioning, pipenv sync
 CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
+MONITOR_REPORTS_PREFIX = "monitor-reports"  # data lake prefix of invoke monitor's HTML reports on AWS (its role writes only there)
 TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
 
 

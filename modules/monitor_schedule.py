@@ -20,7 +20,7 @@ from cdktn_provider_aws.iam_role import IamRole
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from ml.config import ProjectConfig
+from ml.config import MONITOR_REPORTS_PREFIX, ProjectConfig
 from modules.approver import LIST_MODEL_PACKAGES
 from modules.build_project import BuildProject, read_buildspec, role_name
 from modules.kms import EncryptionKey
@@ -56,7 +56,9 @@ def monitor_statements(*, config: ProjectConfig, facts: AccountFacts, datalake_a
             actions=["s3:GetObject"],
             resources=[f"{datalake_arn}/{config.capture_prefix}/*", f"{datalake_arn}/models/*"],
         ),
-        Statement(sid="DataLakeKey", actions=["kms:Decrypt"], resources=[datalake_key_arn]),
+        # The HTML report, under its own prefix (ml/monitor/publish.py); the bucket's default KMS key encrypts it.
+        Statement(sid="WriteReports", actions=["s3:PutObject"], resources=[f"{datalake_arn}/{MONITOR_REPORTS_PREFIX}/*"]),
+        Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[datalake_key_arn]),
     ]
 
 

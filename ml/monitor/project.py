@@ -15,6 +15,7 @@ from typing import Any
 from ml.backends import make_backend
 from ml.config import ProjectConfig
 from ml.monitor.html import write_html
+from ml.monitor.publish import publish_report
 from ml.monitor.run import MonitorReport, monitor
 from ml.monitor.served import ServedBaselines, given_baseline
 from ml.monitor.sources import CaptureSource, LocalCapture, S3Capture
@@ -39,6 +40,7 @@ class MonitorOutcome:
     report: MonitorReport
     table: str
     html: Path
+    published: str = ""  # sagemaker: the report's s3:// URI in the data lake
 
     @property
     def breached(self) -> bool:
@@ -85,4 +87,7 @@ def run_project_monitor(
     )
     result = monitor(source=source, endpoint=name, window=window, find_baseline=found, thresholds=Thresholds.from_config(config))
     html = write_html(result, Path(report) if report else report_path(config, root, endpoint=name, window=window))
-    return MonitorOutcome(report=result, table=render_table(result), html=html)
+    published = ""
+    if isinstance(source, S3Capture):
+        published = publish_report(s3_client=source.client, bucket=source.bucket, endpoint=name, html=html)
+    return MonitorOutcome(report=result, table=render_table(result), html=html, published=published)

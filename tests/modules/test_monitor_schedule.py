@@ -8,13 +8,21 @@ from typing import Any
 
 import pytest
 
-from ml.config import load_config
+from ml.config import MONITOR_REPORTS_PREFIX, load_config
 
 pytestmark = pytest.mark.synth
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "cdktf.json")
-MONITOR_SIDS = ["DescribeEndpoint", "ListModelVersions", "ReadRegistry", "ListCapture", "ReadCaptureAndModels", "DataLakeKey"]
+MONITOR_SIDS = [
+    "DescribeEndpoint",
+    "ListModelVersions",
+    "ReadRegistry",
+    "ListCapture",
+    "ReadCaptureAndModels",
+    "WriteReports",
+    "DataLakeKey",
+]
 
 
 def _by_path(stack: dict[str, Any], kind: str, path: str) -> dict[str, Any]:
@@ -79,7 +87,9 @@ def test_the_monitor_role_reads_and_never_writes(stacks: dict[str, Any], alt_sta
     assert sids == ["WriteOwnLogs", "UseStackKey", "PullSource", *MONITOR_SIDS]  # no pipeline artifact grants: it has none
     actions = {a for s in statements for a in s["actions"]}
     writes = {a for a in actions if a.split(":")[1].startswith(("Create", "Delete", "Update", "Put", "Invoke", "Stop"))}
-    assert writes == {"logs:CreateLogStream", "logs:PutLogEvents"}  # its own build log only
+    assert writes == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject"}  # its build log, its report
+    (reports,) = [s for s in statements if s["sid"] == "WriteReports"]
+    assert reports["actions"] == ["s3:PutObject"] and reports["resources"][0].endswith(f"/{MONITOR_REPORTS_PREFIX}/*")
     listing = statements[sids.index("ListCapture")]
     assert listing["condition"] == [{"test": "StringLike", "values": [f"{CONFIG.capture_prefix}/*"], "variable": "s3:prefix"}]
     alt = _document(alt_stacks["DeployPipelineStack"], "monitor/monitor/permissions")

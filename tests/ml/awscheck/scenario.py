@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -27,6 +28,8 @@ from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
 from ml.backends.sagemaker.clients import AwsClients, make_clients
 from ml.config import SOURCE_VERSION_ENV, ProjectConfig
+from ml.monitor.html import write_html
+from ml.monitor.publish import publish_report
 from ml.monitor.run import monitor
 from ml.monitor.served import ServedBaselines
 from ml.monitor.sources import S3Capture
@@ -181,6 +184,8 @@ def run_monitor(backend: SageMakerBackend, outputs: StackOutputs, version: int) 
         source=source, endpoint=outputs.endpoint_name, window=window, find_baseline=found, thresholds=Thresholds.from_config(backend.config)
     )
     assert report.variants[0].version == version and report.variants[0].rows == 1
+    html = write_html(report, Path(tempfile.mkdtemp(prefix="monitor-report-")) / "monitor.html")
+    publish_report(s3_client=backend.clients.s3, bucket=outputs.datalake_bucket, endpoint=outputs.endpoint_name, html=html)
 
 
 def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs) -> None:

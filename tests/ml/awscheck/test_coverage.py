@@ -163,5 +163,6 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("monitor", "monitor", "sagemaker:ListModelPackages"),
         ("monitor", "monitor", "s3:ListBucket"),
         ("monitor", "monitor", "s3:GetObject"),
+        ("monitor", "monitor", "s3:PutObject"),
     ]:
         assert (task, principal, action) in report.needed

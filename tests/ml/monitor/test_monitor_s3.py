@@ -7,6 +7,7 @@ import json
 import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,6 +16,7 @@ from monitor_fixtures import ENDPOINT, baseline_documents, capture_key, values_l
 from moto import mock_aws
 
 from ml.monitor.baseline import load_artifact
+from ml.monitor.publish import publish_report
 from ml.monitor.run import monitor
 from ml.monitor.sources import S3Capture
 from ml.monitor.verdict import Thresholds
@@ -75,3 +77,12 @@ def test_the_window_is_read_from_s3_hour_by_hour_against_the_artifacts_baseline(
 
 def test_an_endpoint_without_capture_in_s3_has_no_variants(s3: Any) -> None:
     assert S3Capture(client=s3, bucket=TEST_BUCKET, prefix=TEST_PREFIX).variants("other-endpoint") == []
+
+
+def test_the_report_is_published_under_the_reports_prefix(s3: Any, tmp_path: Path) -> None:
+    html = tmp_path / "monitor-x-20261128T060000Z.html"
+    html.write_text("<html>numbers</html>", encoding="utf-8")
+    uri = publish_report(s3_client=s3, bucket=TEST_BUCKET, endpoint=ENDPOINT, html=html)
+    assert uri == f"s3://{TEST_BUCKET}/monitor-reports/{ENDPOINT}/{html.name}"
+    stored = s3.get_object(Bucket=TEST_BUCKET, Key=uri.split("/", 3)[3])
+    assert stored["Body"].read() == html.read_bytes() and stored["ContentType"] == "text/html; charset=utf-8"
