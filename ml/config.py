@@ -342,6 +342,11 @@ class ProjectConfig:
         return f"{self.project_name}-endpoint"
 
     @property
+    def monitor_project(self) -> str:
+        """The CodeBuild project that runs invoke monitor on a schedule (deploy stack)."""
+        return f"{self.project_name}-monitor"
+
+    @property
     def variant_name(self) -> str:
         """One production variant; blue/green keeps its name (SageMaker guardrails require it)."""
         return "AllTraffic"

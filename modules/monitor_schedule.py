@@ -98,7 +98,7 @@ class MonitorSchedule(Construct):
             "monitor",
             config=config,
             facts=facts,
-            name=f"{config.project_name}-monitor",
+            name=config.monitor_project,
             buildspec=project_source.buildspec or "",
             key=key,
             artifacts=artifacts,

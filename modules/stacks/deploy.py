@@ -222,7 +222,9 @@ class DeployPipelineStack(PipelineStack):
             extra_statements=self.state_access,
             topic_arn=self.notifications.arn if self.notifications else None,
         )
-        self.output("monitor_project_name", self.monitor.project.name, "CodeBuild project that runs invoke monitor on a schedule")
+        # The configured name, not the project's token: the deploy project carries this stack's
+        # outputs, and the rehearsal resolves only the references the pipelines' projects need.
+        self.output("monitor_project_name", config.monitor_project, "CodeBuild project that runs invoke monitor on a schedule")
         self.output("approval_topic_arn", self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
         self.output("deploy_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the deploy repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs

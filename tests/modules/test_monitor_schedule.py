@@ -44,6 +44,9 @@ def _variables(project: dict[str, Any]) -> dict[str, str]:
 def test_the_monitor_project_pulls_the_deploy_repository_and_runs_invoke_monitor(stacks: dict[str, Any]) -> None:
     stack = stacks["DeployPipelineStack"]
     project = _by_path(stack, "aws_codebuild_project", "monitor/monitor/project")
+    assert project["name"] == CONFIG.monitor_project
+    # A plain name, no token: the deploy project carries the outputs, and the rehearsal resolves them.
+    assert stack["output"]["monitor_project_name"]["value"] == CONFIG.monitor_project
     assert project["source"]["type"] == "CODECOMMIT"
     assert "aws_codecommit_repository" in project["source"]["location"]
     assert project["source"]["buildspec"] == (ROOT / "buildspecs" / "monitor.yml").read_text(encoding="utf-8")
