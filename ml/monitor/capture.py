@@ -68,9 +68,18 @@ def _input_rows(text: str, content_type: str) -> list[list[float]]:
             raise ValueError("JSON input is neither a list of rows nor an object with an instances list")
         rows = document if document and isinstance(document[0], list) else [document]
         return [[_cell(v) for v in row] if isinstance(row, list) else [MISSING] for row in rows]
-    return [
-        [_cell(c) if c.strip() else MISSING for c in line.split(",")] for line in text.replace("\r\n", "\n").split("\n") if line.strip()
-    ]
+    return [_csv_row(line) for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _csv_row(line: str) -> list[float]:
+    cells = line.split(",")
+    try:
+        # The common case in one pass: every cell a finite number (checking cells one by one
+        # took a fifth of the monitor's time); anything else takes the careful path.
+        row = [float(c) for c in cells]
+    except ValueError:
+        return [_cell(c) if c.strip() else MISSING for c in cells]
+    return row if all(map(math.isfinite, row)) else [_cell(c) for c in cells]
 
 
 def _predictions(text: str, content_type: str) -> list[str]:

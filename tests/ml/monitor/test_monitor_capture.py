@@ -84,3 +84,9 @@ def test_a_malformed_line_names_its_file_line_and_the_problem(line: str, problem
     assert message.startswith("capture/part-0.jsonl:7: not a SageMaker data capture record")
     assert problem in message
     assert "remove or fix the line" in message
+
+
+def test_cells_that_are_not_finite_numbers_are_missing() -> None:
+    record = parse_line(_record(into=("1,inf,nan\n2, 3 ,x", "CSV", "text/csv"), out=("a\nb", "CSV", "text/csv")), where="f:1")
+    assert record.rows[0][0] == 1.0 and all(math.isnan(v) for v in record.rows[0][1:])
+    assert record.rows[1][:2] == [2.0, 3.0] and math.isnan(record.rows[1][2])
