@@ -61,6 +61,7 @@ class MonitorRun:
     capture_mb: float
     wall_seconds: float  # the whole child: interpreter, imports, read, report
     read_seconds: float  # streaming the window through the counters
+    cpu_seconds: float  # the child's user + system CPU: what the run costs, less sensitive to a loaded machine
     peak_rss_mb: float
     breaches: list[str]
 
@@ -124,6 +125,7 @@ def measure(*, root: Path, rows: int) -> MonitorRun:
         capture_mb=size / 1e6,
         wall_seconds=wall,
         read_seconds=result["read_seconds"],
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,
         breaches=result["breaches"],
     )
@@ -136,16 +138,16 @@ def render(runs: list[MonitorRun], *, load: str, cores: int) -> str:
         f"`invoke bench --target monitor`: {cores} cores, load average before the runs {load} (1/5/15 min). One capture record per row",
         "(the most JSON per row), iris replayed, ten files in one hour; the training baseline from byoc.baseline. Each size runs in a",
         "fresh process: *wall* covers the interpreter, imports, reading and the HTML report; *read* is the streaming of the window;",
-        "*peak RSS* is the child's maximum resident set (rusage).",
+        "*CPU* is the child's user + system time; *peak RSS* its maximum resident set (both from rusage).",
         "",
-        "| rows | capture MB | wall s | read s | rows/s (read) | peak RSS MB | breaches |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| rows | capture MB | wall s | read s | rows/s (read) | CPU s | peak RSS MB | breaches |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         rate = run.rows / run.read_seconds if run.read_seconds else 0.0
         lines.append(
             f"| {run.rows:,} | {run.capture_mb:.0f} | {run.wall_seconds:.1f} | {run.read_seconds:.1f} | {rate:,.0f} | "
-            f"{run.peak_rss_mb:.0f} | {len(run.breaches)} |"
+            f"{run.cpu_seconds:.1f} | {run.peak_rss_mb:.0f} | {len(run.breaches)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -154,6 +156,7 @@ def run_monitor_bench(*, root: Path, rows: int = 1_000_000) -> str:
     """Measure at ``rows / 10`` and ``rows`` (flat memory is the claim), write and return the table."""
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     runs = [measure(root=root, rows=max(1, rows // 10)), measure(root=root, rows=rows)]
-    table = render(runs, load=load, cores=os.cpu_count() or 1)
+    after = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    table = render(runs, load=f"{load} (after: {after})", cores=os.cpu_count() or 1)
     atomic_write_text(root / REPORT, table)
     return table

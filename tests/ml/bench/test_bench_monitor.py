@@ -13,5 +13,5 @@ def test_every_fixture_row_is_read_and_matches_the_training_baseline() -> None:
     run = measure(root=ROOT, rows=3000)
     assert run.rows == 3000
     assert run.breaches == []  # iris replayed with its own labels: no drift, nothing out of range
-    assert run.peak_rss_mb > 0 and run.capture_mb > 0
+    assert run.peak_rss_mb > 0 and run.capture_mb > 0 and run.cpu_seconds > 0
     assert "| 3,000 |" in render([run], load="0.00 / 0.00 / 0.00", cores=2)
