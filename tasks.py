@@ -289,6 +289,56 @@ def _fresh_synth() -> Path:
     return out
 
 
+@task(
+    help={
+        "backend": BACKEND_HELP + "; local reads <local_state_dir>/<capture_prefix>, sagemaker the data lake",
+        "endpoint": "endpoint whose capture to read (default: the project's endpoint)",
+        "hours": "window: the last N hours up to --until (default monitor_window_hours from cdktf.json)",
+        "since": "window start, ISO 8601 UTC such as 2026-11-28T06:00 (instead of --hours)",
+        "until": "window end, ISO 8601 UTC (default now)",
+        "capture_dir": "read captured files from this directory instead (SageMaker's layout under it)",
+        "baseline": "compare with this baseline (a model/baseline folder or a model.tar.gz) instead of the served version's",
+        "report": "where to write the HTML report (default <local_state_dir>/reports/monitor-<endpoint>-<until>.html)",
+    }
+)
+@_user_errors
+def monitor(
+    c: Context,
+    backend: str = "local",
+    endpoint: str = "",
+    hours: float = 0.0,
+    since: str = "",
+    until: str = "",
+    capture_dir: str = "",
+    report: str = "",
+    baseline: str = "",
+) -> None:
+    """Compare captured traffic with the training baseline of the version that served it; exit 3 on a breach.
+
+    Per feature: missing values, values outside the training range, drift (PSI); and the
+    predicted classes against the training labels. Prints a table and writes an HTML report.
+    """
+    from ml.monitor.project import BREACH_EXIT_CODE, run_project_monitor
+    from ml.monitor.window import window_from
+
+    config = _config()
+    window = window_from(since=since, until=until, hours=hours, default_hours=config.monitor_window_hours)
+    outcome = run_project_monitor(
+        config=config,
+        root=ROOT,
+        backend=backend,
+        window=window,
+        endpoint=endpoint,
+        capture_dir=capture_dir,
+        report=report,
+        baseline=baseline,
+    )
+    print(outcome.table, end="")
+    print(f"report: {outcome.html}" + (f" (and {outcome.published})" if outcome.published else ""))
+    if outcome.breached:
+        raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
@@ -317,7 +367,12 @@ def outputs(c: Context) -> None:
     print(outputs_table(config, root=ROOT, s3_client=s3_client), end="")
 
 
-@task(help={"target": "serving (HTTP throughput and latency) or transform (batch rows/s and memory)", "rows": "transform rows"})
+@task(
+    help={
+        "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory) or monitor (time, memory on captured rows)",
+        "rows": "transform or monitor rows (default 1,000,000)",
+    }
+)
 @_user_errors
 def bench(c: Context, target: str = "serving", rows: int = 1_000_000) -> None:
     """Run a benchmark and print its table (also written under docs/benchmarks/)."""
@@ -329,8 +384,12 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000) -> None:
         from ml.bench.transform import run_transform_bench
 
         run_transform_bench(root=ROOT, rows=rows)
+    elif target == "monitor":
+        from ml.bench.monitor import run_monitor_bench
+
+        print(run_monitor_bench(root=ROOT, rows=rows), end="")
     else:
-        raise Exit(f"error: --target must be serving or transform, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform or monitor, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
@@ -357,6 +416,7 @@ ns = Collection(
     pipeline,
     lifecycle,
     rehearse,
+    monitor,
     synth,
     outputs,
     bench,

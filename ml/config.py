@@ -59,6 +59,8 @@ _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61
 _CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
 # Data capture's prefix in the data lake: path segments of S3-safe characters, no empty segment.
 _S3_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,9}$")
+# EventBridge schedule expressions: rate(N unit[s]) or a six-field cron(...).
+_SCHEDULE = re.compile(r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d{1,4}) (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$")
 _JSONPATH = re.compile(r"^\$(\[[0-9:, -]*\]|\.[A-Za-z_][\w.]*)?$")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 # AWS tag keys and values: [\p{L}\p{Z}\p{N}_.:/=+\-@], 1-128 and 0-256 characters.
@@ -78,6 +80,7 @@ BUILD_PROJECT_MINUTES = 60  # build-image: no AWS wait, only the image build and
 PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioning, pipenv sync
 CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
+MONITOR_REPORTS_PREFIX = "monitor-reports"  # data lake prefix of invoke monitor's HTML reports on AWS (its role writes only there)
 TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
 
 
@@ -230,6 +233,12 @@ class ProjectConfig:
     capture_enabled: bool = _spec(_boolean)
     capture_sampling_percent: int = _spec(_number(1, 100))
     capture_prefix: str = _spec(_pattern(_S3_PREFIX, "an S3 key prefix without leading or trailing '/', such as datacapture"))
+    monitor_window_hours: int = _spec(_number(1, 720))
+    monitor_schedule: str = _spec(_pattern(_SCHEDULE, "an EventBridge schedule such as rate(1 day) or cron(0 6 * * ? *)"))
+    monitor_drift_psi: float = _spec(_number(0.01, 10.0, integer=False))
+    monitor_missing_percent: float = _spec(_number(0.0, 100.0, integer=False))
+    monitor_range_percent: float = _spec(_number(0.0, 100.0, integer=False))
+    monitor_class_psi: float = _spec(_number(0.01, 10.0, integer=False))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 
@@ -331,6 +340,11 @@ class ProjectConfig:
     def endpoint_name(self) -> str:
         """The real-time endpoint's name; the deploy stack's alarms watch this name."""
         return f"{self.project_name}-endpoint"
+
+    @property
+    def monitor_project(self) -> str:
+        """The CodeBuild project that runs invoke monitor on a schedule (deploy stack)."""
+        return f"{self.project_name}-monitor"
 
     @property
     def variant_name(self) -> str:

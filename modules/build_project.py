@@ -39,7 +39,7 @@ def read_buildspec(name: str) -> str:
 
 
 class BuildProject(Construct):
-    """Runs one of ``buildspecs/*.yml`` inside a pipeline.
+    """Runs one of ``buildspecs/*.yml`` inside a pipeline, or on its own from ``source``.
 
     The role gets logging to its own group, the pipeline's artifact bucket and key, and the
     ``statements`` the caller passes (the stack does the grants, so this stays generic).
@@ -60,6 +60,8 @@ class BuildProject(Construct):
         privileged: bool = False,
         environment: dict[str, str] | None = None,
         timeout_minutes: int,
+        source: CodebuildProjectSource | None = None,
+        source_version: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.log_group = CloudwatchLogGroup(
@@ -73,16 +75,24 @@ class BuildProject(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.arn, f"{self.log_group.arn}:*"],
             ),
-            # CodeBuild itself: it downloads the source artifact and uploads the output artifacts
-            # of the pipeline, encrypted with the stack key, and writes the build's log.
-            Statement(sid="PipelineArtifactBucket", actions=["s3:GetBucketLocation", "s3:GetBucketVersioning"], resources=[artifacts.arn]),
-            Statement(
-                sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], resources=[f"{artifacts.arn}/*"]
-            ),
             Statement(
                 sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
             ),
         ]
+        if source is None:
+            # CodeBuild itself: it downloads the source artifact and uploads the output artifacts
+            # of the pipeline, encrypted with the stack key, and writes the build's log. A project
+            # that is not in a pipeline (it pulls its own source) has no artifacts to touch.
+            base += [
+                Statement(
+                    sid="PipelineArtifactBucket", actions=["s3:GetBucketLocation", "s3:GetBucketVersioning"], resources=[artifacts.arn]
+                ),
+                Statement(
+                    sid="PipelineArtifacts",
+                    actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                    resources=[f"{artifacts.arn}/*"],
+                ),
+            ]
         document = policy_document(self, "permissions", base + statements)
         IamRolePolicy(self, "policy", role=self.role.id, name="least-privilege", policy=document.json)
         self._variables = dict(environment or {})
@@ -94,8 +104,9 @@ class BuildProject(Construct):
             service_role=self.role.arn,
             build_timeout=timeout_minutes,
             encryption_key=key.arn,
-            artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE"),
-            source=CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec),
+            artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE" if source is None else "NO_ARTIFACTS"),
+            source=source or CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec),
+            source_version=source_version,
             environment=CodebuildProjectEnvironment(
                 compute_type="BUILD_GENERAL1_SMALL",
                 image=IMAGE,

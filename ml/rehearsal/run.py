@@ -51,9 +51,10 @@ class StageResult:
 
 
 def _project(stack: dict[str, Any]) -> dict[str, Any]:
-    projects = stack["resource"]["aws_codebuild_project"]
+    """The stack's pipeline project (the deploy stack also holds the scheduled monitor's, which has its own source)."""
+    projects = {k: p for k, p in stack["resource"]["aws_codebuild_project"].items() if p["source"]["type"] == "CODEPIPELINE"}
     if len(projects) != 1:
-        raise ValueError(f"expected one CodeBuild project per stack, found {sorted(projects)}")
+        raise ValueError(f"expected one pipeline CodeBuild project per stack, found {sorted(projects)}")
     return next(iter(projects.values()))
 
 

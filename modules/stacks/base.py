@@ -77,8 +77,9 @@ class PipelineStack(TerraformStack):
         (when set), as every stack does."""
         if source.push_event_pattern is not None:
             pipeline.trigger_on(f"{stage}-push", description=f"Push to the {stage} branch", pattern=source.push_event_pattern)
+        self.notifications: PipelineNotifications | None = None
         if email:
-            notes = PipelineNotifications(
+            notes = self.notifications = PipelineNotifications(
                 self, f"{stage}-notifications", config=self.config, facts=self.facts, key=self.key, email=email, pipeline=pipeline
             )
             self.output(f"{stage}_notifications_topic_arn", notes.arn, f"SNS topic for {stage} pipeline state changes")

@@ -11,6 +11,7 @@ from ml.config import ProjectConfig
 from modules.alarms import EndpointAlarms
 from modules.approver import LIST_MODEL_PACKAGES
 from modules.build_project import BuildProject, read_buildspec
+from modules.monitor_schedule import MonitorSchedule
 from modules.notifications import EmailTopic
 from modules.pipeline import Pipeline
 from modules.policy import AccountFacts, Statement
@@ -208,6 +209,22 @@ class DeployPipelineStack(PipelineStack):
             stages=stages,
         )
         self.connect(stage="deploy", pipeline=self.pipeline, source=self.source, email=config.deploy_notifications_email)
+        self.monitor = MonitorSchedule(
+            self,
+            "monitor",
+            config=config,
+            facts=facts,
+            key=self.key,
+            artifacts=self.artifacts,
+            source=self.source,
+            datalake_arn=train.datalake.arn,
+            datalake_key_arn=train.key.arn,
+            extra_statements=self.state_access,
+            topic_arn=self.notifications.arn if self.notifications else None,
+        )
+        # The configured name, not the project's token: the deploy project carries this stack's
+        # outputs, and the rehearsal resolves only the references the pipelines' projects need.
+        self.output("monitor_project_name", config.monitor_project, "CodeBuild project that runs invoke monitor on a schedule")
         self.output("approval_topic_arn", self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
         self.output("deploy_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the deploy repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
@@ -217,3 +234,4 @@ class DeployPipelineStack(PipelineStack):
         self.output("alarm_names", self.alarms.names, "CloudWatch alarms that roll a blue/green update back")
         self.output("deploy_artifact_bucket", self.artifacts.name, "Deploy pipeline artifact bucket")
         self.build.add_variables(outputs_environment(build, train, self))
+        self.monitor.project.add_variables(outputs_environment(build, train, self))

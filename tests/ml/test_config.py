@@ -61,6 +61,14 @@ def test_config_is_frozen(context: dict[str, Any]) -> None:
         ("capture_prefix", "/datacapture", "S3 key prefix"),
         ("capture_prefix", "data//capture", "S3 key prefix"),
         ("capture_prefix", "datacapture/", "S3 key prefix"),
+        ("monitor_window_hours", 0, "whole number from 1 to 720"),
+        ("monitor_schedule", "every day", "EventBridge schedule such as rate(1 day)"),
+        ("monitor_schedule", "rate(1 days)", "EventBridge schedule"),
+        ("monitor_schedule", "cron(0 6 * * *)", "EventBridge schedule"),
+        ("monitor_drift_psi", 0, "number from 0.01 to 10"),
+        ("monitor_missing_percent", 101, "number from 0 to 100"),
+        ("monitor_range_percent", "5", "number from 0 to 100"),
+        ("monitor_class_psi", -1, "number from 0.01 to 10"),
     ],
 )
 def test_malformed_value_names_key_and_form(context: dict[str, Any], key: str, value: Any, expected: str) -> None:

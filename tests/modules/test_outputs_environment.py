@@ -20,7 +20,8 @@ _ENTRY = re.compile(r'"(\w+)" = (\[[^\]]*\]|"[^"]*"|[^,}\s]+)')
 
 
 def project_variables(stack: dict[str, Any]) -> dict[str, str]:
-    [project] = stack["resource"]["aws_codebuild_project"].values()
+    # The pipeline's project; the deploy stack's monitor project carries the same (test_monitor_schedule).
+    [project] = [p for p in stack["resource"]["aws_codebuild_project"].values() if p["source"]["type"] == "CODEPIPELINE"]
     return {v["name"]: v["value"] for v in project["environment"]["environment_variable"]}
 
 

@@ -28,7 +28,14 @@ def only(stack: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def event_patterns(stack: dict[str, Any]) -> list[dict[str, Any]]:
-    return [json.loads(rule["event_pattern"]) for rule in resources(stack, "aws_cloudwatch_event_rule").values()]
+    # The monitor's schedule rule has a schedule_expression instead of a pattern.
+    return [json.loads(rule["event_pattern"]) for rule in resources(stack, "aws_cloudwatch_event_rule").values() if "event_pattern" in rule]
+
+
+def pipeline_project(stack: dict[str, Any]) -> dict[str, Any]:
+    """The stack's one CodeBuild project that a pipeline runs (the deploy stack also has the monitor's)."""
+    (project,) = [p for p in resources(stack, "aws_codebuild_project").values() if p["source"]["type"] == "CODEPIPELINE"]
+    return project
 
 
 def stage_names(pipeline: dict[str, Any]) -> list[str]:
@@ -87,7 +94,7 @@ def test_ecr_repository_lives_in_the_build_stack_only(stacks: dict[str, Any]) ->
 
 
 def test_only_the_image_build_is_privileged(stacks: dict[str, Any]) -> None:
-    privileged = {name: only(stack, "aws_codebuild_project")["environment"]["privileged_mode"] for name, stack in stacks.items()}
+    privileged = {name: pipeline_project(stack)["environment"]["privileged_mode"] for name, stack in stacks.items()}
     assert privileged == {"BuildPipelineStack": True, "TrainPipelineStack": False, "DeployPipelineStack": False}
 
 
@@ -100,12 +107,14 @@ def test_only_the_image_build_is_privileged(stacks: dict[str, Any]) -> None:
     ],
 )
 def test_codebuild_runs_the_repo_buildspec(stacks: dict[str, Any], stack: str, command: str) -> None:
-    project = only(stacks[stack], "aws_codebuild_project")
+    project = pipeline_project(stacks[stack])
     name = {"BuildPipelineStack": "build", "TrainPipelineStack": "train", "DeployPipelineStack": "deploy"}[stack]
     assert project["source"] == {"type": "CODEPIPELINE", "buildspec": (ROOT / "buildspecs" / f"{name}.yml").read_text(encoding="utf-8")}
     assert command in project["source"]["buildspec"]
     assert "aws_kms_key" in project["encryption_key"]
-    group = only(stacks[stack], "aws_cloudwatch_log_group")
+    (group,) = [
+        g for g in resources(stacks[stack], "aws_cloudwatch_log_group").values() if g["name"] == f"/aws/codebuild/{project['name']}"
+    ]
     assert group["retention_in_days"] == CONFIG.log_retention_days
     assert "aws_kms_key" in group["kms_key_id"]
     assert project["logs_config"]["cloudwatch_logs"]["status"] == "ENABLED"

@@ -44,6 +44,7 @@ PRINCIPAL_OF_TASK = {
     "transform": "deploy",
     "rollback": "deploy",
     "teardown": "deploy",
+    "monitor": "monitor",  # the deploy stack's monitor project, started by its schedule
 }
 # Granted, not used by any task, and why that is right: by statement id, or "<sid> <action>".
 CODEBUILD_ITSELF = "CodeBuild itself (not the task): the build's log, the pipeline's artifacts, both under the stack key"
@@ -52,6 +53,7 @@ JUSTIFIED_UNUSED = {
     "PipelineArtifactBucket": CODEBUILD_ITSELF,
     "PipelineArtifacts": CODEBUILD_ITSELF,
     "UseStackKey": CODEBUILD_ITSELF,
+    "PullSource": "CodeBuild itself pulls the monitor project's source from the deploy repository (no pipeline artifact)",
     "RegisterModels sagemaker:CreateModelPackage": "the SAR's resource types of CreateModelPackage include the new version's ARN",
     "ReadWriteDataLake s3:AbortMultipartUpload": "SageMaker uploads model artifacts and transform output in parts; a failed part aborts",
 }
@@ -71,6 +73,7 @@ def policies(synth: Synthesis) -> dict[str, list[Statement]]:
         "build": role("BuildPipelineStack", "build/role"),
         "train": role("TrainPipelineStack", "train/role"),
         "deploy": role("DeployPipelineStack", "deploy/role"),
+        "monitor": role("DeployPipelineStack", "monitor/monitor/role"),
         "sagemaker-execution": role("TrainPipelineStack", "sagemaker/role"),
         "approver": policy_statements(synth, "TrainPipelineStack", body["policy"], "TrainPipelineStack/approver"),
     }
@@ -156,5 +159,10 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("rollback", "deploy", "application-autoscaling:DeleteScalingPolicy"),
         ("teardown", "deploy", "application-autoscaling:DeregisterScalableTarget"),
         ("teardown", "deploy", "sagemaker:ListModels"),
+        ("monitor", "monitor", "sagemaker:DescribeEndpoint"),
+        ("monitor", "monitor", "sagemaker:ListModelPackages"),
+        ("monitor", "monitor", "s3:ListBucket"),
+        ("monitor", "monitor", "s3:GetObject"),
+        ("monitor", "monitor", "s3:PutObject"),
     ]:
         assert (task, principal, action) in report.needed
