@@ -129,7 +129,7 @@ def server_argv(peer: Peer, venv: Path, *, port: int, workers: int, mlflow_model
         # --env-manager local: serve from this environment rather than building another from the model's.
         return [python, "-m", "mlflow", "models", "serve", "-m", str(mlflow_model), "--env-manager", "local",
                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]  # fmt: skip
-    # The sample's serve script ran gunicorn with the Flask app; sync workers, as today's stack.
+    # The sample's serve script ran the Flask app on gunicorn sync workers (behind an nginx, left out here).
     return [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
             "--chdir", str(_HERE), "--no-control-socket", "peers_sample_app:create_app()"]  # fmt: skip
 
