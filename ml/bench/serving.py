@@ -7,6 +7,9 @@ clients, against:
 * ``serve``: the real program (granian + :mod:`byoc.app` + a trained iris tree);
 * ``gunicorn``: the same app on the previous stack (gunicorn sync workers, ``serve --server gunicorn``);
 * ``ceiling``: a no-op WSGI app on the identical granian command line;
+* ``mlflow``: MLflow's ``models serve`` scoring server, and ``sample``: the original sample's
+  design (Flask + pandas on gunicorn), each serving the same tree from a throwaway virtual
+  environment the bench builds and caches itself (:mod:`ml.bench.peers`);
 * optionally ``gunicorn-ceiling``, ``flask`` (the same handlers on Flask, gunicorn) and
   ``nginx+serve`` (nginx in front), alternatives the serving design was decided against.
 
@@ -23,18 +26,20 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ml.backends.local.procs import free_port
+from ml.bench import peers
+from ml.bench.serving_procs import pss_per_worker_mb, stop, wait_for_port
+from ml.bench.serving_table import Measurement, Run, markdown_table, median_cell, parse_wrk, summary
 from ml.data import write_iris_csv
 from ml.errors import ByocError, UserInputError
 
@@ -49,9 +54,9 @@ APPS = {
     "flask": ("gunicorn", "ml.bench.flask_app:create_app()"),
     "nginx+serve": ("granian", "byoc.app:create_app()"),
 }
-DEFAULT_VARIANTS = ("serve", "gunicorn", "ceiling")
+VARIANTS = (*APPS, *peers.PEERS)
+DEFAULT_VARIANTS = ("serve", "gunicorn", "ceiling", "mlflow", "sample")
 CLIENTS = ("keep-alive", "close")
-_RESULT = re.compile(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+)$", re.MULTILINE)
 _LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/csv"
 {connection}wrk.body = [==[{body}]==]
@@ -80,42 +85,6 @@ http {{
 """
 
 
-@dataclass(frozen=True, kw_only=True)
-class Measurement:
-    variant: str
-    rows: int
-    connections: int
-    client: str
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    load_1m: float
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], *, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ByocError(f"benchmark server exited with status {process.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise ByocError(f"benchmark server did not listen on port {port} within {timeout:.0f}s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _python_env(root: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(root / "ml" / "container"), str(root)])
@@ -136,7 +105,7 @@ def _train_sample(root: Path, base_dir: Path) -> None:
         raise ByocError(f"training the benchmark model failed: {result.stderr[-500:]}")
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], *, timeout: float = 90) -> None:
+def _wait_ready(port: int, process: subprocess.Popen[bytes], *, body: bytes = b"5.1,3.5,1.4,0.2\n", timeout: float = 90) -> None:
     """Wait for a 200 to a real prediction: gunicorn listens before its workers have loaded the model."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,7 +113,7 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], *, timeout: float =
             raise ByocError(f"benchmark server exited with status {process.returncode} before it was ready")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            connection.request("POST", "/invocations", body=b"5.1,3.5,1.4,0.2\n", headers={"Content-Type": "text/csv"})
+            connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
             if connection.getresponse().status == 200:
                 return
         except OSError:
@@ -153,6 +122,32 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], *, timeout: float =
             connection.close()
         time.sleep(0.2)
     raise ByocError(f"benchmark server on port {port} did not answer a prediction within {timeout:.0f}s")
+
+
+@contextmanager
+def _peer(peer: peers.Peer, venv: Path, base_dir: Path, workers: int, logs: Path) -> Iterator[tuple[int, int]]:
+    """Run a peer from its throwaway environment; yield its port and the pid its workers descend from."""
+    port = free_port()
+    model_dir = base_dir / "model"
+    mlflow_model = None
+    if peer.name == "mlflow":
+        mlflow_model = logs / "mlflow-model"
+        peers.save_mlflow_model(venv, model_dir=model_dir, output=mlflow_model)
+    argv = peers.server_argv(peer, venv, port=port, workers=workers, mlflow_model=mlflow_model)
+    env = peers.peer_env(os.environ, venv=venv, model_dir=model_dir)
+    with (logs / f"{peer.name}.log").open("wb") as out:
+        # Its own session, so stopping it reaches the processes it starts (MLflow's uvicorn).
+        server = subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True)
+    try:
+        try:
+            wait_for_port(port, server)
+            _wait_ready(port, server, body=peers.csv_body(["5.1,3.5,1.4,0.2"], header=peer.csv_header, n_features=4).encode())
+        except ByocError as err:
+            tail = (logs / f"{peer.name}.log").read_text(encoding="utf-8", errors="replace")[-1500:]
+            raise ByocError(f"the {peer.name} peer did not start ({err}); its log ends:\n{tail}") from err
+        yield port, server.pid
+    finally:
+        stop(server, group=True)
 
 
 @contextmanager
@@ -169,7 +164,7 @@ def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) 
         server = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
     processes = [server]
     try:
-        _wait_for_port(port, server)
+        wait_for_port(port, server)
         _wait_ready(port, server)
         if variant != "nginx+serve":
             yield port, server.pid
@@ -179,34 +174,20 @@ def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) 
         conf.write_text(_NGINX.format(tmp=logs, backend=port, front=front), encoding="utf-8")
         nginx = subprocess.Popen(["nginx", "-p", str(logs), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(nginx)
-        _wait_for_port(front, nginx)
+        wait_for_port(front, nginx)
         yield front, server.pid
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop(process)
 
 
-def _payload(training_csv: Path, rows: int) -> str:
-    """``rows`` label-less iris rows, as batch transform would send them."""
+def _payload(training_csv: Path, rows: int, *, header: bool = False) -> str:
+    """``rows`` label-less iris rows, as batch transform would send them (with a header row for MLflow)."""
     iris = [line.split(",", 1)[1] for line in training_csv.read_text(encoding="utf-8").splitlines()]
-    return "\n".join(iris[i % len(iris)] for i in range(rows)) + "\n"
+    return peers.csv_body([iris[i % len(iris)] for i in range(rows)], header=header, n_features=4)
 
 
-def _pss_per_worker_mb(master: int) -> float:
-    """Mean proportional set size of the master's child processes (its workers), in MB."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text(encoding="utf-8").split()
-    sizes = []
-    for child in children:
-        rollup = Path(f"/proc/{child}/smaps_rollup").read_text(encoding="utf-8")
-        match = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
-        if match:
-            sizes.append(int(match.group(1)) / 1024)
-    return sum(sizes) / len(sizes) if sizes else 0.0
-
-
-def _wrk(
-    port: int, *, body: str, connections: int, duration_s: float, scripts: Path, client: str = "keep-alive"
-) -> tuple[int, float, float, float, int]:
+def _wrk(port: int, *, body: str, connections: int, duration_s: float, scripts: Path, client: str = "keep-alive") -> Run:
     script = scripts / f"post-{len(body)}-{client}.lua"
     connection = 'wrk.headers["Connection"] = "close"\n' if client == "close" else ""
     script.write_text(_LUA.format(body=body, connection=connection), encoding="utf-8")
@@ -214,49 +195,57 @@ def _wrk(
     result = subprocess.run(
         [*argv, f"http://127.0.0.1:{port}/invocations"], capture_output=True, text=True, timeout=duration_s + 60, check=False
     )
-    match = _RESULT.search(result.stdout)
-    if result.returncode != 0 or match is None:
+    if result.returncode != 0:
         raise ByocError(f"wrk failed: {(result.stderr or result.stdout)[-300:]}")
-    requests, duration_us, p50_us, p99_us, errors = (int(g) for g in match.groups())
-    return requests, duration_us / 1e6, p50_us / 1e3, p99_us / 1e3, errors
+    return parse_wrk(result.stdout)
 
 
-def _markdown(results: list[Measurement], *, cpus: int, workers: int, duration_s: float, repeats: int, memory: dict[str, float]) -> str:
-    ceiling = {(m.rows, m.connections, m.client): m.requests_per_s for m in results if m.variant == "ceiling"}
+def _markdown(
+    results: list[Measurement], *, settings: dict[str, Any], memory: dict[str, float], elapsed_s: float, variants: Sequence[str]
+) -> str:
+    described = {
+        "serve": "`serve` is granian (the chosen server)",
+        "gunicorn": "`gunicorn` the same app on gunicorn sync workers (the previous stack)",
+        "ceiling": "`ceiling` a no-op WSGI app on serve's granian command line",
+        "mlflow": f"`mlflow` MLflow's `models serve` ({peers.MLFLOW_REQUIREMENTS[0]}, uvicorn) on the same tree, "
+        "CSV with a header row in, JSON out",
+        "sample": "`sample` the original sample's design (Flask + pandas on gunicorn sync workers) on the same tree",
+    }
     lines = [
         "# Serving benchmark",
         "",
-        f"`invoke bench --target serving`: wrk, median of {repeats} runs of {duration_s:g} s per cell (variants alternated), "
-        f"{cpus} CPUs shared with wrk, {workers} workers per server, iris decision tree, CSV in and out. "
-        "`serve` is granian, `gunicorn` the same app on gunicorn sync workers (the previous stack), "
-        "`ceiling` a no-op WSGI app on serve's granian command line. `close` clients send `Connection: close`.",
+        f"`invoke bench --target serving`: wrk, median of {settings['repeats']} round(s) of {settings['duration_s']:g} s per cell "
+        f"(variants alternated within each round), {settings['cpus']} CPUs shared with wrk, {settings['workers']} workers per server, "
+        "iris decision tree, CSV in and out. " + "; ".join(described[v] for v in variants if v in described) + ". "
+        "`close` clients send `Connection: close`. The peers (`mlflow`, `sample`) run from throwaway virtual environments "
+        "the bench builds with pinned versions (ml/bench/peers.py), not from the project's Pipfile.",
         "",
         # Other engineers' suites share these cores: the figures mean little without the load.
         "Load average at the end of the run: " + " / ".join(f"{value:.1f}" for value in os.getloadavg()) + " (1/5/15 min); "
-        "`load` is the 1-minute load average when the cell was measured.",
+        f"`load` is the 1-minute load average when the cell was measured. The run took {elapsed_s / 60:.1f} minutes.",
         "",
         "Memory per worker (PSS, after the run): " + ", ".join(f"{v} {mb:.1f} MB" for v, mb in memory.items()) + ".",
         "",
-        "| variant | rows | connections | client | req/s | p50 ms | p99 ms | errors | % of ceiling | load |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        *markdown_table(results),
     ]
-    for m in results:
-        top = ceiling.get((m.rows, m.connections, m.client))
-        share = f"{100 * m.requests_per_s / top:.0f}%" if top else "-"
-        numbers = f"{m.requests_per_s:,.0f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.errors}"
-        lines.append(f"| {m.variant} | {m.rows} | {m.connections} | {m.client} | {numbers} | {share} | {m.load_1m:.1f} |")
+    if "serve" in variants:
+        lines += ["", "`serve` against the others, cell by cell (same run):", "", *summary(results)]
     return "\n".join(lines) + "\n"
 
 
-def _median_cell(variant: str, rows: int, connections: int, client: str, runs: list[tuple[int, float, float, float, int]]) -> Measurement:
-    rates = sorted(requests / seconds for requests, seconds, _, _, _ in runs)
-    p50s = sorted(run[2] for run in runs)
-    p99s = sorted(run[3] for run in runs)
-    middle = len(runs) // 2
-    return Measurement(
-        variant=variant, rows=rows, connections=connections, client=client, requests_per_s=rates[middle],
-        p50_ms=p50s[middle], p99_ms=p99s[middle], errors=sum(run[4] for run in runs), load_1m=os.getloadavg()[0],
-    )  # fmt: skip
+def _check(variants: Sequence[str], clients: Sequence[str], *, repeats: int, duration_s: float) -> None:
+    if repeats < 1 or duration_s <= 0:
+        raise UserInputError(f"serving bench needs at least 1 round of more than 0 s per cell, not {repeats} of {duration_s:g} s")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise UserInputError(f"unknown serving bench variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    bad_clients = [k for k in clients if k not in CLIENTS]
+    if bad_clients:
+        raise UserInputError(f"unknown serving bench client {bad_clients[0]!r}; choose from {', '.join(CLIENTS)}")
+    needed = ["wrk"] + (["nginx"] if "nginx+serve" in variants else [])
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        raise UserInputError(f"{', '.join(missing)} not installed; on Debian: apt-get install {' '.join(missing)}")
 
 
 def run_serving_bench(
@@ -270,30 +259,26 @@ def run_serving_bench(
     clients: Sequence[str] = CLIENTS,
     variants: Sequence[str] = DEFAULT_VARIANTS,
     output: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Benchmark ``serve`` against its ceiling; write the markdown table and return everything.
+    """Benchmark ``serve`` against the previous stack, its ceiling and its peers; write the table and return everything.
 
     All variants run at once (idle servers cost nothing) and each cell is measured ``repeats``
     times, alternating variants, reporting the median: on a shared machine, load drifts over
     minutes, and alternating keeps that drift from favouring whichever variant ran first.
-    ``output`` defaults to ``root/docs/benchmarks/serving.md``. The returned dict holds
-    ``results`` (one dict per cell), ``memory_mb`` (PSS per worker, by variant), ``markdown``
-    (the table) and the run's settings.
+    The peers' environments are built (first run) or reused from ``cache_dir`` (default
+    :func:`ml.bench.peers.default_cache_dir`). ``output`` defaults to
+    ``root/docs/benchmarks/serving.md``. The returned dict holds ``results`` (one dict per
+    cell), ``memory_mb`` (PSS per worker, by variant), ``markdown`` (the table), ``elapsed_s``
+    and the run's settings.
     """
-    unknown = [v for v in variants if v not in APPS]
-    if unknown:
-        raise UserInputError(f"unknown serving bench variant {unknown[0]!r}; choose from {', '.join(APPS)}")
-    bad_clients = [k for k in clients if k not in CLIENTS]
-    if bad_clients:
-        raise UserInputError(f"unknown serving bench client {bad_clients[0]!r}; choose from {', '.join(CLIENTS)}")
-    needed = ["wrk"] + (["nginx"] if "nginx+serve" in variants else [])
-    missing = [tool for tool in needed if shutil.which(tool) is None]
-    if missing:
-        raise UserInputError(f"{', '.join(missing)} not installed; on Debian: apt-get install {' '.join(missing)}")
+    _check(variants, clients, repeats=repeats, duration_s=duration_s)
+    started = time.monotonic()
     cpus = os.cpu_count() or 1
     worker_count = workers or cpus
+    cache = cache_dir or peers.default_cache_dir()
+    venvs = {v: peers.ensure_venv(peers.PEERS[v].requirements, cache_dir=cache) for v in variants if v in peers.PEERS}
     results: list[Measurement] = []
-    memory: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
         base_dir, logs = Path(tmp) / "ml", Path(tmp) / "logs"
         logs.mkdir()
@@ -303,33 +288,40 @@ def run_serving_bench(
         for variant in variants:
             variant_logs = logs / re.sub(r"\W", "-", variant)
             variant_logs.mkdir()
-            ports[variant], masters[variant] = servers.enter_context(_server(root, base_dir, variant, worker_count, variant_logs))
+            if variant in peers.PEERS:
+                running = _peer(peers.PEERS[variant], venvs[variant], base_dir, worker_count, variant_logs)
+            else:
+                running = _server(root, base_dir, variant, worker_count, variant_logs)
+            ports[variant], masters[variant] = servers.enter_context(running)
+        training_csv = base_dir / "input" / "data" / "training" / "iris.csv"
         for row_count in rows:
-            body = _payload(base_dir / "input" / "data" / "training" / "iris.csv", row_count)
+            bodies = {v: _payload(training_csv, row_count, header=v in peers.PEERS and peers.PEERS[v].csv_header) for v in variants}
             for variant in variants:
                 # A short warm-up so the first cell does not pay for lazy imports and page faults.
-                _wrk(ports[variant], body=body, connections=max(connections), duration_s=1, scripts=logs)
+                _wrk(ports[variant], body=bodies[variant], connections=max(connections), duration_s=1, scripts=logs)
             for conns in connections:
                 for client in clients:
-                    runs: dict[str, list[tuple[int, float, float, float, int]]] = {v: [] for v in variants}
+                    runs: dict[str, list[Run]] = {v: [] for v in variants}
                     for _ in range(repeats):
                         for variant in variants:
-                            measured = _wrk(
-                                ports[variant], body=body, connections=conns, duration_s=duration_s, scripts=logs, client=client
+                            port, body = ports[variant], bodies[variant]
+                            runs[variant].append(
+                                _wrk(port, body=body, connections=conns, duration_s=duration_s, scripts=logs, client=client)
                             )
-                            runs[variant].append(measured)
+                    load = os.getloadavg()[0]
                     for variant in variants:
-                        cell = _median_cell(variant, row_count, conns, client, runs[variant])
+                        cell = median_cell(variant, row_count, conns, client, runs[variant], load_1m=load)
                         log.info("%s", cell)
                         results.append(cell)
-        memory = {variant: _pss_per_worker_mb(masters[variant]) for variant in variants}
+        memory = {variant: pss_per_worker_mb(masters[variant]) for variant in variants}
     results.sort(key=lambda m: variants.index(m.variant))
-    markdown = _markdown(results, cpus=cpus, workers=worker_count, duration_s=duration_s, repeats=repeats, memory=memory)
+    elapsed = time.monotonic() - started
+    settings: dict[str, Any] = {"cpus": cpus, "workers": worker_count, "duration_s": duration_s, "repeats": repeats}
+    markdown = _markdown(results, settings=settings, memory=memory, elapsed_s=elapsed, variants=variants)
     target = output or root / "docs" / "benchmarks" / "serving.md"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(markdown, encoding="utf-8")
+    partial = target.with_name(f".{target.name}.tmp")
+    partial.write_text(markdown, encoding="utf-8")
+    partial.replace(target)
     log.info("wrote %s\n%s", target, markdown)
-    return {
-        "cpus": cpus, "workers": worker_count, "duration_s": duration_s, "repeats": repeats,
-        "results": [asdict(m) for m in results], "memory_mb": memory, "markdown": markdown,
-    }  # fmt: skip
+    return settings | {"results": [asdict(m) for m in results], "memory_mb": memory, "markdown": markdown, "elapsed_s": elapsed}

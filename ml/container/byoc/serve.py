@@ -39,11 +39,13 @@ def granian_argv(env: Environment, *, host: str = c.DEFAULT_BIND_HOST) -> list[s
         "--host", host,
         "--port", str(env.port),
         "--workers", str(env.workers),
-        # One thread runs the app per worker: the work is CPU-bound and short, so more threads
-        # would only contend for the GIL; granian's Rust side reads and writes the sockets.
+        # One thread runs the app per worker: the work is CPU-bound and short; measured, a
+        # second thread, a second Rust thread, --runtime-mode st and --backpressure (which
+        # starves keep-alive connections) gave nothing (docs/container.md, "Tuning granian").
         "--blocking-threads", "1",
         "--http", "1",
-        # SageMaker's front end holds keep-alive connections to the container (docs/container.md).
+        # Tuned for keep-alive clients: AWS does not document whether SageMaker's front end
+        # reuses connections, and keep-alive is HTTP/1.1's default (docs/container.md).
         "--http1-keep-alive",
         "--respawn-failed-workers",
         "--respawn-interval", str(_RESPAWN_INTERVAL_S),

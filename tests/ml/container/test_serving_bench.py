@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 def test_bench_measures_serve_gunicorn_and_ceiling_with_both_clients_and_writes_the_table(tmp_path: Path) -> None:
     output = tmp_path / "serving.md"
-    result = run_serving_bench(root=REPO, duration_s=1, repeats=1, rows=(100,), connections=(2,), output=output)
-    cells = {(r["variant"], r["rows"], r["connections"], r["client"]): r for r in result["results"]}
     variants = ("serve", "gunicorn", "ceiling")
+    result = run_serving_bench(root=REPO, duration_s=1, repeats=1, rows=(100,), connections=(2,), variants=variants, output=output)
+    cells = {(r["variant"], r["rows"], r["connections"], r["client"]): r for r in result["results"]}
     assert set(cells) == {(v, 100, 2, client) for v in variants for client in ("keep-alive", "close")}
     for cell in cells.values():
         assert cell["requests_per_s"] > 0
@@ -44,3 +44,8 @@ def test_unknown_variant_is_a_user_error(tmp_path: Path) -> None:
 def test_unknown_client_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="unknown serving bench client 'pipelined'"):
         run_serving_bench(root=REPO, clients=("pipelined",), output=tmp_path / "x.md")
+
+
+def test_no_rounds_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="at least 1 round"):
+        run_serving_bench(root=REPO, repeats=0, output=tmp_path / "x.md")
