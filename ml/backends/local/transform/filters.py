@@ -96,12 +96,15 @@ def _drop_first_field(data: bytes) -> bytes | None:
 
 
 def _line_slices(data: bytes) -> Iterator[tuple[int, int]]:
-    """``(begin, end)`` slices of about ``_SLICE_BYTES`` holding whole lines (``end`` at a newline or the end)."""
+    """``(begin, end)`` slices of about ``_SLICE_BYTES`` holding whole lines: ``end`` is at a newline
+    or the end of ``data``; every line of ``data``, empty ones included, is in exactly one slice."""
     begin = 0
-    while begin < len(data):
+    while True:
         end = data.rfind(b"\n", begin, begin + _SLICE_BYTES) if len(data) - begin > _SLICE_BYTES else -1
-        end = len(data) if end <= begin else end
+        end = len(data) if end < begin else end
         yield begin, end
+        if end == len(data):
+            return
         begin = end + 1
 
 
