@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -14,7 +15,11 @@ class Answer:
 
 
 class InvocationsClient:
-    def __init__(self, *, port: int, timeout: float = 120.0) -> None:
+    """``port`` may be a callable, asked on the first request of each thread: the transform starts
+    reading and filtering its input while the model server is still starting, and its requests
+    wait for the server there (the callable blocks until it is healthy, or raises why not)."""
+
+    def __init__(self, *, port: int | Callable[[], int], timeout: float = 120.0) -> None:
         self._port = port
         self._timeout = timeout
         self._local = threading.local()
@@ -38,7 +43,8 @@ class InvocationsClient:
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self._timeout)
+            port = self._port() if callable(self._port) else self._port
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self._timeout)
             self._local.conn = conn
             with self._lock:
                 self._opened.append(conn)

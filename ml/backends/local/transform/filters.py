@@ -8,9 +8,15 @@ numbers here: the client's job is to cut and paste columns, as fast as the model
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ml.errors import UserInputError
+
+if TYPE_CHECKING:  # numpy is imported where a large batch needs it, not with this module
+    import numpy as np
+    from numpy.typing import NDArray
 
 _DROP_FIRST = re.compile(rb"^[^,\n]*,", re.MULTILINE)
 _VECTOR_MIN_BYTES = 64 * 1024  # below this the regex is as quick and numpy need not be imported
@@ -64,16 +70,16 @@ def parse_selector(text: str) -> Selector:
 def _drop_first_field(data: bytes) -> bytes | None:
     """``$[1:]`` on a large batch with numpy: delete each line up to its first comma, in array passes.
 
-    About 4x faster than the regex on a 6 MB batch. Done in slices of about 1 MB so its int64
-    temporaries stay small. ``None`` when a line has no comma (the caller's general path decides).
+    Each line is a run of bytes to drop (its first field and comma) then a run to keep (the rest
+    and its newline); ``np.repeat`` spells that keep-mask out from the run lengths, with no Python
+    per line (a running sum over the bytes did the same ~5x slower). Done in slices of about 1 MB
+    so the per-line integer arrays stay small. ``None`` when a line has no comma (the caller's
+    general path decides).
     """
     import numpy as np  # here, not at the top: small jobs and every other task skip the import
 
     parts = []
-    begin = 0
-    while begin < len(data):
-        end = data.rfind(b"\n", begin, begin + _SLICE_BYTES) if len(data) - begin > _SLICE_BYTES else -1
-        end = len(data) if end <= begin else end
+    for begin, end in _line_slices(data):
         raw = np.frombuffer(data, dtype=np.uint8, count=end - begin, offset=begin)
         line_ends = np.append(np.flatnonzero(raw == _NEWLINE), raw.size)
         line_starts = np.append(0, line_ends[:-1] + 1)
@@ -81,13 +87,25 @@ def _drop_first_field(data: bytes) -> bytes | None:
         first = np.searchsorted(commas, line_starts)
         if first[-1] >= commas.size or (commas[first] >= line_ends).any():
             return None
-        # +1 where a line starts, -1 just past its first comma: the running sum marks the bytes to drop.
-        marks = np.zeros(raw.size + 1, dtype=np.int8)
-        marks[line_starts] = 1
-        marks[commas[first] + 1] -= 1
-        parts.append(raw[np.cumsum(marks[:-1], dtype=np.int8) == 0].tobytes())
-        begin = end + 1
+        runs = np.empty(2 * line_ends.size, dtype=np.intp)
+        runs[0::2] = commas[first] + 1 - line_starts  # dropped: the first field and its comma
+        runs[1::2] = line_ends - commas[first]  # kept: the rest of the line and its newline
+        runs[-1] -= 1  # the slice's last line has no newline
+        parts.append(raw[np.repeat(_alternating(first=False, size=runs.size), runs)].tobytes())
     return b"\n".join(parts)
+
+
+def _line_slices(data: bytes) -> Iterator[tuple[int, int]]:
+    """``(begin, end)`` slices of about ``_SLICE_BYTES`` holding whole lines: ``end`` is at a newline
+    or the end of ``data``; every line of ``data``, empty ones included, is in exactly one slice."""
+    begin = 0
+    while True:
+        end = data.rfind(b"\n", begin, begin + _SLICE_BYTES) if len(data) - begin > _SLICE_BYTES else -1
+        end = len(data) if end < begin else end
+        yield begin, end
+        if end == len(data):
+            return
+        begin = end + 1
 
 
 def apply(selector: Selector, data: bytes, records: int) -> bytes:
@@ -106,7 +124,56 @@ def apply(selector: Selector, data: bytes, records: int) -> bytes:
     return b"\n".join(b",".join(selector.pick(line.split(b","))) for line in data.split(b"\n"))
 
 
-def join(inputs: bytes, predictions: list[bytes]) -> bytes:
-    """``JoinSource: Input`` for CSV: each input record with its prediction appended."""
-    # map/zip/join run in C, no Python bytecode per record: ~20% faster than a comprehension on 6 MB.
-    return b"\n".join(map(b",".join, zip(inputs.split(b"\n"), predictions, strict=True)))
+def join(inputs: bytes, answers: bytes) -> bytes:
+    """``JoinSource: Input`` for CSV: each input record with its answer line appended.
+
+    ``inputs`` and ``answers`` hold the same number of lines (the caller counted), neither with a
+    trailing newline; so does the result.
+    """
+    if len(inputs) < _VECTOR_MIN_BYTES:
+        # map/zip/join run in C, no Python bytecode per record; numpy need not be imported.
+        return b"\n".join(map(b",".join, zip(inputs.split(b"\n"), answers.split(b"\n"), strict=True)))
+    return _join_vector(inputs, answers)
+
+
+def _join_vector(inputs: bytes, answers: bytes) -> bytes:
+    """:func:`join` in array passes: ~4x faster than splitting into a bytes object per line.
+
+    The output alternates runs from the input (a line, then a comma where its newline was) and
+    runs from the answers (a line and its newline); ``np.repeat`` spells out which byte comes
+    from which side, and two masked copies fill them in. Sliced like :func:`_drop_first_field`.
+    """
+    import numpy as np  # here, not at the top: small jobs and every other task skip the import
+
+    answer_bytes = np.frombuffer(answers, dtype=np.uint8)
+    answer_ends = np.append(np.flatnonzero(answer_bytes == _NEWLINE), answer_bytes.size)
+    parts = []
+    done = 0  # lines joined so far
+    for begin, end in _line_slices(inputs):
+        line = np.frombuffer(inputs, dtype=np.uint8, count=end - begin, offset=begin)
+        line_ends = np.append(np.flatnonzero(line == _NEWLINE), line.size)
+        count, last = line_ends.size, end == len(inputs)
+        first_answer = int(answer_ends[done - 1]) + 1 if done else 0
+        answer = answer_bytes[first_answer : answer_ends[done + count - 1]]
+        runs = np.empty(2 * count, dtype=np.intp)
+        runs[0::2] = np.diff(line_ends, prepend=-1)  # a line and the comma after it
+        runs[1::2] = np.diff(answer_ends[done : done + count], prepend=first_answer - 1)  # its answer and newline
+        if last:
+            runs[-1] -= 1  # no newline after the last answer
+        from_input = np.repeat(_alternating(first=True, size=runs.size), runs)
+        out = np.empty(from_input.size, dtype=np.uint8)
+        out[from_input] = np.append(line, np.uint8(_COMMA))
+        out[np.cumsum(runs[0::2] + runs[1::2]) - runs[1::2] - 1] = _COMMA  # where the input's newlines were
+        out[~from_input] = answer if last else np.append(answer, np.uint8(_NEWLINE))
+        parts.append(out.tobytes())
+        done += count
+    return b"".join(parts)
+
+
+def _alternating(*, first: bool, size: int) -> NDArray[np.bool_]:
+    """``[first, not first, first, ...]`` of ``size`` booleans: which runs to keep (or take from the input)."""
+    import numpy as np
+
+    pattern = np.zeros(size, dtype=bool)
+    pattern[0 if first else 1 :: 2] = True
+    return pattern

@@ -78,6 +78,7 @@ def _one_file(
         nonlocal records
         batch, sent, future = pending.popleft()
         write(_collect(source, batch, sent, future.result(), client=client, settings=settings))
+        write(b"\n")  # a second write, not a copy of the whole batch to add one byte
         records += batch.count
 
     for batch in read_batches(source, max_bytes=settings.max_payload_mb * 1_000_000):
@@ -101,8 +102,8 @@ def _collect(source: Path, batch: Batch, sent: bytes, answer: Answer, *, client:
             f"{source.name} records {batch.first}-{batch.last}: the model server returned {answered} predictions "
             f"for {batch.count} records; it must answer one line per input line"
         )
-    joined = filters.join(batch.data, body.split(b"\n")) if settings.join_input else body
-    return filters.apply(settings.output_filter, joined, batch.count) + b"\n"
+    joined = filters.join(batch.data, body) if settings.join_input else body
+    return filters.apply(settings.output_filter, joined, batch.count)
 
 
 def _locate(source: Path, batch: Batch, sent: bytes, answer: Answer, client: InvocationsClient) -> str:

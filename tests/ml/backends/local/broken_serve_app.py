@@ -2,7 +2,8 @@
 
 ``BROKEN_MODE=5xx``: /ping is healthy but every /invocations answers 500, as a model that loads
 yet fails on real traffic. ``BROKEN_MODE=ping``: /ping never answers 200, as a model that serve
-rejects at load time. It honours the same port variable as the real serve.
+rejects at load time. ``BROKEN_MODE=exit``: the server exits before it listens, as a serve that
+cannot start. It honours the same port variable as the real serve.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 
 
 if __name__ == "__main__":
+    if os.environ.get("BROKEN_MODE") == "exit":
+        raise SystemExit("broken on purpose: exiting before listening")
     port = int(os.environ["SAGEMAKER_BIND_TO_PORT"])
     with make_server("127.0.0.1", port, app, server_class=_Threaded, handler_class=_Quiet) as server:
         server.serve_forever()

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from local_helpers import Project, make_backend
 
+from ml.backends.local import procs
 from ml.backends.local.transform import filters
 from ml.backends.local.transform.batches import read_batches
+from ml.backends.local.transform.runner import KIND
 from ml.errors import JobFailedError, UserInputError
 
 
@@ -114,3 +116,26 @@ def test_drop_first_falls_back_when_a_record_has_one_field() -> None:
 def test_unsupported_jsonpath_is_refused_with_the_accepted_forms(path: str) -> None:
     with pytest.raises(UserInputError, match="JSONPath"):
         filters.parse_selector(path)
+
+
+def test_input_refused_while_the_server_starts_still_stops_the_server(trained: Project, tmp_path: Path) -> None:
+    # The client reads its input while the model server starts: a job that fails on its first
+    # batch must still wait for that server and stop it, not leave it serving.
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes(b"setosa," + b"9" * 2_000_000 + b"\n")
+    backend = make_backend(trained.root, trained.programs, transform_max_payload_mb=1)
+    with pytest.raises(JobFailedError, match="record 1 of wide.csv is larger than MaxPayloadInMB"):
+        backend.transform(data=str(wide), output=str(tmp_path / "out"), version=1)
+    [failed] = [r for r in backend.store.list(KIND) if r["input_uri"] == str(wide)]
+    assert failed["status"] == "Failed"
+    assert procs.processes_under(backend.layout.transform_dir(failed["name"])) == []
+
+
+def test_a_server_that_dies_at_start_fails_the_job_with_its_reason(trained: Project, tmp_path: Path) -> None:
+    trained.programs.broken[1] = "exit"
+    try:
+        with pytest.raises(JobFailedError, match="failed its health check: .*exited before becoming healthy"):
+            trained.backend.transform(data=str(trained.data), output=str(tmp_path / "out"), version=1)
+    finally:
+        del trained.programs.broken[1]
+    assert list((tmp_path / "out").iterdir()) == []  # no .out and no temp file left behind
