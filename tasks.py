@@ -131,7 +131,14 @@ def approve(c: Context, version: str, status: str = "Approved", note: str = "", 
     # invoke passes a required positional argument as text, whatever its annotation says.
     if not version.isdigit():
         raise Exit(f"error: VERSION must be a model version number such as 3, not {version!r} (see `invoke versions`)", code=2)
-    _show(_backend(backend).approve(version=int(version), status=status, note=note))
+    lifecycle = _backend(backend)
+    if backend == "local":  # on AWS the deploy pipeline's approval notification links the report
+        from ml.backends.local.backend import LocalBackend
+        from ml.reports.approval import review
+
+        assert isinstance(lifecycle, LocalBackend)
+        print("\n".join(review(lifecycle, version=int(version)).lines()))
+    _show(lifecycle.approve(version=int(version), status=status, note=note))
 
 
 @task(help={"backend": BACKEND_HELP})

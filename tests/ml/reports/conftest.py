@@ -20,6 +20,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalBackend, Mod
     """(backend, v1 deep tree, v2 a stump of depth 1: visibly worse, so the comparison differs)."""
     root = tmp_path_factory.mktemp("reports-project")
     shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("*.out"))
+    shutil.copytree(REPO / "buildspecs", root / "buildspecs")  # for `invoke pipeline`'s approval
+    shutil.copy(REPO / "cdktf.json", root / "cdktf.json")
     backend = LocalBackend(config=load_config(REPO / "cdktf.json"), root=root, programs=ProcessPrograms(code=REPO / "ml" / "container"))
     versions = []
     for depth in ("5", "1"):

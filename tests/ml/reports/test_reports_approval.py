@@ -1,0 +1,54 @@
+"""The approver's view locally: the candidate's metrics beside the serving version's, and the report."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ml.backends.local.backend import LocalBackend
+from ml.backends.records import ModelVersion
+from ml.errors import UserInputError
+from ml.pipeline import run_pipeline
+from ml.reports.approval import Review, review
+
+Trained = tuple[LocalBackend, ModelVersion, ModelVersion]
+
+
+def _row(lines: list[str], name: str) -> list[str]:
+    return next(line.split() for line in lines if line.split()[:1] == [name])
+
+
+def test_the_comparison_puts_the_candidate_beside_the_serving_version(trained: Trained) -> None:
+    backend, serving, candidate = trained
+    seen = review(backend, version=candidate.version)
+    assert seen.serving is None and seen.report is not None  # nothing is deployed in this project
+    beside = Review(candidate=seen.candidate, serving=serving, report=seen.report)
+    lines = beside.lines()
+    assert lines[0].split() == ["metric", "candidate", f"v{candidate.version}", "serving", f"v{serving.version}"]
+    mine, theirs = candidate.metrics["train:accuracy"], serving.metrics["train:accuracy"]
+    assert mine != theirs
+    assert _row(lines, "train:accuracy") == ["train:accuracy", f"{mine:.4f}", f"{theirs:.4f}"]
+    assert lines[-1] == f"  report: {seen.report.index}" and seen.report.index.is_file()
+    assert "(nothing serving yet)" in seen.lines()[0]
+
+
+def test_the_pipeline_prompt_shows_the_comparison_and_the_report_before_asking(trained: Trained, tmp_path: Path) -> None:
+    backend, _serving, candidate = trained
+    root = tmp_path / "project"
+    shutil.copytree(backend.root, root)  # the records point at the shared artifacts, which stay put
+    lines: list[str] = []
+    asked: list[str] = []
+
+    def ask(question: str) -> str:
+        asked.append(question)
+        return "n"
+
+    with pytest.raises(UserInputError, match="rejected at the prompt"):
+        run_pipeline(root=root, approve=False, emit=lines.append, runner=lambda *_: 0, ask=ask, interactive=True)
+    assert len(asked) == 1 and f"version {candidate.version}" in asked[0]
+    shown = next(i for i, line in enumerate(lines) if "candidate v2" in line)
+    assert _row(lines[shown:], "train:accuracy") == ["train:accuracy", f"{candidate.metrics['train:accuracy']:.4f}"]
+    report = Path(next(line for line in lines if "report:" in line).split("report: ")[1])
+    assert report.is_file() and report.is_relative_to(root)
