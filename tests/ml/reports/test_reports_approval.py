@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from ml.errors import UserInputError
 from ml.pipeline import run_pipeline
 from ml.reports.approval import Review, review
 
+REPO = Path(__file__).resolve().parents[3]
 Trained = tuple[LocalBackend, ModelVersion, ModelVersion]
 
 
@@ -52,3 +55,20 @@ def test_the_pipeline_prompt_shows_the_comparison_and_the_report_before_asking(t
     assert _row(lines[shown:], "train:accuracy") == ["train:accuracy", f"{candidate.metrics['train:accuracy']:.4f}"]
     report = Path(next(line for line in lines if "report:" in line).split("report: ")[1])
     assert report.is_file() and report.is_relative_to(root)
+
+
+def test_invoke_report_writes_the_newest_versions_report_and_prints_where(trained: Trained, tmp_path: Path) -> None:
+    backend, _serving, candidate = trained
+    root = tmp_path / "project"
+    shutil.copytree(backend.root, root)
+    shutil.copy(REPO / "tasks.py", root / "tasks.py")
+    (root / "ml").symlink_to(REPO / "ml")
+    done = subprocess.run([sys.executable, "-m", "invoke", "report"], cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    index = Path(done.stdout.splitlines()[-1].split("report: ")[1])
+    assert index == root / ".byoc" / "reports" / f"{candidate.group}-{candidate.version:06d}" / "index.html"
+    assert index.is_file()
+
+    argv = [sys.executable, "-m", "invoke", "report", "--version", "9"]
+    missing = subprocess.run(argv, cwd=root, capture_output=True, text=True, check=False)
+    assert missing.returncode == 1 and "model version 9 does not exist" in missing.stderr
