@@ -58,6 +58,7 @@ CONTEXT_PARAMS = {
     "application-autoscaling:service-namespace": "ServiceNamespace",
     "application-autoscaling:scalable-dimension": "ScalableDimension",
     "iam:AWSServiceName": "AWSServiceName",
+    "sagemaker:ModelApprovalStatus": "ModelApprovalStatus",
 }
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # Request parameters that pass a role to the service (iam:PassRole, with iam:PassedToService).

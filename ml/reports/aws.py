@@ -23,6 +23,7 @@ from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.metadata import decode, encode
 from ml.backends.sagemaker.training import split_s3_uri
+from ml.config import CANDIDATE_REPORT, REPORTS_PREFIX, candidate_report_key
 from ml.errors import NotFoundError, UserInputError
 from ml.reports.baseline import summarize
 from ml.reports.folder import ReportFiles, write_report
@@ -31,18 +32,15 @@ from ml.reports.predict import evaluate
 from ml.reports.scores import score
 
 REPORT_PROPERTY = "report"  # the model package's CustomerMetadataProperties key for the report URI
-CANDIDATE = "candidate"
 _TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png", ".json": "application/json"}
 
 
 def report_prefix(group: str, name: str) -> str:
     """``reports/<group>/<name>/``: ``name`` is a zero-padded version number or ``candidate``."""
-    return f"reports/{group}/{name}/"
+    return f"{REPORTS_PREFIX}/{group}/{name}/"
 
 
-def candidate_key(group: str) -> str:
-    """The object the deploy pipeline's approval links to (modules/stacks/deploy.py imports this)."""
-    return report_prefix(group, CANDIDATE) + "index.html"
+candidate_key = candidate_report_key  # the page the deploy pipeline's approval links to
 
 
 def _download(s3: Any, uri: str, to: Path) -> Path:
@@ -75,12 +73,10 @@ def _record_uri(sagemaker: Any, version: ModelVersion, uri: str) -> None:
         package = sagemaker.describe_model_package(ModelPackageName=version.arn)
     properties = dict(package.get("CustomerMetadataProperties") or {})
     properties[encode(REPORT_PROPERTY)] = encode(uri)
-    # The whole set, and the status as it is: UpdateModelPackage then means the same whether a
-    # service merges the properties (AWS) or replaces them with the request's (moto).
+    # The whole set, so the request means the same whether a service merges the properties (AWS)
+    # or replaces them. No ModelApprovalStatus: the train role may not set one (modules/stacks/train.py).
     with aws_call(service="sagemaker", action=f"recording the report of model version {version.version}"):
-        sagemaker.update_model_package(
-            ModelPackageArn=version.arn, ModelApprovalStatus=package["ModelApprovalStatus"], CustomerMetadataProperties=properties
-        )
+        sagemaker.update_model_package(ModelPackageArn=version.arn, CustomerMetadataProperties=properties)
 
 
 def report_uri(package: dict[str, Any]) -> str:
@@ -115,6 +111,6 @@ def publish_report(backend: SageMakerBackend, *, version: int) -> str:
             data=candidate.lineage.data_uri,
         )
         uri = _upload(s3, files, bucket, report_prefix(group, f"{version:06d}"))
-        _upload(s3, files, bucket, report_prefix(group, CANDIDATE))
+        _upload(s3, files, bucket, report_prefix(group, CANDIDATE_REPORT))
     _record_uri(backend.clients.sagemaker, candidate, uri)
     return uri

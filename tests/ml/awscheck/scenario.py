@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,14 +21,19 @@ import boto3
 
 from ml.awscheck.calls import CallRecorder
 from ml.awscheck.onbehalf import push_calls
+from ml.backends.local.backend import LocalBackend
+from ml.backends.local.programs import ProcessPrograms
+from ml.backends.records import TrainingJob
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients, make_clients
-from ml.config import SOURCE_VERSION_ENV, ProjectConfig
+from ml.config import SOURCE_VERSION_ENV, ProjectConfig, load_config
+from ml.reports.aws import publish_report
 from ml.tfstate import StackOutputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends" / "sagemaker"))
 from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
 
+REPO = Path(__file__).resolve().parents[3]
 TRAIN_KEY = "iris/input/iris.csv"
 CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
 COMMIT_SHA = "0123456789ab" + "cd" * 14  # what CodeBuild puts in CODEBUILD_RESOLVED_SOURCE_VERSION
@@ -122,7 +128,22 @@ def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, re
     return backend, sm
 
 
-def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs) -> None:
+def real_artifact(root: Path) -> Path:
+    """A model.tar.gz the container's own train program wrote: `invoke report` loads and scores it."""
+    shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("*.out"))
+    local = LocalBackend(config=load_config(REPO / "cdktf.json"), root=root, programs=ProcessPrograms(code=REPO / "ml" / "container"))
+    return Path(local.train(hyperparameters={}, data=str(root / "data" / "iris.csv")).artifact_uri)
+
+
+def _report(backend: SageMakerBackend, recorder: CallRecorder, *, version: int, job: TrainingJob, artifact: Path) -> None:
+    # Where SageMaker would have put the job's model (moto's jobs write none); not a task's call.
+    bucket, key = job.artifact_uri.removeprefix("s3://").split("/", 1)
+    boto3.client("s3", region_name=backend.config.region).upload_file(str(artifact), bucket, key)
+    with recorder.task("report"):
+        publish_report(backend, version=version)
+
+
+def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs, *, artifact: Path) -> None:
     """The lifecycle as the pipelines and an operator run it, each call under its task's name."""
     endpoint = outputs.endpoint_name
     with recorder.task("build-image"):
@@ -138,6 +159,7 @@ def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, o
             job = backend.train(image=image.uri, hyperparameters={"max_leaf_nodes": str(5 + len(versions))})
         with recorder.task("register"):
             versions.append(backend.register(job_name=job.name).version)
+        _report(backend, recorder, version=versions[-1], job=job, artifact=artifact)
         with recorder.task("approve"):
             backend.approve(version=versions[-1], status="Approved", note="checked")
         if len(versions) == 1:

@@ -6,13 +6,17 @@ CustomerMetadataProperties included.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
 from PIL import Image
 from report_html import parse
 
@@ -38,6 +42,27 @@ def _world() -> ModuleType:
     return module
 
 
+class KeepsApprovalStatus:
+    """moto 5.2 sets a package's status to None when UpdateModelPackage omits it; AWS leaves it as it
+    was. This fake passes the request through unchanged (strict validation sees it as sent) and
+    then puts the status back in moto's state, as AWS would have kept it."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def update_model_package(self, **request: Any) -> Any:
+        before = self._real.describe_model_package(ModelPackageName=request["ModelPackageArn"])["ModelApprovalStatus"]
+        answer = self._real.update_model_package(**request)
+        if "ModelApprovalStatus" not in request:
+            backend = sagemaker_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+            name = backend.model_package_name_mapping.get(request["ModelPackageArn"], request["ModelPackageArn"])
+            backend.model_packages[name].model_approval_status = before
+        return answer
+
+
 @pytest.fixture
 def registered(trained: Trained, tmp_path: Path) -> Iterator[tuple[object, ModelVersion]]:
     """A version registered on moto whose artifact and training data are the real local ones."""
@@ -48,7 +73,9 @@ def registered(trained: Trained, tmp_path: Path) -> Iterator[tuple[object, Model
         s3 = backend.clients.s3
         s3.upload_file(local.artifact_uri, *split_s3_uri(job.artifact_uri))
         s3.upload_file(local.lineage.data_uri, *split_s3_uri(job.lineage.data_uri))
-        yield backend, backend.register(job_name=job.name, approval_status="PendingManualApproval")
+        version = backend.register(job_name=job.name, approval_status="PendingManualApproval")
+        backend.clients = dataclasses.replace(backend.clients, sagemaker=KeepsApprovalStatus(backend.clients.sagemaker))
+        yield backend, version
 
 
 def test_the_report_goes_to_the_data_lake_and_its_uri_onto_the_package(registered: tuple[object, ModelVersion], tmp_path: Path) -> None:
