@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from ml.awscheck.calls import Call
 from ml.awscheck.evaluate import Statement, applies, role_statements
+from ml.awscheck.permissions import PermissionMapper
 from ml.awscheck.synthesis import Synthesis
 from ml.config import candidate_report_key, load_config
 
@@ -45,3 +47,19 @@ def test_the_train_role_records_reports_but_cannot_set_an_approval_status(stacks
     for status in ("Approved", "Rejected", "PendingManualApproval"):
         context = {"sagemaker:ModelApprovalStatus": status}
         assert not any(applies(s, "sagemaker:UpdateModelPackage", package, context) for s in allowed), status
+
+
+def test_a_request_that_sets_a_status_is_refused_to_the_train_role_and_one_that_does_not_is_allowed(stacks: dict[str, Any]) -> None:
+    # Through the permission mapper, as the coverage check sees calls: the request's status must
+    # reach the condition, or the Null condition would allow self-approval unnoticed.
+    allowed = [s for s in _train_role(Synthesis(stacks, region=CONFIG.region, account=ACCOUNT)) if s.effect == "Allow"]
+    arn = f"arn:aws:sagemaker:{CONFIG.region}:{ACCOUNT}:model-package/{CONFIG.model_package_group.lower()}/3"
+    mapper = PermissionMapper(region=CONFIG.region, account=ACCOUNT)
+
+    def permitted(params: dict[str, Any]) -> bool:
+        needs = mapper.needs(Call(task="report", service="sagemaker", operation="UpdateModelPackage", params=params))
+        return all(any(applies(s, n.action, n.resource, n.context) for s in allowed) for n in needs)
+
+    properties = {"report": "s3://bucket/reports/x/index.html"}
+    assert permitted({"ModelPackageArn": arn, "CustomerMetadataProperties": properties})
+    assert not permitted({"ModelPackageArn": arn, "ModelApprovalStatus": "Approved", "CustomerMetadataProperties": properties})
