@@ -131,7 +131,43 @@ def approve(c: Context, version: str, status: str = "Approved", note: str = "", 
     # invoke passes a required positional argument as text, whatever its annotation says.
     if not version.isdigit():
         raise Exit(f"error: VERSION must be a model version number such as 3, not {version!r} (see `invoke versions`)", code=2)
-    _show(_backend(backend).approve(version=int(version), status=status, note=note))
+    lifecycle = _backend(backend)
+    if backend == "local":  # on AWS the deploy pipeline's approval notification links the report
+        from ml.backends.local.backend import LocalBackend
+        from ml.reports.approval import review
+
+        assert isinstance(lifecycle, LocalBackend)
+        print("\n".join(review(lifecycle, version=int(version)).lines()))
+    _show(lifecycle.approve(version=int(version), status=status, note=note))
+
+
+@task(help={"version": "the model version to report on (default: the newest)", "backend": BACKEND_HELP})
+@_user_errors
+def report(c: Context, version: int = 0, backend: str = "local") -> None:
+    """Write a model version's training report, beside the version now serving; print where it is.
+
+    Locally it lands under .byoc/reports/; on AWS in the data lake (reports/<group>/<version>/ and
+    reports/<group>/candidate/, the page the deploy approval links to), its URI on the model package.
+    """
+    lifecycle = _backend(backend)
+    number = version or max((v.version for v in lifecycle.list_versions()), default=0)
+    if not number:
+        raise Exit("error: no model versions registered yet; run `invoke train` first", code=1)
+    if backend == "sagemaker":
+        from ml.backends.sagemaker.backend import SageMakerBackend
+        from ml.reports.aws import publish_report
+
+        assert isinstance(lifecycle, SageMakerBackend)
+        print(f"report of model version {number}: {publish_report(lifecycle, version=number)}")
+        return
+    from ml.backends.local.backend import LocalBackend
+    from ml.reports.approval import review
+
+    assert isinstance(lifecycle, LocalBackend)
+    seen = review(lifecycle, version=number)
+    print("\n".join(seen.lines()))
+    if seen.report is None:
+        raise Exit(f"error: no report for model version {number}: {seen.problem}", code=1)
 
 
 @task(help={"backend": BACKEND_HELP})
@@ -409,6 +445,7 @@ ns = Collection(
     build_image,
     train,
     approve,
+    report,
     versions,
     deploy,
     test_endpoint,

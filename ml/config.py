@@ -82,6 +82,13 @@ CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocor
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
 MONITOR_REPORTS_PREFIX = "monitor-reports"  # data lake prefix of invoke monitor's HTML reports on AWS (its role writes only there)
 TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
+REPORTS_PREFIX = "reports"  # training reports in the data lake: reports/<group>/<version>/ (ml/reports/aws.py)
+CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candidate, what the deploy approval links to
+
+
+def candidate_report_key(group: str) -> str:
+    """The data lake key of the newest candidate's report page (one home: ml.reports and modules/)."""
+    return f"{REPORTS_PREFIX}/{group}/{CANDIDATE_REPORT}/index.html"
 
 
 def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:

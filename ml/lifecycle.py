@@ -3,6 +3,8 @@
 train → register → approve → endpoint → test → train v2 → blue/green update → transform →
 teardown, all with the local backend, so a new user sees every verb work in one command. Jobs
 that do not depend on the endpoint (training v2, the transform) run beside it, not after it.
+Each version is approved after its report is written (``ml.reports``: v2's beside v1, which
+serves at that moment), and the run ends by naming the reports.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from pathlib import Path
 
 from ml.backends import make_backend
 from ml.backends.base import Backend
+from ml.backends.local.backend import LocalBackend
 from ml.config import ProjectConfig
 from ml.data import write_iris_csv
 from ml.errors import JobFailedError, NotFoundError
 from ml.progress import StageClock
 from ml.report import sample_request
+from ml.reports.approval import review
 
 STAGES = 9
 
@@ -32,11 +36,18 @@ def _check_predictions(*, backend: Backend, endpoint: str, data: Path, emit: Cal
         emit(f"    expected {label:<11} predicted {predicted}")
 
 
-def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit: Callable[[str], None] = print) -> StageClock:
-    """Run every lifecycle verb once with the local backend; returns the stage timings."""
-    backend = make_backend("local", config=config, root=root)
-    endpoint = config.endpoint_name
-    data = root / "data" / "iris.csv"
+def _review(backend: LocalBackend, *, version: int, emit: Callable[[str], None], written: list[Path]) -> None:
+    """Write the version's report (beside the serving one) and show the comparison, as an approver sees it."""
+    seen = review(backend, version=version)
+    for line in seen.lines():
+        emit(f"  {line}")
+    if seen.report is None:
+        raise JobFailedError(f"no report for version {version}: {seen.problem}")
+    written.append(seen.report.index)
+
+
+def _prepare(backend: Backend, *, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
+    """The sample data, and no endpoint left by an earlier run."""
     if not data.is_file():
         write_iris_csv(data)
     try:
@@ -46,6 +57,21 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
     except NotFoundError:
         pass
 
+
+def _name_reports(reports: list[Path], *, emit: Callable[[str], None]) -> None:
+    emit(f"reports written ({len(reports)}):")
+    for path in reports:
+        emit(f"    {path}")
+
+
+def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit: Callable[[str], None] = print) -> StageClock:
+    """Run every lifecycle verb once with the local backend; returns the stage timings."""
+    backend = LocalBackend(config=config, root=root)
+    endpoint = config.endpoint_name
+    data = root / "data" / "iris.csv"
+    _prepare(backend, endpoint=endpoint, data=data, emit=emit)
+
+    reports: list[Path] = []
     clock = StageClock(total=STAGES if not keep else STAGES - 1, emit=emit)
     # Training v2 needs nothing from the endpoint, so it runs while v1 is deployed and tested; the
     # transform (its own model server, as on SageMaker) needs only an approved v2, so it runs
@@ -59,6 +85,7 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
             first = backend.register(job_name=job.name, approval_status="PendingManualApproval")
             emit(f"    {job.name}: {job.metrics} → version {first.version} ({first.approval_status})")
         with clock.stage(f"approve version {first.version}"):
+            _review(backend, version=first.version, emit=emit, written=reports)
             backend.approve(version=first.version, status="Approved", note="lifecycle demo")
         shallower = {**config.hyperparameters, "max_depth": "3"}
         beside = make_backend("local", config=config, root=root)
@@ -71,6 +98,7 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
         with clock.stage("train v2 (shallower tree, started with the deploy) and register"):
             job2 = training_v2.result()
             second = backend.register(job_name=job2.name, approval_status="PendingManualApproval")
+            _review(backend, version=second.version, emit=emit, written=reports)
             backend.approve(version=second.version, status="Approved", note="lifecycle demo")
         out_dir = root / config.local_state_dir / "lifecycle-transform"
         transform = background.submit(beside.transform, data=str(data), output=str(out_dir), version=second.version)
@@ -88,5 +116,8 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
             with clock.stage("teardown"):
                 for line in backend.teardown(endpoint_name=endpoint):
                     emit(f"    {line}")
+    # --- monitor run (issue 12, m12's `invoke monitor`): the integrator adds it here, after the
+    # --- transform and teardown, so the run ends with the monitor's verdict and then the reports.
+    _name_reports(reports, emit=emit)
     emit(f"lifecycle finished in {clock.elapsed:.1f}s")
     return clock

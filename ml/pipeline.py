@@ -130,10 +130,11 @@ def run_pipeline(
 
 
 def _approval(*, root: Path, approve: bool, emit: Emit, ask: Asker, interactive: bool) -> None:
-    from ml.backends import make_backend
+    from ml.backends.local.backend import LocalBackend
     from ml.config import load_config
+    from ml.reports.approval import review
 
-    backend = make_backend("local", config=load_config(root / "cdktf.json"), root=root)
+    backend = LocalBackend(config=load_config(root / "cdktf.json"), root=root)
     versions = backend.list_versions()
     if not versions:
         raise JobFailedError("the train stage registered no model version; see its output above")
@@ -143,6 +144,9 @@ def _approval(*, root: Path, approve: bool, emit: Emit, ask: Asker, interactive:
         return
     if newest.approval_status == "Rejected":
         raise UserInputError(f"model version {newest.version} is Rejected; the deploy stage will not run")
+    # The candidate's report, and its metrics beside the serving version's, before any decision.
+    for line in review(backend, version=newest.version).lines():
+        emit(line)
     if not approve:
         if not interactive:
             raise UserInputError(

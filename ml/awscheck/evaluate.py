@@ -55,6 +55,8 @@ class UnsupportedCondition(ValueError):
 def _condition(test: str, key: str, values: Sequence[str], context: Mapping[str, str]) -> bool:
     if_exists = test.endswith("IfExists")
     base = test.removesuffix("IfExists")
+    if base == "Null":  # "true": the request must not carry the key at all
+        return (key not in context) == (values[0].lower() == "true")
     if key not in context:
         return if_exists or base.startswith(("StringNot", "ArnNot"))
     actual = context[key]

@@ -59,6 +59,7 @@ CONTEXT_PARAMS = {
     "application-autoscaling:scalable-dimension": "ScalableDimension",
     "iam:AWSServiceName": "AWSServiceName",
     "s3:prefix": "Prefix",  # ListObjectsV2: the monitor's listing is held to the capture prefix
+    "sagemaker:ModelApprovalStatus": "ModelApprovalStatus",
 }
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # Request parameters that pass a role to the service (iam:PassRole, with iam:PassedToService).

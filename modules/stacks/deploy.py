@@ -7,7 +7,7 @@ from pathlib import Path
 from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
 from constructs import Construct
 
-from ml.config import ProjectConfig
+from ml.config import ProjectConfig, candidate_report_key
 from modules.alarms import EndpointAlarms
 from modules.approver import LIST_MODEL_PACKAGES
 from modules.build_project import BuildProject, read_buildspec
@@ -66,6 +66,26 @@ def autoscaling_statements(config: ProjectConfig, facts: AccountFacts) -> list[S
             conditions=[("StringEquals", "iam:AWSServiceName", [service])],
         ),
     ]
+
+
+def approval_configuration(*, config: ProjectConfig, topic_arn: str, datalake: str) -> dict[str, str]:
+    """The manual approval's message and link: the candidate's report in the data lake.
+
+    The train project writes each new version's report to a fixed key as well as its own
+    (``invoke report``), so a static ExternalEntityLink always opens the newest candidate's
+    report, with its metrics beside the serving version's. The link is the S3 console's page for
+    the object: the bucket stays private and the approver reads it with their own console
+    permissions; CustomData (at most 500 characters) names the object for the email.
+    """
+    key = candidate_report_key(config.model_package_group)
+    return {
+        "NotificationArn": topic_arn,
+        "CustomData": (
+            f"Deploy the approved {config.model_package_group} model? Before approving, read the candidate's "
+            f"training report (metrics beside the version now serving): s3://{datalake}/{key}"
+        ),
+        "ExternalEntityLink": f"https://{config.region}.console.aws.amazon.com/s3/object/{datalake}?region={config.region}&prefix={key}",
+    }
 
 
 class DeployPipelineStack(PipelineStack):
@@ -187,10 +207,7 @@ class DeployPipelineStack(PipelineStack):
                 owner="AWS",
                 provider="Manual",
                 version="1",
-                configuration={
-                    "NotificationArn": self.approval.arn,
-                    "CustomData": f"Deploy the approved {config.model_package_group} model?",
-                },
+                configuration=approval_configuration(config=config, topic_arn=self.approval.arn, datalake=train.datalake.name),
             )
             stages.append(CodepipelineStage(name="Approve", action=[approve]))
         deploy = self.build.pipeline_action(name="Deploy", inputs=[SOURCE_OUTPUT])

@@ -86,6 +86,21 @@ class TrainPipelineStack(PipelineStack):
                     sid="RegisterModels", actions=["sagemaker:CreateModelPackage"], resources=[self.model_package_group.arn, packages]
                 ),
                 Statement(sid="ReadModelVersions", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
+                # `invoke report` records the report's data lake URI on the version it describes,
+                # and reads which version the endpoint serves, to compare the two.
+                # The Null condition keeps approval a person's decision: a request that sets
+                # ModelApprovalStatus at all is not allowed by this statement.
+                Statement(
+                    sid="RecordReports",
+                    actions=["sagemaker:UpdateModelPackage"],
+                    resources=[packages],
+                    conditions=[("Null", "sagemaker:ModelApprovalStatus", ["true"])],
+                ),
+                Statement(
+                    sid="ReadServingEndpoint",
+                    actions=["sagemaker:DescribeEndpoint"],
+                    resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
+                ),
                 LIST_MODEL_PACKAGES,
                 # Registration pins the version's image (ml/backends/sagemaker/image_pins.py).
                 Statement(sid="PinImages", actions=PIN_IMAGES, resources=[image.arn]),

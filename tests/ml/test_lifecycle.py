@@ -48,3 +48,10 @@ def test_main_job_runs_every_stage_and_leaves_nothing_running(tmp_path: Path) ->
     versions = make_backend("local", config=config, root=tmp_path).list_versions()
     assert sorted(v.approval_status for v in versions) == ["Approved", "Approved"]
     assert _processes_under(tmp_path) == [], "teardown must stop every router and server it started"
+    # It ends by naming the reports it wrote: one per version, each a real file under the state.
+    closing = lines[lines.index("reports written (2):") :]
+    reports = [Path(line.strip()) for line in closing[1:3]]
+    assert [p.parent.name for p in reports] == [f"{config.model_package_group}-{n:06d}" for n in (1, 2)]
+    assert all(p.is_file() and p.is_relative_to(tmp_path / config.local_state_dir) for p in reports)
+    assert closing[3].startswith("lifecycle finished in")
+    assert "serving v1" in reports[1].read_text(encoding="utf-8")

@@ -7,11 +7,10 @@ the recorded calls name exactly the resources the policies were written for.
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import shutil
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,17 +23,21 @@ import boto3
 
 from ml.awscheck.calls import CallRecorder
 from ml.awscheck.onbehalf import push_calls
+from ml.backends.local.backend import LocalBackend
+from ml.backends.local.programs import ProcessPrograms
+from ml.backends.records import TrainingJob
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
 from ml.backends.sagemaker.clients import AwsClients, make_clients
-from ml.config import SOURCE_VERSION_ENV, ProjectConfig
+from ml.config import SOURCE_VERSION_ENV, ProjectConfig, load_config
 from ml.monitor.html import write_html
-from ml.monitor.publish import publish_report
+from ml.monitor.publish import publish_report as publish_monitor_report
 from ml.monitor.run import monitor
 from ml.monitor.served import ServedBaselines
 from ml.monitor.sources import S3Capture
 from ml.monitor.verdict import Thresholds
 from ml.monitor.window import Window
+from ml.reports.aws import publish_report
 from ml.tfstate import StackOutputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends" / "sagemaker"))
@@ -43,6 +46,7 @@ from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitor"))
 from monitor_fixtures import capture_line
 
+REPO = Path(__file__).resolve().parents[3]
 TRAIN_KEY = "iris/input/iris.csv"
 CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
 COMMIT_SHA = "0123456789ab" + "cd" * 14  # what CodeBuild puts in CODEBUILD_RESOLVED_SOURCE_VERSION
@@ -137,45 +141,13 @@ def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, re
     return backend, sm
 
 
-BASELINE_FILES = {
-    "statistics.json": {
-        "features": [
-            {
-                "name": "_c0",
-                "numerical_statistics": {
-                    "min": 0.0,
-                    "max": 10.0,
-                    "distribution": {"kll": {"buckets": [{"lower_bound": 0.0, "upper_bound": 10.0, "count": 2.0}]}},
-                },
-            }
-        ]
-    },
-    "constraints.json": {"features": [{"name": "_c0", "completeness": 1.0}]},
-    "labels.json": {"classes": {"setosa": 1, "versicolor": 1}},
-}
-
-
-def _with_baseline(s3: Any, artifact_uri: str) -> None:
-    """What training writes into model.tar.gz (the scripted job uploads none): a baseline to monitor against."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, document in BASELINE_FILES.items():
-            data = json.dumps(document).encode()
-            info = tarfile.TarInfo(f"baseline/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    bucket, _, key = artifact_uri.removeprefix("s3://").partition("/")
-    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-
-
 def run_monitor(backend: SageMakerBackend, outputs: StackOutputs, version: int) -> None:
     """invoke monitor --backend sagemaker, on one hour SageMaker captured, with the backend's clients."""
     plain = boto3.client("s3", region_name=backend.config.region)  # the setup is not the monitor's calls
-    (served,) = [v for v in backend.list_versions() if v.version == version]
-    _with_baseline(plain, served.artifact_uri)
+    # The served version's model.tar.gz is the real one _report uploaded: its baseline/ is training's own.
     hour = datetime(2026, 11, 28, 5, tzinfo=UTC)
     key = hour_prefix(capture_prefix=backend.config.capture_prefix, endpoint=outputs.endpoint_name, variant="AllTraffic", hour=hour)
-    line = capture_line(rows=["5.0"], predictions=["setosa"], at=hour + timedelta(minutes=5))
+    line = capture_line(rows=["5.1,3.5,1.4,0.2"], predictions=["setosa"], at=hour + timedelta(minutes=5))
     plain.put_object(Bucket=outputs.datalake_bucket, Key=f"{key}part-0.jsonl", Body=(line + "\n").encode())
     source = S3Capture(client=backend.clients.s3, bucket=outputs.datalake_bucket, prefix=backend.config.capture_prefix)
     found = ServedBaselines(backend=backend, endpoint=outputs.endpoint_name, s3_client=backend.clients.s3)
@@ -185,10 +157,25 @@ def run_monitor(backend: SageMakerBackend, outputs: StackOutputs, version: int) 
     )
     assert report.variants[0].version == version and report.variants[0].rows == 1
     html = write_html(report, Path(tempfile.mkdtemp(prefix="monitor-report-")) / "monitor.html")
-    publish_report(s3_client=backend.clients.s3, bucket=outputs.datalake_bucket, endpoint=outputs.endpoint_name, html=html)
+    publish_monitor_report(s3_client=backend.clients.s3, bucket=outputs.datalake_bucket, endpoint=outputs.endpoint_name, html=html)
 
 
-def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs) -> None:
+def real_artifact(root: Path) -> Path:
+    """A model.tar.gz the container's own train program wrote: `invoke report` loads and scores it."""
+    shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("*.out"))
+    local = LocalBackend(config=load_config(REPO / "cdktf.json"), root=root, programs=ProcessPrograms(code=REPO / "ml" / "container"))
+    return Path(local.train(hyperparameters={}, data=str(root / "data" / "iris.csv")).artifact_uri)
+
+
+def _report(backend: SageMakerBackend, recorder: CallRecorder, *, version: int, job: TrainingJob, artifact: Path) -> None:
+    # Where SageMaker would have put the job's model (moto's jobs write none); not a task's call.
+    bucket, key = job.artifact_uri.removeprefix("s3://").split("/", 1)
+    boto3.client("s3", region_name=backend.config.region).upload_file(str(artifact), bucket, key)
+    with recorder.task("report"):
+        publish_report(backend, version=version)
+
+
+def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs, *, artifact: Path) -> None:
     """The lifecycle as the pipelines and an operator run it, each call under its task's name."""
     endpoint = outputs.endpoint_name
     with recorder.task("build-image"):
@@ -204,6 +191,7 @@ def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, o
             job = backend.train(image=image.uri, hyperparameters={"max_leaf_nodes": str(5 + len(versions))})
         with recorder.task("register"):
             versions.append(backend.register(job_name=job.name).version)
+        _report(backend, recorder, version=versions[-1], job=job, artifact=artifact)
         with recorder.task("approve"):
             backend.approve(version=versions[-1], status="Approved", note="checked")
         if len(versions) == 1:

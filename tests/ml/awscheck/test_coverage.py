@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from scenario import make_backend, prepare, run_every_task, stack_outputs
+from scenario import make_backend, prepare, real_artifact, run_every_task, stack_outputs
 
 from ml.awscheck.calls import Call, CallRecorder
 from ml.awscheck.coverage import Report, check
@@ -37,6 +37,7 @@ PRINCIPAL_OF_TASK = {
     "build-image": "build",
     "train": "train",
     "register": "train",
+    "report": "train",  # the train buildspec's `invoke report --backend sagemaker`
     "approve": "approver",
     "deploy": "deploy",
     "test-endpoint": "deploy",
@@ -98,10 +99,11 @@ def _report(stacks: dict[str, Any], tmp_path: Path) -> Report:
         merged.update(synth.outputs(stack))
     outputs = stack_outputs(merged)
     recorder = CallRecorder()
+    artifact = real_artifact(tmp_path / "local-training")
     with mock_aws():
         prepare(outputs, REGION)
         backend, sm = make_backend(config=load_config(ROOT / "cdktf.json"), outputs=outputs, root=tmp_path, recorder=recorder)
-        run_every_task(backend, sm, recorder, outputs)
+        run_every_task(backend, sm, recorder, outputs, artifact=artifact)
     extras = [extra for call in recorder.calls for extra in (*sagemaker_calls(call), *autoscaling_calls(call))]
     calls = [*recorder.calls, *extras]
     found = check(
@@ -140,6 +142,9 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("register", "train", "sagemaker:CreateModelPackage"),
         ("register", "train", "ecr:PutImage"),
         ("approve", "approver", "sagemaker:UpdateModelPackage"),
+        ("report", "train", "sagemaker:UpdateModelPackage"),
+        ("report", "train", "sagemaker:DescribeEndpoint"),
+        ("report", "train", "s3:PutObject"),
         ("approve", "approver", "ecr:BatchDeleteImage"),
         ("deploy", "deploy", "sagemaker:CreateEndpoint"),
         ("deploy", "sagemaker-execution", "ecr:BatchGetImage"),
