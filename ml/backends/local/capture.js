@@ -28,11 +28,16 @@ function hourDir(r) {
     }
     var t = now().toISOString();
     var dir = r.variables.byoc_capture_variant + '/' + t.slice(0, 4) + '/' + t.slice(5, 7) + '/' + t.slice(8, 10) + '/' + t.slice(11, 13);
+    var path = r.variables.byoc_capture_root + '/' + dir;
     try {
-        fs.mkdirSync(r.variables.byoc_capture_root + '/' + dir, {recursive: true});
-    } catch (e) {
-        if (e.code !== 'EEXIST') {
-            r.error('byoc capture: ' + e);
+        fs.accessSync(path);  // one syscall in the common case: the hour's folder exists
+    } catch (missing) {
+        try {
+            fs.mkdirSync(path, {recursive: true});
+        } catch (e) {
+            if (e.code !== 'EEXIST') {
+                r.error('byoc capture: ' + e);
+            }
         }
     }
     return dir;

@@ -32,6 +32,7 @@ JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 # real-time payload limit is 6 MB, so nothing it would capture is left out).
 BODY_BUFFER = "6m"
 FILE_NAME = "capture.jsonl"
+CAPTURING = "/__byoc/capture/invocations"
 
 
 def js_module() -> Path:
@@ -94,8 +95,17 @@ class CaptureConf:
         # nginx checks that ``root`` exists before it opens a log file whose path has variables.
         return f"    root {self.root};\n"
 
-    def location_lines(self) -> str:
-        return f"""      client_body_buffer_size {BODY_BUFFER};
+    def divert_lines(self) -> str:
+        # Only a sampled request goes through the capturing location: the others never start
+        # njs, so capture costs in proportion to the sampling percentage.
+        return f"      if ($byoc_sampled) {{ rewrite ^ {CAPTURING} last; }}\n"
+
+    def location(self, proxy: str) -> str:
+        """The internal location a sampled /invocations runs in: the same proxying, plus capture."""
+        return f"""    location = {CAPTURING} {{
+      internal;
+      client_body_buffer_size {BODY_BUFFER};
       js_body_filter byoc_capture.collect buffer_type=buffer;
       access_log {self.root}/$byoc_capture_dir/{FILE_NAME} byoc_capture if=$byoc_capture;
+{proxy.replace("proxy_pass http://byoc_back;", "proxy_pass http://byoc_back/invocations;")}    }}
 """

@@ -112,8 +112,8 @@ http {{
 {capture.server_lines() if capture else ""}    location / {{
 {_FRONT_PROXY}    }}
     location = /invocations {{
-{_FRONT_PROXY}{capture.location_lines() if capture else ""}    }}
-    location @unavailable {{
+{capture.divert_lines() if capture else ""}{_FRONT_PROXY}    }}
+{capture.location(_FRONT_PROXY) if capture else ""}    location @unavailable {{
       default_type text/plain;
       add_header Retry-After 1 always;
       return 503 "{UNAVAILABLE}\\n";
