@@ -41,7 +41,15 @@ class ServedBaselines:
     def _served(self) -> dict[str, int]:
         if self._variants is None:
             described = self.backend.describe_endpoint(endpoint_name=self.endpoint)
-            self._variants = {v.name: v.version for v in described.variants}
+            # The local backend names a variant "<variant>/<process id>" (each update starts a
+            # new process); its capture path, like SageMaker's, has only "<variant>". During an
+            # update the version with the most traffic stands for the name.
+            served: dict[str, tuple[float, int]] = {}
+            for variant in described.variants:
+                name = variant.name.split("/")[0]
+                if name not in served or variant.weight > served[name][0]:
+                    served[name] = (variant.weight, variant.version)
+            self._variants = {name: version for name, (_, version) in served.items()}
         return self._variants
 
     def __call__(self, variant: str) -> tuple[int, Baseline]:

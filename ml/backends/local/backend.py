@@ -57,7 +57,14 @@ class LocalBackend:
         return self._programs
 
     def _endpoints(self) -> Endpoints:
-        return Endpoints(store=self.store, layout=self.layout, programs=self.programs, variant_name=self.config.variant_name)
+        return Endpoints(
+            store=self.store,
+            layout=self.layout,
+            programs=self.programs,
+            variant_name=self.config.variant_name,
+            capture_root=self.layout.capture_root(self.config.capture_prefix) if self.config.capture_enabled else None,
+            capture_percent=self.config.capture_sampling_percent,
+        )
 
     def build_image(self, *, tag: str | None = None) -> ImageRecord:
         return runtime.build(runtime=self.runtime, layout=self.layout, store=self.store, config=self.config, tag=tag)

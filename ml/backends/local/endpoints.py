@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+from pathlib import Path
 from typing import Any
 
 from ml.backends.base import LogSink
 from ml.backends.local import procs
+from ml.backends.local.capture import CaptureConf
 from ml.backends.local.clock import now_iso, stamp
 from ml.backends.local.endpoint_state import EndpointState
 from ml.backends.local.fleet import Variant, start_variant, stop_variant, variant_id
-from ml.backends.local.layout import Layout
+from ml.backends.local.layout import Layout, safe_name
 from ml.backends.local.programs import Programs
 from ml.backends.local.router import Router, Upstream
 from ml.backends.local.store import StateStore
@@ -29,11 +31,22 @@ CONFIG_KIND = "endpoint-configs"
 
 
 class Endpoints:
-    def __init__(self, *, store: StateStore, layout: Layout, programs: Programs, variant_name: str) -> None:
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        layout: Layout,
+        programs: Programs,
+        variant_name: str,
+        capture_root: Path | None = None,
+        capture_percent: int = 100,
+    ) -> None:
         self.store = store
         self.layout = layout
         self.programs = programs
         self.variant_name = variant_name
+        self.capture_root = capture_root  # None: no data capture
+        self.capture_percent = capture_percent
 
     # -- records -----------------------------------------------------------------------------
 
@@ -58,7 +71,15 @@ class Endpoints:
         return state.public(variant_name=self.variant_name)
 
     def router(self, name: str) -> Router:
-        return Router(prefix=self.layout.router_dir(name))
+        return Router(prefix=self.layout.router_dir(name), capture=self.capture(name))
+
+    def capture(self, name: str) -> CaptureConf | None:
+        """Where the endpoint's router records its traffic, in SageMaker's layout (None: capture is off)."""
+        if self.capture_root is None:
+            return None
+        root = self.capture_root / safe_name(name, what="endpoint name")
+        # The variant's name in the path is the config's (AllTraffic), as SageMaker writes it.
+        return CaptureConf(root=root, variant=self.variant_name, sampling_percent=self.capture_percent)
 
     def start_green(self, state: EndpointState, version: ModelVersion) -> tuple[Variant, EndpointState]:
         """Start a variant and record its PID the moment it exists, so teardown can always find it."""

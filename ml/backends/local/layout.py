@@ -54,6 +54,10 @@ class Layout:
         """A serving variant's SAGEMAKER_BASE_DIR (model/ holds the extracted artifact)."""
         return self.endpoint_dir(endpoint) / "variants" / variant_id
 
+    def capture_root(self, prefix: str) -> Path:
+        """The local data lake's capture prefix: ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, as on S3."""
+        return self.state / prefix
+
     def router_dir(self, endpoint: str) -> Path:
         """nginx's prefix: conf/, logs/ and temp folders of this endpoint's router."""
         return self.endpoint_dir(endpoint) / "router"

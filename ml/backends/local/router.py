@@ -29,6 +29,7 @@ from typing import Any
 
 from ml.atomic import atomic_write_text
 from ml.backends.local import procs
+from ml.backends.local.capture import CaptureConf
 from ml.errors import ByocError, StateError
 
 NGINX = "/usr/sbin/nginx"
@@ -71,28 +72,7 @@ events {{ worker_connections {WORKER_CONNECTIONS}; }}
 """
 
 
-def render_front_conf(*, prefix: Path, port: int, back_port: int) -> str:
-    """The front: the endpoint's URL. It never reloads, so clients may keep their connections."""
-    return f"""# Written by the byoc local backend once, when the endpoint starts; never reloaded.
-{_common()}pid {prefix / "logs" / "front.pid"};
-error_log {prefix / "logs" / "front-error.log"} warn;
-http {{
-  access_log off;
-{_temps(prefix, "front")}
-  keepalive_timeout 75s;
-  keepalive_requests 100000;
-  client_max_body_size 100m;
-  client_body_buffer_size 1m;
-  upstream byoc_back {{
-    # max_fails=0: the back is never marked down; a reload is not a failure.
-    server 127.0.0.1:{back_port} max_fails=0;
-    keepalive 64;
-    keepalive_timeout 30s;
-  }}
-  server {{
-    listen 127.0.0.1:{port} backlog={BACKLOG};
-    location / {{
-      proxy_pass http://byoc_back;
+_FRONT_PROXY = """      proxy_pass http://byoc_back;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       # A reload of the back closes the idle connections this front keeps to it; a request sent
@@ -103,8 +83,37 @@ http {{
       proxy_connect_timeout 2s;
       proxy_read_timeout 90s;
       error_page 502 504 =503 @unavailable;
-    }}
-    location @unavailable {{
+"""
+
+
+def render_front_conf(*, prefix: Path, port: int, back_port: int, capture: CaptureConf | None = None) -> str:
+    """The front: the endpoint's URL. It never reloads, so clients may keep their connections.
+
+    With ``capture``, ``/invocations`` (and only it, as on SageMaker) is sampled and recorded.
+    """
+    return f"""# Written by the byoc local backend once, when the endpoint starts; never reloaded.
+{capture.main_lines() if capture else ""}{_common()}pid {prefix / "logs" / "front.pid"};
+error_log {prefix / "logs" / "front-error.log"} warn;
+http {{
+  access_log off;
+{_temps(prefix, "front")}
+  keepalive_timeout 75s;
+  keepalive_requests 100000;
+  client_max_body_size 100m;
+  client_body_buffer_size 1m;
+{capture.http_lines() if capture else ""}  upstream byoc_back {{
+    # max_fails=0: the back is never marked down; a reload is not a failure.
+    server 127.0.0.1:{back_port} max_fails=0;
+    keepalive 64;
+    keepalive_timeout 30s;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog={BACKLOG};
+{capture.server_lines() if capture else ""}    location / {{
+{_FRONT_PROXY}    }}
+    location = /invocations {{
+{capture.divert_lines() if capture else ""}{_FRONT_PROXY}    }}
+{capture.location(_FRONT_PROXY) if capture else ""}    location @unavailable {{
       default_type text/plain;
       add_header Retry-After 1 always;
       return 503 "{UNAVAILABLE}\\n";
@@ -189,8 +198,9 @@ class RouterProcess:
 
 
 class Router:
-    def __init__(self, *, prefix: Path) -> None:
+    def __init__(self, *, prefix: Path, capture: CaptureConf | None = None) -> None:
         self.prefix = prefix
+        self.capture = capture
 
     @property
     def conf(self) -> Path:
@@ -211,7 +221,9 @@ class Router:
         for folder in ("conf", "logs", *(f"temp/{side}/{t}" for side in ("front", "back") for t in _TEMP_DIRS)):
             (self.prefix / folder).mkdir(parents=True, exist_ok=True)
         if port is not None:
-            atomic_write_text(self.front_conf, render_front_conf(prefix=self.prefix, port=port, back_port=back_port))
+            if self.capture is not None:  # nginx logs below it only once it exists
+                self.capture.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.front_conf, render_front_conf(prefix=self.prefix, port=port, back_port=back_port, capture=self.capture))
         atomic_write_text(self.conf, render_conf(prefix=self.prefix, back_port=back_port, upstreams=upstreams, generation=generation))
 
     def processes(self) -> list[RouterProcess]:

@@ -1,0 +1,213 @@
+"""Data capture by the router's front nginx: SageMaker's records, layout and sampling, never a failed request."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from local_helpers import Project
+
+from ml.backends.local import procs
+from ml.backends.local.capture import CaptureConf
+from ml.backends.local.router import Router, Upstream
+from ml.monitor.project import run_project_monitor
+from ml.monitor.window import window_from
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class _Model(BaseHTTPRequestHandler):
+    """Answers like serve: CSV for CSV, JSON for JSON, bytes for anything else."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        kind = self.headers.get("Content-Type", "")
+        if kind.startswith("application/json"):
+            answer, answer_type = b'{"predictions": ["setosa"]}', "application/json"
+        elif kind.startswith("text/csv"):
+            answer, answer_type = b"setosa\n" * body.count(b"\n"), "text/csv; charset=utf-8"
+        else:
+            answer, answer_type = b"\x00\xffbin", "application/octet-stream"
+        self.send_response(200)
+        self.send_header("Content-Type", answer_type)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def model_port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _router(tmp_path: Path, model_port: int, *, percent: int = 100) -> tuple[CaptureConf, dict[str, Any]]:
+    capture = CaptureConf(root=tmp_path / "datacapture" / "ep", variant="AllTraffic", sampling_percent=percent)
+    record = Router(prefix=tmp_path / "router", capture=capture).start(
+        port=procs.free_port(), upstreams=[Upstream(name="v1-x", port=model_port, weight=100)]
+    )
+    return capture, record
+
+
+def _post(record: dict[str, Any], body: bytes, content_type: str, path: str = "/invocations") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", int(record["port"]), timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def _wait_records(capture: CaptureConf, count: int) -> None:
+    """nginx logs a request after its response has gone: wait (up to 10 s) for ``count`` records."""
+    deadline = time.monotonic() + 10
+    while len(_records(capture)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _records(capture: CaptureConf) -> list[tuple[Path, dict[str, Any]]]:
+    found = []
+    for path in sorted(capture.root.rglob("*.jsonl")):
+        found += [(path, json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+    return found
+
+
+def test_records_match_sagemaker_field_for_field_under_the_hourly_path(tmp_path: Path, model_port: int) -> None:
+    capture, record = _router(tmp_path, model_port)
+    before = datetime.now(UTC).replace(microsecond=0)
+    try:
+        assert _post(record, b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n", "text/csv")[0] == 200
+        assert _post(record, b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', "application/json")[0] == 200
+        assert _post(record, b"\x01\x02raw", "application/x-npy")[0] == 200
+        _wait_records(capture, 3)
+    finally:
+        Router.stop(record)  # flushes and closes the log
+    after = datetime.now(UTC)
+    records = _records(capture)
+    assert len(records) == 3
+    ids = []
+    for path, line in records:
+        assert list(line) == ["captureData", "eventMetadata", "eventVersion"]
+        assert line["eventVersion"] == "0"
+        meta = line["eventMetadata"]
+        assert list(meta) == ["eventId", "inferenceTime"] and UUID.match(meta["eventId"])
+        ids.append(meta["eventId"])
+        when = datetime.strptime(meta["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert before <= when <= after
+        # <root>/<endpoint>/<variant>/yyyy/mm/dd/hh/, the hour of the record's own time (UTC)
+        assert path.parent == capture.root / "AllTraffic" / f"{when:%Y/%m/%d/%H}"
+    assert len(set(ids)) == 3
+    csv, as_json, raw = (line["captureData"] for _, line in records)
+    assert csv == {
+        "endpointInput": {
+            "observedContentType": "text/csv",
+            "mode": "INPUT",
+            "data": "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n",
+            "encoding": "CSV",
+        },
+        "endpointOutput": {
+            "observedContentType": "text/csv; charset=utf-8",
+            "mode": "OUTPUT",
+            "data": "setosa\nsetosa\n",
+            "encoding": "CSV",
+        },
+    }
+    assert as_json == {
+        "endpointInput": {
+            "observedContentType": "application/json",
+            "mode": "INPUT",
+            "data": '{"instances": [[5.1, 3.5, 1.4, 0.2]]}',
+            "encoding": "JSON",
+        },
+        "endpointOutput": {
+            "observedContentType": "application/json",
+            "mode": "OUTPUT",
+            "data": '{"predictions": ["setosa"]}',
+            "encoding": "JSON",
+        },
+    }
+    # A content type SageMaker was not told to keep as text is base64, as SageMaker writes it.
+    assert raw["endpointInput"]["encoding"] == raw["endpointOutput"]["encoding"] == "BASE64"
+    assert base64.b64decode(raw["endpointInput"]["data"]) == b"\x01\x02raw"
+    assert base64.b64decode(raw["endpointOutput"]["data"]) == b"\x00\xffbin"
+
+
+def test_only_invocations_are_captured(tmp_path: Path, model_port: int) -> None:
+    capture, record = _router(tmp_path, model_port)
+    try:
+        assert _post(record, b"1\n", "text/csv", path="/ping")[0] == 200
+        assert _post(record, b"1\n", "text/csv", path="/other")[0] == 200
+        assert _post(record, b"1\n", "text/csv")[0] == 200  # logged after the two before it
+        _wait_records(capture, 1)
+    finally:
+        Router.stop(record)
+    assert [line["captureData"]["endpointInput"]["data"] for _, line in _records(capture)] == ["1\n"]
+
+
+def test_sampling_keeps_about_the_configured_share(tmp_path: Path, model_port: int) -> None:
+    capture, record = _router(tmp_path, model_port, percent=5)
+    try:
+        statuses = {_post(record, b"1,2,3,4\n", "text/csv")[0] for _ in range(400)}
+        time.sleep(1)  # the last requests' log lines
+    finally:
+        Router.stop(record)
+    assert statuses == {200}
+    kept = len(_records(capture))
+    # Binomial(400, 0.05): mean 20, sd 4.4; outside 2..60 has odds below one in 10^12.
+    assert 2 <= kept <= 60, kept
+
+
+def test_a_capture_that_cannot_be_written_costs_no_request(tmp_path: Path, model_port: int) -> None:
+    capture, record = _router(tmp_path, model_port)
+    (capture.root / "AllTraffic").write_text("a file where the variant's folder should be")
+    try:
+        answers = [_post(record, b"5.1,3.5,1.4,0.2\n", "text/csv") for _ in range(5)]
+    finally:
+        Router.stop(record)
+    assert answers == [(200, b"setosa\n")] * 5
+    assert _records(capture) == []
+    assert "byoc capture" in (tmp_path / "router" / "logs" / "front-error.log").read_text()
+
+
+def test_a_deployed_endpoint_captures_and_the_monitor_reads_it(trained: Project) -> None:
+    """The local backend's endpoint writes under the local data lake; invoke monitor finds the served version's baseline."""
+    trained.backend.deploy_endpoint(endpoint_name="captured", version=1)
+    try:
+        rows = b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n5.9,3.0,4.2,1.5\n"
+        for _ in range(30):
+            assert trained.backend.invoke(endpoint_name="captured", body=rows).status_code == 200
+        config = trained.backend.config
+        hour = trained.root / config.local_state_dir / config.capture_prefix / "captured" / config.variant_name
+        assert len(list(hour.rglob("*.jsonl"))) >= 1
+        outcome = run_project_monitor(
+            config=config, root=trained.root, backend="local", endpoint="captured", window=window_from(hours=1, default_hours=1)
+        )
+    finally:
+        trained.backend.teardown(endpoint_name="captured")
+    (variant,) = outcome.report.variants
+    assert (variant.variant, variant.version, variant.records, variant.rows) == ("AllTraffic", 1, 30, 90)
+    assert outcome.html.exists()
