@@ -4,7 +4,8 @@ train → register → approve → endpoint → test → train v2 → blue/green
 teardown, all with the local backend, so a new user sees every verb work in one command. Jobs
 that do not depend on the endpoint (training v2, the transform) run beside it, not after it.
 Each version is approved after its report is written (``ml.reports``: v2's beside v1, which
-serves at that moment), and the run ends by naming the reports.
+serves at that moment). The endpoint's router captures its traffic; before teardown the monitor
+compares it with the served version's baseline, and the run ends by naming the reports.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from ml.backends.local.backend import LocalBackend
 from ml.config import ProjectConfig
 from ml.data import write_iris_csv
 from ml.errors import JobFailedError, NotFoundError
+from ml.monitor.project import local_capture_root, run_project_monitor
+from ml.monitor.window import window_from
 from ml.progress import StageClock
 from ml.report import sample_request
 from ml.reports.approval import review
 
-STAGES = 9
+STAGES = 10
 
 
 def _check_predictions(*, backend: Backend, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
@@ -58,6 +61,23 @@ def _prepare(backend: Backend, *, endpoint: str, data: Path, emit: Callable[[str
         pass
 
 
+def _monitor(backend: Backend, *, config: ProjectConfig, root: Path, endpoint: str, data: Path, emit: Callable[[str], None]) -> Path:
+    """``invoke monitor`` over the last hour of what the router captured; a breach is shown, not raised."""
+    # A dozen test rows say nothing about a distribution: replay the data set as traffic first.
+    body, _ = sample_request(data, rows=10**6)
+    backend.invoke(endpoint_name=endpoint, body=body)
+    outcome = run_project_monitor(
+        config=config, root=root, backend="local", endpoint=endpoint, window=window_from(hours=1, default_hours=config.monitor_window_hours)
+    )
+    captured = local_capture_root(config, root) / endpoint
+    emit(f"    captured traffic (SageMaker's JSON Lines, {config.capture_sampling_percent}% sampled): {captured}")
+    for line in outcome.table.splitlines():
+        emit(f"    {line}")
+    verdict = "breached: " + "; ".join(outcome.report.breaches) if outcome.breached else "no threshold breached"
+    emit(f"    monitor: {verdict}")
+    return outcome.html
+
+
 def _name_reports(reports: list[Path], *, emit: Callable[[str], None]) -> None:
     emit(f"reports written ({len(reports)}):")
     for path in reports:
@@ -72,7 +92,7 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
     _prepare(backend, endpoint=endpoint, data=data, emit=emit)
 
     reports: list[Path] = []
-    clock = StageClock(total=STAGES if not keep else STAGES - 1, emit=emit)
+    clock = StageClock(total=(STAGES if config.capture_enabled else STAGES - 1) - (1 if keep else 0), emit=emit)
     # Training v2 needs nothing from the endpoint, so it runs while v1 is deployed and tested; the
     # transform (its own model server, as on SageMaker) needs only an approved v2, so it runs
     # while the endpoint moves to v2. Each is mostly process start-up (imports), one core each.
@@ -110,14 +130,16 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
         with clock.stage("batch transform (started with the update)"):
             result = transform.result()
             emit(f"    {result.records} records → {result.output_uri}")
+        if config.capture_enabled:
+            # Before teardown: the monitor asks the endpoint which version each variant serves.
+            with clock.stage("monitor the captured traffic against the served version's baseline"):
+                reports.append(_monitor(backend, config=config, root=root, endpoint=endpoint, data=data, emit=emit))
     finally:
         background.shutdown(wait=True, cancel_futures=True)  # never leave a job running behind teardown
         if not keep:
             with clock.stage("teardown"):
                 for line in backend.teardown(endpoint_name=endpoint):
                     emit(f"    {line}")
-    # --- monitor run (issue 12, m12's `invoke monitor`): the integrator adds it here, after the
-    # --- transform and teardown, so the run ends with the monitor's verdict and then the reports.
     _name_reports(reports, emit=emit)
     emit(f"lifecycle finished in {clock.elapsed:.1f}s")
     return clock

@@ -36,7 +36,7 @@ def test_main_job_runs_every_stage_and_leaves_nothing_running(tmp_path: Path) ->
 
     clock = run_lifecycle(config=config, root=tmp_path, emit=lines.append)
 
-    assert len(clock.timings) == 9, lines
+    assert len(clock.timings) == 10, lines
     predictions = [line for line in lines if line.strip().startswith("expected")]
     assert len(predictions) == 12  # six sample rows, before and after the blue/green update
     # The first model is deep enough to get the evenly spaced sample right.
@@ -49,9 +49,14 @@ def test_main_job_runs_every_stage_and_leaves_nothing_running(tmp_path: Path) ->
     assert sorted(v.approval_status for v in versions) == ["Approved", "Approved"]
     assert _processes_under(tmp_path) == [], "teardown must stop every router and server it started"
     # It ends by naming the reports it wrote: one per version, each a real file under the state.
-    closing = lines[lines.index("reports written (2):") :]
-    reports = [Path(line.strip()) for line in closing[1:3]]
-    assert [p.parent.name for p in reports] == [f"{config.model_package_group}-{n:06d}" for n in (1, 2)]
+    closing = lines[lines.index("reports written (3):") :]
+    reports = [Path(line.strip()) for line in closing[1:4]]
+    assert [p.parent.name for p in reports[:2]] == [f"{config.model_package_group}-{n:06d}" for n in (1, 2)]
     assert all(p.is_file() and p.is_relative_to(tmp_path / config.local_state_dir) for p in reports)
-    assert closing[3].startswith("lifecycle finished in")
+    assert closing[4].startswith("lifecycle finished in")
     assert "serving v1" in reports[1].read_text(encoding="utf-8")
+    # The router captured the test traffic, and the monitor judged it against the baseline.
+    captured = list((tmp_path / config.local_state_dir / config.capture_prefix / config.endpoint_name).rglob("*.jsonl"))
+    assert captured and sum(len(p.read_text().splitlines()) for p in captured) >= 2
+    assert reports[2].name.startswith(f"monitor-{config.endpoint_name}-") and reports[2].suffix == ".html"
+    assert any(line.strip().startswith("monitor: ") for line in lines), lines
