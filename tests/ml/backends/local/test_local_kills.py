@@ -110,7 +110,11 @@ def test_kill_during_a_transform_leaves_no_output_and_teardown_stops_its_server(
         (big / name).write_text("\n".join(rows * 2000) + "\n", encoding="utf-8")
     out = clean / "out"
     run = Run(clean, "deploy", "--mode", "transform", "--data", "data/big", "--output", "out")
-    wait_until(lambda: out.is_dir() and any(out.glob(".*.tmp")), "a half-written transform output")
+    # The model server starts while the client reads the first batches: wait for both.
+    wait_until(
+        lambda: out.is_dir() and any(out.glob(".*.tmp")) and processes_under(_layout(clean).state / "transforms") > 0,
+        "a half-written transform output and its model server",
+    )
     run.kill()
     assert processes_under(_layout(clean).state / "transforms") > 0  # its model server outlived it
     lines = invoke(clean, "teardown")
