@@ -149,14 +149,22 @@ class Router:
 
     def start(self, *, port: int, upstreams: list[Upstream]) -> dict[str, Any]:
         """Start nginx in the foreground of its own session; return its process record."""
-        self._write(port=port, upstreams=upstreams, generation=1)
-        (nginx,) = self.processes()
+        (nginx,) = self.prepare(port=port, upstreams=upstreams)
         record = procs.spawn(nginx.argv, env=nginx.env, log=nginx.log)
         problem = procs.wait_healthy(f"http://127.0.0.1:{port}{GENERATION_PATH}", record=record, timeout=10, what="the nginx router")
         if problem:
             procs.stop(record)
             raise StateError(f"{problem}\n{procs.tail(self.prefix / 'logs' / 'error.log')}")
         return record | {"port": port, "generation": 1}
+
+    def prepare(self, *, port: int, upstreams: list[Upstream]) -> list[RouterProcess]:
+        """Write the config; return the processes for a supervisor to run (p14: the supervised path)."""
+        self._write(port=port, upstreams=upstreams, generation=1)
+        return self.processes()
+
+    def wait_ready(self, *, port: int, timeout: float = 10.0) -> None:
+        """Return once the router answers on ``port`` (started by a supervisor, not by :meth:`start`)."""
+        self._wait_generation(port, 1, timeout=timeout)
 
     def shift(self, *, record: dict[str, Any], upstreams: list[Upstream]) -> dict[str, Any]:
         """Apply new weights with a graceful reload; return once new workers serve them."""
