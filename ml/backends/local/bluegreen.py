@@ -13,11 +13,10 @@ import time
 from collections.abc import Callable
 
 from ml.backends.base import BlueGreenPolicy
-from ml.backends.local import procs
 from ml.backends.local.alarms import AlarmWatch
 from ml.backends.local.endpoint_state import EndpointState
 from ml.backends.local.endpoints import Endpoints
-from ml.backends.local.fleet import Variant, stop_variant
+from ml.backends.local.fleet import Variant
 from ml.backends.local.router import Upstream
 from ml.backends.records import Endpoint, ModelVersion
 from ml.errors import DeployRolledBackError, JobFailedError, StateError, UserInputError
@@ -36,10 +35,12 @@ def _upstreams(blue: Variant, green: Variant, percent: int) -> list[Upstream]:
     return [Upstream(name=blue.id, port=blue.port, weight=100 - percent), Upstream(name=green.id, port=green.port, weight=percent)]
 
 
-def serving_variant(state: EndpointState) -> Variant:
-    live = [v for v in state.fleet if state.weights.get(v.id, 0) > 0 and procs.is_ours(v.proc)]
+def serving_variant(endpoints: Endpoints, state: EndpointState) -> Variant:
+    sv = endpoints.supervisor(state.name)
+    running = {n for n, p in sv.states().items() if p.state == "RUNNING"} if sv.alive() else set()
+    live = [v for v in state.fleet if state.weights.get(v.id, 0) > 0 and v.id in running]
     if not live:
-        raise StateError(f"endpoint {state.name!r} has no running variant; run `invoke teardown`, then `invoke deploy --mode endpoint`")
+        raise StateError(f"endpoint {state.name!r} has no running variant: {endpoints.live(state).reason or 'see `invoke describe`'}")
     return max(live, key=lambda v: state.weights.get(v.id, 0))
 
 
@@ -58,7 +59,7 @@ def update(
         state = endpoints.converge(endpoints.require(name, verb="update"), say=say)
         if state.status not in ("InService", "Failed") or not state.router:
             raise UserInputError(f"endpoint {name!r} is {state.status}; it can be updated once it is InService")
-        blue = serving_variant(state)
+        blue = serving_variant(endpoints, state)
         if blue.version == version.version and state.status == "InService":
             # The contract: updating to the version already served is a no-op that says so.
             say(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
@@ -71,7 +72,7 @@ def update(
             raise DeployRolledBackError(f"update of {name!r} to version {version.version} stopped before any traffic moved: {err}") from err
         say(f"green (version {version.version}) is healthy on {green.url}")
         router = endpoints.router(name)
-        router_proc = dict(state.router or {})
+        router_proc = endpoints.live_router(state)
         watch = AlarmWatch(
             log=router.access_log,
             addr=f"127.0.0.1:{green.port}",
@@ -84,7 +85,7 @@ def update(
                 state = endpoints.save(state, router=router_proc, weights={blue.id: 100 - percent, green.id: percent})
                 dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
                 say(f"{percent}% of traffic on version {version.version}; {'baking' if percent >= 100 else 'waiting'} {dwell:g}s")
-                alarm = _watch(watch, green, dwell)
+                alarm = _watch(watch, green, dwell, lambda: endpoints.state_of(name, green.id))
                 if alarm:
                     _roll_back(endpoints, state, router_proc, blue=blue, green=green, why=alarm)
                     raise DeployRolledBackError(
@@ -96,26 +97,24 @@ def update(
             _roll_back(endpoints, state, router_proc, blue=blue, green=green, why=f"interrupted: {err!r}")
             raise
         router_proc = router.shift(record=router_proc, upstreams=[Upstream(name=green.id, port=green.port, weight=100)])
+        state = endpoints.save(state, router=router_proc, weights={green.id: 100})
         time.sleep(DRAIN_S)
-        stop_variant(blue)
+        state = endpoints.retire(state, blue)
         say(f"retired blue (version {blue.version})")
         done = endpoints.save(
             state,
             status="InService",
-            router=router_proc,
             version=version.version,
-            fleet=(green,),
-            weights={green.id: 100},
             previous_versions=tuple(history(list(state.previous_versions), blue.version)),
         )
         return endpoints.public(done)
 
 
-def _watch(watch: AlarmWatch, green: Variant, seconds: float) -> str | None:
+def _watch(watch: AlarmWatch, green: Variant, seconds: float, state_of: Callable[[], str]) -> str | None:
     deadline = time.monotonic() + seconds
     while True:
-        if not procs.is_ours(green.proc):
-            return f"the new variant's process (pid {green.proc['pid']}) exited; see {green.proc['log']}"
+        if state_of() != "RUNNING":
+            return f"the new variant's process exited (supervisord restarts it, but an update does not bet on it); see {green.log}"
         alarm = watch.check()
         if alarm or time.monotonic() >= deadline:
             return alarm
@@ -126,7 +125,10 @@ def _roll_back(
     endpoints: Endpoints, state: EndpointState, router_proc: dict[str, object], *, blue: Variant, green: Variant, why: str
 ) -> None:
     state = endpoints.save(state, status="RollingBack", failure_reason=why)
-    router_proc = endpoints.router(state.name).shift(record=router_proc, upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)])
+    router_proc = endpoints.router(state.name).shift(
+        record=endpoints.live_router(state), upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)]
+    )
+    state = endpoints.save(state, router=router_proc, weights={blue.id: 100})
     time.sleep(DRAIN_S)
-    stop_variant(green)
-    endpoints.save(state, status="InService", router=router_proc, fleet=(blue,), weights={blue.id: 100}, failure_reason=why)
+    state = endpoints.retire(state, green)
+    endpoints.save(state, status="InService", failure_reason=why)

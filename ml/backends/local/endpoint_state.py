@@ -26,7 +26,8 @@ class EndpointState:
     config_name: str = ""
     version: int = 0  # the version served once settled: an interrupted update rolls back to it
     url: str = ""
-    router: Mapping[str, Any] | None = None  # nginx's process record, with its port and config generation
+    router: Mapping[str, Any] | None = None  # the router's port and config generation (pid: as last seen)
+    supervisor: Mapping[str, Any] | None = None  # the endpoint's supervisord process record
     fleet: tuple[Variant, ...] = ()
     weights: Mapping[str, int] = field(default_factory=dict)  # variant id -> percent of traffic
     previous_versions: tuple[int, ...] = ()  # for rollback, newest last
@@ -42,6 +43,7 @@ class EndpointState:
             "version": self.version,
             "url": self.url,
             "router": dict(self.router) if self.router else None,
+            "supervisor": dict(self.supervisor) if self.supervisor else None,
             "fleet": [v.to_dict() for v in self.fleet],
             "weights": dict(self.weights),
             "previous_versions": list(self.previous_versions),
@@ -60,6 +62,7 @@ class EndpointState:
             version=int(data.get("version") or 0),
             url=str(data.get("url", "")),
             router=data.get("router") or None,
+            supervisor=data.get("supervisor") or None,
             fleet=tuple(Variant.from_dict(v) for v in data.get("fleet", [])),
             weights={str(k): int(v) for k, v in (data.get("weights") or {}).items()},
             previous_versions=tuple(int(v) for v in data.get("previous_versions", [])),

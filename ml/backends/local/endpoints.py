@@ -13,18 +13,23 @@ import http.client
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ml.backends.base import LogSink
 from ml.backends.local import procs
 from ml.backends.local.capture import CaptureConf
 from ml.backends.local.clock import now_iso, stamp
 from ml.backends.local.endpoint_state import EndpointState
-from ml.backends.local.fleet import Variant, start_variant, stop_variant, variant_id
+from ml.backends.local.fleet import Variant, prepare_variant, release, variant_id, wait_healthy
 from ml.backends.local.layout import Layout, safe_name
 from ml.backends.local.programs import Programs
 from ml.backends.local.router import Router, Upstream
 from ml.backends.local.store import StateStore
+from ml.backends.local.supervise import pgrun, ports, status
+from ml.backends.local.supervise.config import Program
+from ml.backends.local.supervise.control import Supervisor
 from ml.backends.records import Endpoint, Invocation, ModelVersion
-from ml.errors import NotFoundError, StateError, UserInputError
+from ml.errors import JobFailedError, NotFoundError, StateError, UserInputError
 
 KIND = "endpoints"
 CONFIG_KIND = "endpoint-configs"
@@ -81,17 +86,59 @@ class Endpoints:
         # The variant's name in the path is the config's (AllTraffic), as SageMaker writes it.
         return CaptureConf(root=root, variant=self.variant_name, sampling_percent=self.capture_percent)
 
+    def supervisor(self, name: str) -> Supervisor:
+        return Supervisor(folder=self.layout.endpoint_dir(name) / "supervisor")
+
+    def _programs(self, state: EndpointState) -> list[Program]:
+        router = self.router(state.name)
+        ours = [Program(name=p.name, argv=p.argv, env=p.env, directory=router.prefix, log=p.log) for p in router.processes()]
+        return ours + [v.program() for v in state.fleet]
+
+    def state_of(self, name: str, program: str) -> str:
+        try:
+            found = self.supervisor(name).states().get(program)
+        except OSError:
+            return "GONE"
+        return found.state if found else "GONE"
+
+    def live_router(self, state: EndpointState) -> dict[str, Any]:
+        """The router's record with its master's current pid (supervisord may have restarted it)."""
+        sv = self.supervisor(state.name)
+        found = sv.states() if sv.alive() else {}
+        names = [p.name for p in self.router(state.name).processes()]
+        master = found.get("router") or next((found[n] for n in names if n in found), None)
+        if master is None or master.state != "RUNNING":
+            raise StateError(f"endpoint {state.name!r}'s router is not running; `invoke describe` says why")
+        return dict(state.router or {}) | {"pid": master.pid, "started": psutil.Process(master.pid).create_time()}
+
     def start_green(self, state: EndpointState, version: ModelVersion) -> tuple[Variant, EndpointState]:
-        """Start a variant and record its PID the moment it exists, so teardown can always find it."""
-        base = self.layout.variant_dir(state.name, variant_id(version.version))
-        saved = state
+        """Add a variant to the endpoint's supervisord (recorded first) and wait for its /ping."""
+        green = prepare_variant(
+            programs=self.programs, version=version, base_dir=self.layout.variant_dir(state.name, variant_id(version.version))
+        )
+        state = self.save(state, fleet=(*state.fleet, green))
+        self.supervisor(state.name).update(self._programs(state))
+        problem = wait_healthy(green, state_of=lambda: self.state_of(state.name, green.id))
+        if not problem:
+            try:
+                self.supervisor(state.name).wait_running([green.id])
+            except StateError as err:
+                problem = str(err)
+        if problem:
+            self.retire(state, green)
+            raise JobFailedError(f"model version {version.version} failed its health check: {problem}")
+        return green, state
 
-        def remember(variant: Variant) -> None:
-            nonlocal saved
-            saved = self.save(state, fleet=(*state.fleet, variant))
-
-        variant = start_variant(programs=self.programs, version=version, base_dir=base, on_spawn=remember)
-        return variant, saved
+    def retire(self, state: EndpointState, variant: Variant) -> EndpointState:
+        """Stop a variant (its whole process group) and forget it; its weight must already be gone."""
+        state = self.save(
+            state,
+            fleet=tuple(v for v in state.fleet if v.id != variant.id),
+            weights={k: w for k, w in state.weights.items() if k != variant.id},
+        )
+        self.supervisor(state.name).update(self._programs(state))
+        release(variant)
+        return state
 
     def record_config(self, name: str, version: ModelVersion) -> str:
         config_name = f"{name}-v{version.version}-{stamp()}"
@@ -116,33 +163,56 @@ class Endpoints:
                 EndpointState(name=name, status="Creating", created_at=now_iso(), config_name=self.record_config(name, version))
             )
             try:
-                variant, state = self.start_green(state, version)
-                router = self.router(name).start(
-                    port=procs.free_port(), upstreams=[Upstream(name=variant.id, port=variant.port, weight=100)]
+                variant = prepare_variant(
+                    programs=self.programs, version=version, base_dir=self.layout.variant_dir(name, variant_id(version.version))
                 )
+                port, back_port = procs.free_port(), procs.free_port()
+                self.router(name).prepare(
+                    port=port, back_port=back_port, upstreams=[Upstream(name=variant.id, port=variant.port, weight=100)]
+                )
+                state = self.save(
+                    state,
+                    fleet=(variant,),
+                    weights={variant.id: 100},
+                    router={"port": port, "back_port": back_port, "generation": 1},
+                    url=f"http://127.0.0.1:{port}",
+                )
+                state = self._bring_up(state)
             except BaseException as err:
                 failed = self.load(name) or state
                 self._stop_all(failed)
-                self.save(failed, status="Failed", failure_reason=str(err), fleet=(), router=None)
+                self.save(failed, status="Failed", failure_reason=str(err), fleet=(), router=None, supervisor=None)
                 raise
-            url = f"http://127.0.0.1:{router['port']}"
-            done = self.save(state, status="InService", router=router, url=url, version=version.version, weights={variant.id: 100})
-            return self.public(done)
+            return self.public(self.save(state, status="InService", version=version.version, failure_reason=""))
+
+    def _bring_up(self, state: EndpointState) -> EndpointState:
+        """Start the endpoint's supervisord with its router and fleet; return once all answer."""
+        record = self.supervisor(state.name).start(self._programs(state))
+        state = self.save(state, supervisor=record)  # recorded before the waits: teardown can always find it
+        for variant in state.fleet:
+            problem = wait_healthy(variant, state_of=lambda v=variant: self.state_of(state.name, v.id))  # type: ignore[misc]
+            if problem:
+                raise JobFailedError(f"model version {variant.version} failed its health check: {problem}")
+        self.router(state.name).wait_ready(port=int((state.router or {})["port"]))
+        self.supervisor(state.name).wait_running([p.name for p in self._programs(state)])
+        return state
 
     def describe(self, *, name: str) -> Endpoint:
         state = self.load(name)
         if state is None:
             raise NotFoundError(f"endpoint {name!r} does not exist; create it with `invoke deploy --mode endpoint`")
-        return self.public(state)
+        live = self.live(state)
+        return self.public(dataclasses.replace(state, status=live.status, failure_reason=live.reason or state.failure_reason))
+
+    def live(self, state: EndpointState) -> status.Live:
+        return status.read(state, self.supervisor(state.name))
 
     def invoke(self, *, name: str, body: bytes, content_type: str, accept: str) -> Invocation:
         state = self.load(name)
         if state is None or not state.router:
             raise NotFoundError(f"endpoint {name!r} does not exist or is not serving; create it with `invoke deploy --mode endpoint`")
-        if not Router.alive(state.router):
-            raise StateError(
-                f"endpoint {name!r}'s router is not running (the machine restarted?); run `invoke teardown`, then deploy again"
-            )
+        if not self.supervisor(name).alive():
+            raise StateError(self.live(state).reason)
         conn = http.client.HTTPConnection("127.0.0.1", int(state.router["port"]), timeout=60)
         try:
             conn.request("POST", "/invocations", body=body, headers={"Content-Type": content_type, "Accept": accept})
@@ -153,6 +223,10 @@ class Endpoints:
                 body=answer.read(),
                 variant=answer.getheader("X-Byoc-Variant", ""),
             )
+        except OSError as err:
+            raise StateError(
+                f"endpoint {name!r} did not answer on {state.url} ({err}); {self.live(state).reason or 'see `invoke describe`'}"
+            ) from err
         finally:
             conn.close()
 
@@ -174,33 +248,84 @@ class Endpoints:
             lines += [f"stopped {len(stray)} unrecorded endpoint process(es)"] if stray else []
         return lines
 
+    def restore(self, *, name: str, new_url: bool = False) -> tuple[EndpointState, list[str]]:
+        """Bring a recorded endpoint whose processes are gone back: same version, weights and URL."""
+        with self.store.claim("endpoint", name):
+            state = self.require(name, verb="restore")
+            if self.supervisor(name).alive():
+                return state, [f"endpoint {name!r} is running; nothing to restore"]
+            if not state.router or not state.fleet:
+                raise StateError(
+                    f"endpoint {name!r} has no recorded router or variant to restore; run `invoke teardown`, then deploy again"
+                )
+            self._stop_all(state)  # whatever survived (orphans holding ports) goes first
+            lines = []
+            port = int(state.router["port"])
+            holder = ports.holder(port)
+            if holder:
+                if not new_url:
+                    raise StateError(
+                        f"cannot restore endpoint {name!r} on {state.url}: port {port} is now taken by {holder}; stop that program, "
+                        "or run `invoke restore --new-url` to restore it on a new URL"
+                    )
+                port = procs.free_port()
+                lines.append(f"port {int(state.router['port'])} is taken by {holder}; the endpoint moves to http://127.0.0.1:{port}")
+            serving = tuple(ports.moved(v) for v in state.fleet if state.weights.get(v.id, 0) > 0)
+            weights = {v.id: state.weights[v.id] for v in serving}
+            # The back's port is internal: the recorded one if free, else any.
+            back_port = int(state.router.get("back_port") or 0)
+            back_port = back_port if back_port and ports.free(back_port) else procs.free_port()
+            self.router(name).prepare(
+                port=port, back_port=back_port, upstreams=[Upstream(name=v.id, port=v.port, weight=weights[v.id]) for v in serving]
+            )
+            state = self.save(
+                state,
+                status="Creating",
+                fleet=serving,
+                weights=weights,
+                router={"port": port, "back_port": back_port, "generation": 1},
+                url=f"http://127.0.0.1:{port}",
+            )
+            try:
+                state = self._bring_up(state)
+            except BaseException as err:
+                self._stop_all(state)
+                self.save(state, status="Failed", failure_reason=f"restore failed: {err}", supervisor=None)
+                raise
+            state = self.save(state, status="InService", failure_reason="")
+            return state, [*lines, f"restored endpoint {name!r}: model version {state.version} on {state.url}"]
+
     def converge(self, state: EndpointState, *, say: LogSink | None = None) -> EndpointState:
         """After a killed run: roll an interrupted update back to the settled variant. Call claimed.
 
         A run killed mid-update leaves the record Failed (the store's recovery) with blue and
-        green both in the fleet, and maybe a variant it never recorded. The settled variant (the
-        one serving ``version``, else the heaviest live one) gets all traffic; every other
-        process working under the endpoint's folder is stopped. Without a live router or
-        variant nothing can be rolled back: the record stays Failed and deploy recreates it.
+        green both in the fleet. The settled variant (the one serving ``version``, else the
+        heaviest running one) gets all traffic; every other variant is removed from the
+        supervisor. Without a running supervisor nothing can be rolled back: the record stays
+        (``invoke restore`` or deploy brings it back).
         """
         if state.status != "Failed" and len(state.fleet) <= 1:
             return state
-        live = [v for v in state.fleet if procs.is_ours(v.proc)]
+        sv = self.supervisor(state.name)
+        if not sv.alive() or not state.router:
+            return state
+        running = {n for n, p in sv.states().items() if p.state == "RUNNING"}
+        live = [v for v in state.fleet if v.id in running]
         settled = [v for v in live if v.version == state.version] or sorted(live, key=lambda v: -state.weights.get(v.id, 0))
-        if not settled or not state.router or not Router.alive(state.router):
+        if not settled:
             return state
         keep = settled[0]
-        router = self.router(state.name).shift(record=dict(state.router), upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)])
-        for variant in state.fleet:
-            if variant.id != keep.id:
-                stop_variant(variant)
-        stray = procs.stop_under(self.layout.endpoint_dir(state.name), keep=[*Router.records(router), keep.proc])
+        router = self.router(state.name).shift(
+            record=self.live_router(state), upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)]
+        )
+        state = self.save(state, router=router, weights={keep.id: 100})
+        others = [v for v in state.fleet if v.id != keep.id]
+        for variant in others:
+            state = self.retire(state, variant)
         why = f"rolled back to version {keep.version} after an interrupted run ({state.failure_reason or 'no reason recorded'})"
         if say is not None:
-            say(f"endpoint {state.name!r}: {why}; stopped {len(state.fleet) - 1} variant(s) and {len(stray)} unrecorded process(es)")
-        return self.save(
-            state, status="InService", router=router, fleet=(keep,), weights={keep.id: 100}, version=keep.version, failure_reason=why
-        )
+            say(f"endpoint {state.name!r}: {why}; stopped {len(others)} variant(s)")
+        return self.save(state, status="InService", version=keep.version, failure_reason=why)
 
     def settle(self, name: str, *, say: LogSink | None = None) -> EndpointState | None:
         """The endpoint's record after :meth:`converge`, under the endpoint's claim; None if absent."""
@@ -209,16 +334,24 @@ class Endpoints:
             return None if state is None else self.converge(state, say=say)
 
     def _stop_all(self, state: EndpointState) -> list[str]:
+        """Stop the endpoint's supervisord and every process group it ran, orphans included."""
         lines = []
-        if state.router:
-            stopped = Router.stop(state.router)
-            lines.append(f"{'stopped' if stopped else 'already gone:'} router pid {state.router['pid']} ({state.url})")
+        sv = self.supervisor(state.name)
+        if state.supervisor:
+            running = procs.is_ours(state.supervisor)
+            sv.shutdown(dict(state.supervisor))
+            lines.append(f"{'stopped' if running else 'already gone:'} supervisor of {state.name} (router {state.url})")
+        if state.router and "argv" in state.router:  # a record from before supervision: nginx run directly
+            Router.stop(state.router)
+        folder = self.layout.endpoint_dir(state.name)
+        orphans = [pid for f in sorted(sv.folder.glob(".*.pgid")) for pid in pgrun.kill_previous(f, str(folder))]
+        if orphans:
+            lines.append(f"killed {len(orphans)} orphaned process(es) of dead masters: pids {', '.join(map(str, orphans))}")
         for variant in state.fleet:
-            stopped = stop_variant(variant)
-            word = "stopped" if stopped else "already gone:"
-            lines.append(f"{word} variant {variant.id} (model version {variant.version}, pid {variant.proc['pid']})")
-        # What a killed run started but never recorded (or a later write dropped) works here too.
-        stray = procs.stop_under(self.layout.endpoint_dir(state.name))
+            release(variant)
+            lines.append(f"stopped variant {variant.id} (model version {variant.version})")
+        # What a killed run started but never recorded works under the endpoint's folder too.
+        stray = procs.stop_under(folder)
         if stray:
             lines.append(f"stopped {len(stray)} unrecorded process(es) of endpoint {state.name}: pids {', '.join(map(str, stray))}")
         return lines

@@ -80,13 +80,13 @@ def is_ours(record: Mapping[str, Any]) -> bool:
 def stop(record: Mapping[str, Any], *, grace: float = 5.0) -> bool:
     """SIGTERM the recorded process group, SIGKILL after ``grace``; False when it was not ours."""
     if not is_ours(record):
-        _reap(int(record.get("pid", 0)))
+        reap(int(record.get("pid", 0)))
         return False
     pid = int(record["pid"])
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        _reap(pid)
+        reap(pid)
         if not is_ours(record):
             break
         time.sleep(0.02)
@@ -124,7 +124,7 @@ def stop_under(folder: Path, *, keep: Sequence[Mapping[str, Any]] = (), grace: f
             proc.kill()
     psutil.wait_procs(alive, timeout=grace)
     for proc in targets:
-        _reap(proc.pid)
+        reap(proc.pid)
     return [p.pid for p in targets]
 
 
@@ -142,7 +142,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 def _wait_group_gone(pgid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        _reap(pgid)
+        reap(pgid)
         alive = [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pgid and _running(p)]
         if not alive:
             return
@@ -164,7 +164,7 @@ def _running(proc: psutil.Process) -> bool:
         return False
 
 
-def _reap(pid: int) -> None:
+def reap(pid: int) -> None:
     """Collect the exit status if the process is our child, so it does not linger as a zombie."""
     child = _CHILDREN.get(pid)
     if child is not None:

@@ -282,6 +282,18 @@ class Router:
         stopped = [procs.stop(r) for r in reversed(Router.records(record))]
         return any(stopped)
 
+    def prepare(self, *, port: int, back_port: int, upstreams: list[Upstream], generation: int = 1) -> list[RouterProcess]:
+        """Write both configs; return the processes for a supervisor to run (an endpoint's path).
+
+        ``generation`` lets a restored endpoint keep counting from its recorded one.
+        """
+        self._write(port=port, back_port=back_port, upstreams=upstreams, generation=generation)
+        return self.processes()
+
+    def wait_ready(self, *, port: int, generation: int = 1, timeout: float = 10.0) -> None:
+        """Return once the router answers ``generation`` through ``port`` (started by a supervisor)."""
+        self._wait_generation(port, generation, timeout=timeout)
+
     def shift(self, *, record: dict[str, Any], upstreams: list[Upstream]) -> dict[str, Any]:
         """Apply new weights with a graceful reload of the back; return once new workers serve them."""
         if not self.alive(record):

@@ -30,11 +30,11 @@ def test_lifecycle_records_lineage_serves_and_tears_down_only_its_processes(trai
     assert (answer.status_code, answer.body.split()) == (200, [b"setosa", b"virginica"])
     record = trained.backend.store.get("endpoints", "life")
     assert record is not None
-    started = [record["router"], *(v["proc"] for v in record["fleet"])]
-    assert all(procs.is_ours(p) for p in started)
+    folder = trained.backend.layout.endpoint_dir("life")
+    assert len(procs.processes_under(folder)) >= 4  # supervisord, health checker, nginx master + worker, serve
     lines = trained.backend.teardown(endpoint_name="life")
     assert any("router" in line for line in lines) and "deleted endpoint life" in lines
-    assert not any(procs.is_ours(p) for p in started)
+    assert procs.processes_under(folder) == []  # the process table, not the recorded PIDs
     with pytest.raises(NotFoundError, match="does not exist"):
         trained.backend.describe_endpoint(endpoint_name="life")
     assert second.version == first.version + 1

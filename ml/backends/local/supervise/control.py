@@ -1,0 +1,202 @@
+"""Start, update, read and stop one endpoint's supervisord over its unix socket (XML-RPC).
+
+Why supervisord (supervisor==4.3.0 from PyPI, pinned in the Pipfile): it runs unprivileged, one
+instance per endpoint with its own config and socket, restarts what dies, kills by process group,
+publishes state over an API we can read for ``describe``, and has event listeners for the /ping
+checks. Debian's package is the same program but wants root and one system-wide instance; systemd
+--user is not running in this container (nor in many CI runners); s6 is not installed; and a
+supervisor of our own is what the issue asked us not to write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import socket
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml.atomic import atomic_write_text
+from ml.backends.local import procs
+from ml.backends.local.supervise.config import HEALTH_PROGRAM, STARTSECS, Program, render
+from ml.errors import StateError
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessState:
+    name: str
+    state: str  # supervisord's word: RUNNING, STARTING, BACKOFF, EXITED, FATAL, STOPPED
+    pid: int
+    started: float  # epoch seconds, 0 when not running
+    detail: str  # supervisord's description ("pid 123, uptime 0:01:02" or the exit status)
+
+
+class Supervisor:
+    def __init__(self, *, folder: Path) -> None:
+        self.folder = folder
+
+    @property
+    def conf(self) -> Path:
+        return self.folder / "supervisord.conf"
+
+    @property
+    def socket(self) -> Path:
+        return socket_path(self.folder)
+
+    def _rpc(self) -> Any:
+        # Use as ``with self._rpc() as rpc``: the socket closes at the end (supervisor's own
+        # transport leaves it to the garbage collector, a ResourceWarning).
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=_UnixTransport(self.socket))
+
+    def alive(self) -> bool:
+        try:
+            with self._rpc() as rpc:
+                return bool(rpc.supervisor.getState()["statename"] == "RUNNING")
+        except (OSError, http.client.HTTPException, xmlrpc.client.Error):
+            return False
+
+    def write(self, programs: Sequence[Program]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.conf, render(folder=self.folder, socket=self.socket, programs=programs))
+        checks = {p.name: p.health_url for p in programs if p.health_url}
+        atomic_write_text(self.folder / "checks.json", json.dumps(checks, indent=1))
+
+    def start(self, programs: Sequence[Program]) -> dict[str, Any]:
+        """Start supervisord in the foreground of its own session; return its process record."""
+        self.write(programs)
+        argv = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)]
+        record = procs.spawn(argv, env=procs_env(), log=self.folder / "supervisord.out", cwd=self.folder)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.alive():
+            if not procs.is_ours(record) or time.monotonic() > deadline:
+                procs.stop(record)
+                raise StateError(f"supervisord did not start; last lines of its log:\n{procs.tail(self.folder / 'supervisord.out')}")
+            time.sleep(0.05)
+        return record
+
+    def update(self, programs: Sequence[Program]) -> None:
+        """Rewrite the config and apply it: new programs start, removed ones stop (supervisorctl update)."""
+        self.write(programs)
+        with self._rpc() as rpc:
+            [[added, changed, removed]] = rpc.supervisor.reloadConfig()
+            for name in [*removed, *changed]:
+                if name == HEALTH_PROGRAM:
+                    continue
+                rpc.supervisor.stopProcessGroup(name, True)
+                rpc.supervisor.removeProcessGroup(name)
+            for name in [*added, *changed]:
+                if name != HEALTH_PROGRAM:
+                    rpc.supervisor.addProcessGroup(name)
+
+    def remove(self, programs: Sequence[Program]) -> None:
+        self.update(programs)
+
+    def states(self) -> dict[str, ProcessState]:
+        with self._rpc() as rpc:
+            infos = rpc.supervisor.getAllProcessInfo()
+        return {
+            i["name"]: ProcessState(
+                name=i["name"],
+                state=i["statename"],
+                pid=int(i["pid"]),
+                started=float(i["start"]) if i["statename"] == "RUNNING" else 0.0,
+                detail=i["description"],
+            )
+            for i in infos
+        }
+
+    def wait_running(self, names: Sequence[str], *, timeout: float = STARTSECS + 10.0) -> None:
+        """Return once supervisord counts every program in ``names`` as started (up STARTSECS).
+
+        A program that answers its health check is still STARTING for its first second; waiting
+        here means a verb returns with the endpoint in a state ``describe`` calls settled.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.states()
+            waiting = {n: states[n].state if n in states else "GONE" for n in names if n not in states or states[n].state != "RUNNING"}
+            if not waiting:
+                return
+            failed = {n: s for n, s in waiting.items() if s not in ("STARTING", "BACKOFF")}
+            if failed or time.monotonic() > deadline:
+                raise StateError(
+                    "supervisord did not keep these programs running: "
+                    + ", ".join(f"{n} ({s})" for n, s in sorted(waiting.items()))
+                    + f"; see the logs under {self.folder}"
+                )
+            time.sleep(0.05)
+
+    def restart(self, name: str) -> None:
+        with self._rpc() as rpc:
+            rpc.supervisor.stopProcess(name, True)
+            rpc.supervisor.startProcess(name, True)
+
+    def health(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.folder / "health.json").read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def shutdown(self, record: dict[str, Any] | None, *, grace: float = 15.0) -> None:
+        """Stop every program (by process group) and supervisord itself."""
+        with contextlib.suppress(OSError, http.client.HTTPException, xmlrpc.client.Error, socket.error), self._rpc() as rpc:
+            rpc.supervisor.shutdown()
+        if record:
+            deadline = time.monotonic() + grace
+            while procs.is_ours(record) and time.monotonic() < deadline:
+                procs.reap(int(record["pid"]))
+                time.sleep(0.05)
+            procs.stop(record)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("127.0.0.1", timeout=30)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(30)
+        try:
+            sock.connect(str(self.path))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        conn = self._connection[1]
+        if conn is None:
+            conn = _UnixConnection(self.path)
+            self._connection = (host, conn)
+        return conn
+
+
+def socket_path(folder: Path) -> Path:
+    # A unix socket path may be at most 107 bytes; an endpoint's folder can be deeper than that.
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"byoc-supervisor-{digest}.sock"
+
+
+def procs_env() -> dict[str, str]:
+    import os
+
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {k: os.environ[k] for k in keep if k in os.environ}
