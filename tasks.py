@@ -214,9 +214,13 @@ def test_endpoint(c: Context, backend: str = "local", rows: int = 5) -> None:
     from ml.report import sample_request
 
     body, expected = sample_request(ROOT / "data" / "iris.csv", rows=rows)
-    answer = _backend(backend).invoke(endpoint_name=_config().endpoint_name, body=body)
+    lifecycle, name = _backend(backend), _config().endpoint_name
+    answer = lifecycle.invoke(endpoint_name=name, body=body)
     if answer.status_code != 200:
-        raise Exit(f"error: endpoint answered {answer.status_code}: {answer.body.decode(errors='replace')}", code=1)
+        # The answer alone (a router's 503) rarely says why; the endpoint's live status does.
+        seen = lifecycle.describe_endpoint(endpoint_name=name)
+        why = f"; endpoint {name} is {seen.status}: {seen.failure_reason}" if seen.failure_reason else ""
+        raise Exit(f"error: endpoint answered {answer.status_code}: {answer.body.decode(errors='replace').strip()}{why}", code=1)
     for label, predicted in zip(expected, answer.body.decode().splitlines(), strict=False):
         print(f"expected {label:<12} predicted {predicted}")
 
@@ -233,6 +237,18 @@ def rollback(c: Context, to: int = 0, backend: str = "local") -> None:
 def describe(c: Context, backend: str = "local") -> None:
     """Show the endpoint: status, served version, variants and traffic weights."""
     _show(_backend(backend).describe_endpoint(endpoint_name=_config().endpoint_name))
+
+
+@task(help={"new_url": "an endpoint whose port another program took since moves to a free port (a new URL)"})
+@_user_errors
+def restore(c: Context, new_url: bool = False) -> None:
+    """Local: bring every recorded endpoint back after a restart, same version, weights and URL."""
+    from ml.backends.local.backend import LocalBackend
+
+    lifecycle = _backend("local")
+    assert isinstance(lifecycle, LocalBackend)
+    for line in lifecycle.restore(new_url=new_url):
+        print(line)
 
 
 @task(help={"backend": BACKEND_HELP, "all": "local only: every endpoint this project started, whatever its name"})

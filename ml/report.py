@@ -25,7 +25,12 @@ def render(record: Any) -> str:
     data: dict[str, Any] = record.to_dict() if hasattr(record, "to_dict") else dict(record)
     width = max((len(k) for k in data), default=0)
     lines = [f"[{type(record).__name__}]"]
-    lines += [f"  {key.ljust(width)}  {_value(val)}" for key, val in data.items()]
+    for key, val in data.items():
+        if isinstance(val, (list, tuple)) and val and all(isinstance(item, str) for item in val):
+            # Lines of prose (an endpoint's health): one per line, under the key.
+            lines += [f"  {key.ljust(width)}  {val[0]}", *(f"  {'':{width}}  {item}" for item in val[1:])]
+        else:
+            lines.append(f"  {key.ljust(width)}  {_value(val)}")
     return "\n".join(lines)
 
 

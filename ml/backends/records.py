@@ -169,11 +169,14 @@ class Endpoint(_Record):
     created_at: str = ""
     updated_at: str = ""
     failure_reason: str = ""
+    # What is running now, one line each (local: every supervised process up or down, restarts
+    # with time and reason, the last health checks); the status above is judged from it.
+    health: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         variants = tuple(v if isinstance(v, Variant) else Variant.from_dict(v) for v in data.get("variants", ()))
-        return super().from_dict({**data, "variants": variants})
+        return super().from_dict({**data, "variants": variants, "health": tuple(data.get("health", ()))})
 
 
 @dataclass(frozen=True, kw_only=True)

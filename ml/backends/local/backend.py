@@ -109,6 +109,10 @@ class LocalBackend:
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
         existing = endpoints.settle(endpoint_name, say=self._on_event)
+        if existing is not None and existing.status != "Failed" and not endpoints.supervisor(endpoint_name).alive():
+            # Recorded but not running (the machine restarted): back on its URL first, then the contract.
+            for line in endpoints.restore(name=endpoint_name)[1]:
+                self._say(line)
         if existing is not None and existing.status != "Failed":
             # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
             return self.update_endpoint(endpoint_name=endpoint_name, version=version)
@@ -188,6 +192,24 @@ class LocalBackend:
 
     def describe_endpoint(self, *, endpoint_name: str) -> Endpoint:
         return self._endpoints().describe(name=endpoint_name)
+
+    def restore(self, *, new_url: bool = False) -> list[str]:
+        """Local only: every recorded endpoint whose processes are gone, back with its version, weights and URL.
+
+        ``new_url``: an endpoint whose port another program took moves to a free one (else that is an error).
+        """
+        endpoints = self._endpoints()
+        names = endpoints.names()
+        if not names:
+            return ["no endpoints are recorded; nothing to restore (`invoke deploy --mode endpoint` creates one)"]
+        lines: list[str] = []
+        for name in names:
+            lines += endpoints.restore(name=name, new_url=new_url)[1]
+        return lines
+
+    def _say(self, line: str) -> None:
+        if self._on_event is not None:
+            self._on_event(line)
 
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
         """The named (default: the configured) endpoint, plus transform servers of dead runs."""

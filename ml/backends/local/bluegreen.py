@@ -71,33 +71,31 @@ def update(
             endpoints.save(endpoints.load(name) or state, status="InService", fleet=(blue,), failure_reason=str(err))
             raise DeployRolledBackError(f"update of {name!r} to version {version.version} stopped before any traffic moved: {err}") from err
         say(f"green (version {version.version}) is healthy on {green.url}")
-        router = endpoints.router(name)
-        router_proc = endpoints.live_router(state)
         watch = AlarmWatch(
-            log=router.access_log,
+            log=endpoints.router(name).access_log,
             addr=f"127.0.0.1:{green.port}",
             error_rate_percent=policy.error_rate_percent,
             p99_latency_ms=policy.p99_latency_ms,
         )
         try:
             for percent in policy.steps():
-                router_proc = router.shift(record=router_proc, upstreams=_upstreams(blue, green, percent))
-                state = endpoints.save(state, router=router_proc, weights={blue.id: 100 - percent, green.id: percent})
+                state = endpoints.shift(
+                    state, upstreams=_upstreams(blue, green, percent), weights={blue.id: 100 - percent, green.id: percent}
+                )
                 dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
                 say(f"{percent}% of traffic on version {version.version}; {'baking' if percent >= 100 else 'waiting'} {dwell:g}s")
                 alarm = _watch(watch, green, dwell, lambda: endpoints.state_of(name, green.id))
                 if alarm:
-                    _roll_back(endpoints, state, router_proc, blue=blue, green=green, why=alarm)
+                    _roll_back(endpoints, state, blue=blue, green=green, why=alarm)
                     raise DeployRolledBackError(
                         f"update of {name!r} to version {version.version} was rolled back: {alarm}; version {blue.version} still serves"
                     )
         except DeployRolledBackError:
             raise
         except BaseException as err:
-            _roll_back(endpoints, state, router_proc, blue=blue, green=green, why=f"interrupted: {err!r}")
+            _roll_back(endpoints, state, blue=blue, green=green, why=f"interrupted: {err!r}")
             raise
-        router_proc = router.shift(record=router_proc, upstreams=[Upstream(name=green.id, port=green.port, weight=100)])
-        state = endpoints.save(state, router=router_proc, weights={green.id: 100})
+        state = endpoints.shift(state, upstreams=[Upstream(name=green.id, port=green.port, weight=100)], weights={green.id: 100})
         time.sleep(DRAIN_S)
         state = endpoints.retire(state, blue)
         say(f"retired blue (version {blue.version})")
@@ -121,14 +119,9 @@ def _watch(watch: AlarmWatch, green: Variant, seconds: float, state_of: Callable
         time.sleep(POLL_S)
 
 
-def _roll_back(
-    endpoints: Endpoints, state: EndpointState, router_proc: dict[str, object], *, blue: Variant, green: Variant, why: str
-) -> None:
+def _roll_back(endpoints: Endpoints, state: EndpointState, *, blue: Variant, green: Variant, why: str) -> None:
     state = endpoints.save(state, status="RollingBack", failure_reason=why)
-    router_proc = endpoints.router(state.name).shift(
-        record=endpoints.live_router(state), upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)]
-    )
-    state = endpoints.save(state, router=router_proc, weights={blue.id: 100})
+    state = endpoints.shift(state, upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)], weights={blue.id: 100})
     time.sleep(DRAIN_S)
     state = endpoints.retire(state, green)
     endpoints.save(state, status="InService", failure_reason=why)

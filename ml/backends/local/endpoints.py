@@ -8,8 +8,10 @@ endpoint cannot interleave; different endpoints and other verbs proceed in paral
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ from ml.backends.records import Endpoint, Invocation, ModelVersion
 from ml.errors import JobFailedError, NotFoundError, StateError, UserInputError
 
 KIND = "endpoints"
+# What the record keeps of the router: the pids are supervisord's to know (they change on restarts).
+ROUTER_KEYS = ("port", "back_port", "generation")
+ROUTER_WAIT_S = 15.0
 CONFIG_KIND = "endpoint-configs"
 
 
@@ -87,7 +92,7 @@ class Endpoints:
         return CaptureConf(root=root, variant=self.variant_name, sampling_percent=self.capture_percent)
 
     def supervisor(self, name: str) -> Supervisor:
-        return Supervisor(folder=self.layout.endpoint_dir(name) / "supervisor")
+        return Supervisor(folder=self.layout.supervisor_dir(name))
 
     def _programs(self, state: EndpointState) -> list[Program]:
         router = self.router(state.name)
@@ -101,15 +106,28 @@ class Endpoints:
             return "GONE"
         return found.state if found else "GONE"
 
-    def live_router(self, state: EndpointState) -> dict[str, Any]:
-        """The router's record with its master's current pid (supervisord may have restarted it)."""
+    def live_router(self, state: EndpointState, *, wait: float = ROUTER_WAIT_S) -> dict[str, Any]:
+        """The router's record with the back master's current pid (supervisord may have restarted it).
+
+        A router being restarted right now is waited for (``wait`` seconds): a traffic shift that
+        meets a restart goes on once the router is back rather than failing the update.
+        """
         sv = self.supervisor(state.name)
-        found = sv.states() if sv.alive() else {}
-        names = [p.name for p in self.router(state.name).processes()]
-        master = found.get("router") or next((found[n] for n in names if n in found), None)
-        if master is None or master.state != "RUNNING":
-            raise StateError(f"endpoint {state.name!r}'s router is not running; `invoke describe` says why")
-        return dict(state.router or {}) | {"pid": master.pid, "started": psutil.Process(master.pid).create_time()}
+        back = self.router(state.name).processes()[0].name
+        deadline = time.monotonic() + wait
+        while True:
+            master = sv.states().get(back) if sv.alive() else None
+            if master is not None and master.state == "RUNNING":
+                with contextlib.suppress(psutil.Error):
+                    return dict(state.router or {}) | {"pid": master.pid, "started": psutil.Process(master.pid).create_time()}
+            if time.monotonic() > deadline:
+                raise StateError(f"endpoint {state.name!r}'s router is not running: {self.live(state).reason or 'see `invoke describe`'}")
+            time.sleep(0.05)
+
+    def shift(self, state: EndpointState, *, upstreams: list[Upstream], weights: dict[str, int]) -> EndpointState:
+        """Route by ``upstreams`` (a graceful reload of the back) and record the new ``weights``."""
+        shifted = self.router(state.name).shift(record=self.live_router(state), upstreams=upstreams)
+        return self.save(state, router={k: shifted[k] for k in ROUTER_KEYS}, weights=weights)
 
     def start_green(self, state: EndpointState, version: ModelVersion) -> tuple[Variant, EndpointState]:
         """Add a variant to the endpoint's supervisord (recorded first) and wait for its /ping."""
@@ -202,7 +220,8 @@ class Endpoints:
         if state is None:
             raise NotFoundError(f"endpoint {name!r} does not exist; create it with `invoke deploy --mode endpoint`")
         live = self.live(state)
-        return self.public(dataclasses.replace(state, status=live.status, failure_reason=live.reason or state.failure_reason))
+        shown = dataclasses.replace(state, status=live.status, failure_reason=live.reason or state.failure_reason)
+        return dataclasses.replace(self.public(shown), health=live.lines)
 
     def live(self, state: EndpointState) -> status.Live:
         return status.read(state, self.supervisor(state.name))
@@ -229,6 +248,9 @@ class Endpoints:
             ) from err
         finally:
             conn.close()
+
+    def names(self) -> list[str]:
+        return sorted(str(r["name"]) for r in self.store.list(KIND))
 
     def teardown(self, *, name: str | None) -> list[str]:
         states = [s for s in [self.load(name)] if s is not None] if name else [EndpointState.from_dict(r) for r in self.store.list(KIND)]
@@ -315,10 +337,7 @@ class Endpoints:
         if not settled:
             return state
         keep = settled[0]
-        router = self.router(state.name).shift(
-            record=self.live_router(state), upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)]
-        )
-        state = self.save(state, router=router, weights={keep.id: 100})
+        state = self.shift(state, upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)], weights={keep.id: 100})
         others = [v for v in state.fleet if v.id != keep.id]
         for variant in others:
             state = self.retire(state, variant)

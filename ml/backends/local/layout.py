@@ -58,6 +58,10 @@ class Layout:
         """The local data lake's capture prefix: ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, as on S3."""
         return self.state / prefix
 
+    def supervisor_dir(self, endpoint: str) -> Path:
+        """The endpoint's supervisord: its config, log, pid file, and the health checker's record."""
+        return self.endpoint_dir(endpoint) / "supervisor"
+
     def router_dir(self, endpoint: str) -> Path:
         """nginx's prefix: conf/, logs/ and temp folders of this endpoint's router."""
         return self.endpoint_dir(endpoint) / "router"

@@ -14,8 +14,10 @@ Run as a script by path: ``python health.py FOLDER``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import urllib.error
@@ -52,6 +54,7 @@ class Checker:
             self.state: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             self.state = {"checks": {}, "restarts": []}
+        self.replacing: set[str] = set()
 
     def save(self) -> None:
         tmp = self.path.with_name(f".health.{os.getpid()}.tmp")
@@ -81,8 +84,12 @@ class Checker:
             if failures >= FAILURES:
                 self.restarted(program, f"/ping failed {failures} checks in a row ({detail}); replaced")
                 checks[program]["failures"] = 0
-                rpc.supervisor.stopProcess(program, True)
-                rpc.supervisor.startProcess(program, False)
+                # A server that does not answer /ping will not drain gracefully either: kill its
+                # whole process group (supervisord made it a group leader) as SageMaker discards
+                # an instance; supervisord sees the death and starts a fresh one on the same port.
+                self.replacing.add(program)  # its death is this replacement, already recorded
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(info["pid"]), signal.SIGKILL)
         for gone in set(checks) - set(self.urls()):
             del checks[gone]
         self.save()
@@ -93,7 +100,9 @@ class Checker:
         if name == "health":
             return
         event = headers["eventname"]
-        if event == "PROCESS_STATE_EXITED" and body.get("expected") == "0":
+        if event == "PROCESS_STATE_EXITED" and name in self.replacing:
+            self.replacing.discard(name)
+        elif event == "PROCESS_STATE_EXITED" and body.get("expected") == "0":
             self.restarted(name, f"exited unexpectedly (pid {body.get('pid')}); restarted by supervisord")
             self.save()
         elif event == "PROCESS_STATE_FATAL":

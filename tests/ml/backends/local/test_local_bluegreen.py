@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from local_helpers import Load, Project, add_version, fixture_versions
@@ -69,7 +70,7 @@ def _assert_connections(load: Load, client: str) -> None:
 @CLIENTS
 def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str, client: str) -> None:
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
-    blue_procs = _variant_pids(trained, endpoint)
+    blue_dirs = [Path(str(p["folder"])) for p in _variant_pids(trained, endpoint)]
     with Load(url_port=_port(before.url), client=client) as load:
         after = trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=CANARY)
         served_by_green = trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").variant
@@ -82,7 +83,8 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(tra
     # Both fleets took traffic during the canary, and blue is gone only now that baking is over.
     assert any(v.startswith("v1-") for v in load.result.variants)
     assert any(v.startswith("v2-") for v in load.result.variants)
-    assert not any(procs.is_ours(p) for p in blue_procs)
+    # Blue's processes are gone from the process table (supervisord stopped its whole group).
+    assert blue_dirs and all(procs.processes_under(d) == [] for d in blue_dirs)
 
 
 @CLIENTS
