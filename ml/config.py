@@ -257,6 +257,10 @@ class ProjectConfig:
     local_state_dir: str = _spec(_relative_dir)
     local_bluegreen_wait_seconds: float = _spec(_number(0, 600, integer=False))
     local_bluegreen_baking_seconds: float = _spec(_number(0, 3600, integer=False))
+    # Local autoscaling measures invocations over this window (CloudWatch: one-minute periods) and
+    # waits this long between scaling activities (AWS: the two cooldowns above).
+    local_autoscaling_window_seconds: float = _spec(_number(1, 600, integer=False))
+    local_autoscaling_cooldown_seconds: float = _spec(_number(0, 3600, integer=False))
 
     def __post_init__(self) -> None:
         for f in fields(self):

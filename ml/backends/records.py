@@ -155,6 +155,9 @@ class Variant(_Record):
     version: int
     weight: float
     url: str = ""  # local: the variant's own serve URL; empty on SageMaker
+    # SageMaker's CurrentInstanceCount/DesiredInstanceCount: what serves now, what autoscaling wants.
+    current_instance_count: int = 0
+    desired_instance_count: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

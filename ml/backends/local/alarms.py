@@ -13,6 +13,7 @@ import math
 import re
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,34 +60,47 @@ def p99(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
-class AlarmWatch:
-    """Tails the access log from where it is now and judges one variant over a sliding window."""
+class AccessLog:
+    """Tails the router's access log from where it is now: each :meth:`read` returns the new attempts."""
 
-    def __init__(self, *, log: Path, addr: str, error_rate_percent: float, p99_latency_ms: float, window_s: float = 10.0) -> None:
+    def __init__(self, *, log: Path) -> None:
         self._log = log
-        self._addr = addr
-        self._error_rate = error_rate_percent
-        self._p99_ms = p99_latency_ms
-        self._window = window_s
         self._offset = log.stat().st_size if log.exists() else 0
         self._partial = ""
-        self._seen: deque[Attempt] = deque()
-        self.total = 0
 
-    def _read(self) -> None:
+    def read(self) -> list[Attempt]:
         if not self._log.exists():
-            return
+            return []
         with self._log.open("r", encoding="utf-8", errors="replace") as handle:
+            if handle.seek(0, 2) < self._offset:  # rotated or truncated: start again from its beginning
+                self._offset, self._partial = 0, ""
             handle.seek(self._offset)
             chunk = handle.read()
             self._offset = handle.tell()
         lines = (self._partial + chunk).split("\n")
         self._partial = lines.pop()  # nginx may be mid-line
-        for line in lines:
-            for attempt in parse_line(line):
-                if attempt.addr == self._addr:
-                    self._seen.append(attempt)
-                    self.total += 1
+        return [attempt for line in lines for attempt in parse_line(line)]
+
+
+class AlarmWatch:
+    """Tails the access log from where it is now and judges one variant over a sliding window."""
+
+    def __init__(
+        self, *, log: Path, addrs: Collection[str], error_rate_percent: float, p99_latency_ms: float, window_s: float = 10.0
+    ) -> None:
+        self._log = AccessLog(log=log)
+        self._addrs = frozenset(addrs)  # every instance of the variant
+        self._error_rate = error_rate_percent
+        self._p99_ms = p99_latency_ms
+        self._window = window_s
+        self._seen: deque[Attempt] = deque()
+        self.total = 0
+
+    def _read(self) -> None:
+        for attempt in self._log.read():
+            if attempt.addr in self._addrs:
+                self._seen.append(attempt)
+                self.total += 1
 
     def check(self) -> str | None:
         """Why the alarm is firing now, or None while the variant is healthy (or unjudged)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
 from ml.backends.local import bluegreen, runtime
+from ml.backends.local.autoscale.policy import ScalingPolicy
 from ml.backends.local.clock import stamp
 from ml.backends.local.endpoints import Endpoints
 from ml.backends.local.layout import Layout, safe_name
@@ -64,6 +65,9 @@ class LocalBackend:
             variant_name=self.config.variant_name,
             capture_root=self.layout.capture_root(self.config.capture_prefix) if self.config.capture_enabled else None,
             capture_percent=self.config.capture_sampling_percent,
+            instances=self.config.hosting_instance_count,
+            scaling=ScalingPolicy.for_local(self.config),
+            runtime=self.runtime,
         )
 
     def build_image(self, *, tag: str | None = None) -> ImageRecord:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local.alarms import AlarmWatch
 from ml.backends.local.endpoint_state import EndpointState
-from ml.backends.local.endpoints import Endpoints
+from ml.backends.local.endpoints import CLAIM_WAIT_S, Endpoints
 from ml.backends.local.fleet import Variant
 from ml.backends.local.router import Upstream
 from ml.backends.records import Endpoint, ModelVersion
@@ -31,8 +31,8 @@ LogSink = Callable[[str], None]
 def _upstreams(blue: Variant, green: Variant, percent: int) -> list[Upstream]:
     if percent >= 100:
         # Blue stays as a backup while baking: a green failure is retried on blue, never seen by clients.
-        return [Upstream(name=green.id, port=green.port, weight=100), Upstream(name=blue.id, port=blue.port, weight=1, backup=True)]
-    return [Upstream(name=blue.id, port=blue.port, weight=100 - percent), Upstream(name=green.id, port=green.port, weight=percent)]
+        return [*green.upstreams(percent=100), *blue.upstreams(percent=0, backup=True)]
+    return [*blue.upstreams(percent=100 - percent), *green.upstreams(percent=percent)]
 
 
 def serving_variant(endpoints: Endpoints, state: EndpointState) -> Variant:
@@ -55,7 +55,7 @@ def update(
 ) -> Endpoint:
     """Move ``name`` to ``version``; ``history(previous_versions, blue_version)`` gives the new history."""
     say = on_event or (lambda _line: None)
-    with endpoints.store.claim("endpoint", name):
+    with endpoints.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
         state = endpoints.converge(endpoints.require(name, verb="update"), say=say)
         if state.status not in ("InService", "Failed") or not state.router:
             raise UserInputError(f"endpoint {name!r} is {state.status}; it can be updated once it is InService")
@@ -66,14 +66,15 @@ def update(
             return endpoints.public(state)
         state = endpoints.save(state, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
         try:
-            green, state = endpoints.start_green(state, version)
+            # Green starts as big as blue is now (autoscaling may have grown it): capacity is kept.
+            green, state = endpoints.start_green(state, version, instances=blue.count)
         except JobFailedError as err:
             endpoints.save(endpoints.load(name) or state, status="InService", fleet=(blue,), failure_reason=str(err))
             raise DeployRolledBackError(f"update of {name!r} to version {version.version} stopped before any traffic moved: {err}") from err
         say(f"green (version {version.version}) is healthy on {green.url}")
         watch = AlarmWatch(
             log=endpoints.router(name).access_log,
-            addr=f"127.0.0.1:{green.port}",
+            addrs=green.addrs(),
             error_rate_percent=policy.error_rate_percent,
             p99_latency_ms=policy.p99_latency_ms,
         )
@@ -84,7 +85,7 @@ def update(
                 )
                 dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
                 say(f"{percent}% of traffic on version {version.version}; {'baking' if percent >= 100 else 'waiting'} {dwell:g}s")
-                alarm = _watch(watch, green, dwell, lambda: endpoints.state_of(name, green.id))
+                alarm = _watch(watch, green, dwell, lambda: endpoints.down(name, green))
                 if alarm:
                     _roll_back(endpoints, state, blue=blue, green=green, why=alarm)
                     raise DeployRolledBackError(
@@ -95,7 +96,7 @@ def update(
         except BaseException as err:
             _roll_back(endpoints, state, blue=blue, green=green, why=f"interrupted: {err!r}")
             raise
-        state = endpoints.shift(state, upstreams=[Upstream(name=green.id, port=green.port, weight=100)], weights={green.id: 100})
+        state = endpoints.shift(state, upstreams=green.upstreams(percent=100), weights={green.id: 100})
         time.sleep(DRAIN_S)
         state = endpoints.retire(state, blue)
         say(f"retired blue (version {blue.version})")
@@ -108,11 +109,15 @@ def update(
         return endpoints.public(done)
 
 
-def _watch(watch: AlarmWatch, green: Variant, seconds: float, state_of: Callable[[], str]) -> str | None:
+def _watch(watch: AlarmWatch, green: Variant, seconds: float, down: Callable[[], list[str]]) -> str | None:
     deadline = time.monotonic() + seconds
     while True:
-        if state_of() != "RUNNING":
-            return f"the new variant's process exited (supervisord restarts it, but an update does not bet on it); see {green.log}"
+        gone = down()
+        if gone:
+            return (
+                f"the new variant's process {', '.join(gone)} exited (supervisord restarts it, but an update does not bet on it); "
+                f"see {green.folder}"
+            )
         alarm = watch.check()
         if alarm or time.monotonic() >= deadline:
             return alarm
@@ -121,7 +126,7 @@ def _watch(watch: AlarmWatch, green: Variant, seconds: float, state_of: Callable
 
 def _roll_back(endpoints: Endpoints, state: EndpointState, *, blue: Variant, green: Variant, why: str) -> None:
     state = endpoints.save(state, status="RollingBack", failure_reason=why)
-    state = endpoints.shift(state, upstreams=[Upstream(name=blue.id, port=blue.port, weight=100)], weights={blue.id: 100})
+    state = endpoints.shift(state, upstreams=blue.upstreams(percent=100), weights={blue.id: 100})
     time.sleep(DRAIN_S)
     state = endpoints.retire(state, green)
     endpoints.save(state, status="InService", failure_reason=why)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ml.backends.local.autoscale.policy import ScalingPolicy
 from ml.backends.local.fleet import Variant
 from ml.backends.records import Endpoint, EndpointStatus
 from ml.backends.records import Variant as VariantRecord
@@ -32,6 +33,7 @@ class EndpointState:
     weights: Mapping[str, int] = field(default_factory=dict)  # variant id -> percent of traffic
     previous_versions: tuple[int, ...] = ()  # for rollback, newest last
     failure_reason: str = ""
+    scaling: ScalingPolicy | None = None  # the autoscaling policy it runs under; None: a fixed count
 
     def to_dict(self, *, variant_name: str) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class EndpointState:
             "weights": dict(self.weights),
             "previous_versions": list(self.previous_versions),
             "failure_reason": self.failure_reason,
+            "scaling": self.scaling.to_dict() if self.scaling else None,
             "variants": [v.to_dict() for v in self.variants(variant_name)],  # the public view, for `describe`
         }
 
@@ -67,11 +70,19 @@ class EndpointState:
             weights={str(k): int(v) for k, v in (data.get("weights") or {}).items()},
             previous_versions=tuple(int(v) for v in data.get("previous_versions", [])),
             failure_reason=str(data.get("failure_reason", "")),
+            scaling=ScalingPolicy.from_dict(data["scaling"]) if data.get("scaling") else None,
         )
 
     def variants(self, variant_name: str) -> list[VariantRecord]:
         return [
-            VariantRecord(name=f"{variant_name}/{v.id}", version=v.version, weight=self.weights.get(v.id, 0) / 100, url=v.url)
+            VariantRecord(
+                name=f"{variant_name}/{v.id}",
+                version=v.version,
+                weight=self.weights.get(v.id, 0) / 100,
+                url=v.url,
+                current_instance_count=v.count,
+                desired_instance_count=v.count,
+            )
             for v in self.fleet
         ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import http.client
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import psutil
 
 from ml.backends.base import LogSink
 from ml.backends.local import procs
+from ml.backends.local.autoscale.policy import ScalingPolicy
+from ml.backends.local.autoscale.status import ScalingStatus
 from ml.backends.local.capture import CaptureConf
 from ml.backends.local.clock import now_iso, stamp
 from ml.backends.local.endpoint_state import EndpointState
@@ -29,7 +32,7 @@ from ml.backends.local.router import Router, Upstream
 from ml.backends.local.store import StateStore
 from ml.backends.local.supervise import pgrun, ports, status
 from ml.backends.local.supervise.config import Program
-from ml.backends.local.supervise.control import Supervisor
+from ml.backends.local.supervise.control import Supervisor, procs_env
 from ml.backends.records import Endpoint, Invocation, ModelVersion
 from ml.errors import JobFailedError, NotFoundError, StateError, UserInputError
 
@@ -37,6 +40,11 @@ KIND = "endpoints"
 # What the record keeps of the router: the pids are supervisord's to know (they change on restarts).
 ROUTER_KEYS = ("port", "back_port", "generation")
 ROUTER_WAIT_S = 15.0
+AUTOSCALER = "autoscaler"
+# A user's verb waits this long for the endpoint's autoscaler to finish a scaling step (seconds:
+# it starts or stops one instance); another user's run still holds it after that and is named.
+CLAIM_WAIT_S = 30.0  # supervisord's name for the endpoint's autoscaler
+CODE_ROOT = Path(__file__).resolve().parents[3]  # the checkout holding the ml package
 CONFIG_KIND = "endpoint-configs"
 
 
@@ -50,6 +58,9 @@ class Endpoints:
         variant_name: str,
         capture_root: Path | None = None,
         capture_percent: int = 100,
+        instances: int = 1,
+        scaling: ScalingPolicy | None = None,
+        runtime: str = "process",
     ) -> None:
         self.store = store
         self.layout = layout
@@ -57,6 +68,9 @@ class Endpoints:
         self.variant_name = variant_name
         self.capture_root = capture_root  # None: no data capture
         self.capture_percent = capture_percent
+        self.instances = instances  # a new endpoint's instance count (SageMaker's InitialInstanceCount)
+        self.scaling = scaling  # recorded on each new endpoint; None: a fixed instance count
+        self.runtime = runtime  # the autoscaler starts new instances with the same programs
 
     # -- records -----------------------------------------------------------------------------
 
@@ -94,10 +108,26 @@ class Endpoints:
     def supervisor(self, name: str) -> Supervisor:
         return Supervisor(folder=self.layout.supervisor_dir(name))
 
-    def _programs(self, state: EndpointState) -> list[Program]:
+    def programs_of(self, state: EndpointState) -> list[Program]:
         router = self.router(state.name)
         ours = [Program(name=p.name, argv=p.argv, env=p.env, directory=router.prefix, log=p.log) for p in router.processes()]
-        return ours + [v.program() for v in state.fleet]
+        fleet = [p for v in state.fleet for p in v.programs()]
+        return ours + fleet + ([self._autoscaler(state)] if state.scaling else [])
+
+    def _autoscaler(self, state: EndpointState) -> Program:
+        argv = [
+            sys.executable, "-m", "ml.backends.local.autoscale",
+            "--root", str(self.layout.root), "--state", str(self.layout.state), "--endpoint", state.name,
+            "--variant-name", self.variant_name, "--runtime", self.runtime,
+        ]  # fmt: skip
+        # It imports this checkout's ml package (supervisord passes only a minimal environment).
+        env = {**procs_env(), "PYTHONPATH": str(CODE_ROOT), "PYTHONUNBUFFERED": "1"}
+        folder = self.layout.supervisor_dir(state.name)
+        return Program(name=AUTOSCALER, argv=argv, env=env, directory=folder, log=folder / "autoscaler.log")
+
+    def down(self, name: str, variant: Variant) -> list[str]:
+        """The variant's instances that supervisord does not count as running now."""
+        return [p for p in variant.program_names() if self.state_of(name, p) != "RUNNING"]
 
     def state_of(self, name: str, program: str) -> str:
         try:
@@ -129,17 +159,20 @@ class Endpoints:
         shifted = self.router(state.name).shift(record=self.live_router(state), upstreams=upstreams)
         return self.save(state, router={k: shifted[k] for k in ROUTER_KEYS}, weights=weights)
 
-    def start_green(self, state: EndpointState, version: ModelVersion) -> tuple[Variant, EndpointState]:
-        """Add a variant to the endpoint's supervisord (recorded first) and wait for its /ping."""
+    def start_green(self, state: EndpointState, version: ModelVersion, *, instances: int) -> tuple[Variant, EndpointState]:
+        """Add a variant of ``instances`` to the endpoint's supervisord (recorded first); wait for every /ping."""
         green = prepare_variant(
-            programs=self.programs, version=version, base_dir=self.layout.variant_dir(state.name, variant_id(version.version))
+            programs=self.programs,
+            version=version,
+            base_dir=self.layout.variant_dir(state.name, variant_id(version.version)),
+            instances=instances,
         )
         state = self.save(state, fleet=(*state.fleet, green))
-        self.supervisor(state.name).update(self._programs(state))
-        problem = wait_healthy(green, state_of=lambda: self.state_of(state.name, green.id))
+        self.supervisor(state.name).update(self.programs_of(state))
+        problem = wait_healthy(green, state_of=lambda program: self.state_of(state.name, program))
         if not problem:
             try:
-                self.supervisor(state.name).wait_running([green.id])
+                self.supervisor(state.name).wait_running(green.program_names())
             except StateError as err:
                 problem = str(err)
         if problem:
@@ -154,7 +187,7 @@ class Endpoints:
             fleet=tuple(v for v in state.fleet if v.id != variant.id),
             weights={k: w for k, w in state.weights.items() if k != variant.id},
         )
-        self.supervisor(state.name).update(self._programs(state))
+        self.supervisor(state.name).update(self.programs_of(state))
         release(variant)
         return state
 
@@ -167,7 +200,7 @@ class Endpoints:
     # -- verbs -------------------------------------------------------------------------------
 
     def deploy(self, *, name: str, version: ModelVersion) -> Endpoint:
-        with self.store.claim("endpoint", name):
+        with self.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
             existing = self.load(name)
             if existing is not None and existing.status != "Failed":
                 raise UserInputError(
@@ -182,14 +215,16 @@ class Endpoints:
             )
             try:
                 variant = prepare_variant(
-                    programs=self.programs, version=version, base_dir=self.layout.variant_dir(name, variant_id(version.version))
+                    programs=self.programs,
+                    version=version,
+                    base_dir=self.layout.variant_dir(name, variant_id(version.version)),
+                    instances=self.instances,
                 )
                 port, back_port = procs.free_port(), procs.free_port()
-                self.router(name).prepare(
-                    port=port, back_port=back_port, upstreams=[Upstream(name=variant.id, port=variant.port, weight=100)]
-                )
+                self.router(name).prepare(port=port, back_port=back_port, upstreams=variant.upstreams(percent=100))
                 state = self.save(
                     state,
+                    scaling=self.scaling,
                     fleet=(variant,),
                     weights={variant.id: 100},
                     router={"port": port, "back_port": back_port, "generation": 1},
@@ -205,14 +240,14 @@ class Endpoints:
 
     def _bring_up(self, state: EndpointState) -> EndpointState:
         """Start the endpoint's supervisord with its router and fleet; return once all answer."""
-        record = self.supervisor(state.name).start(self._programs(state))
+        record = self.supervisor(state.name).start(self.programs_of(state))
         state = self.save(state, supervisor=record)  # recorded before the waits: teardown can always find it
         for variant in state.fleet:
-            problem = wait_healthy(variant, state_of=lambda v=variant: self.state_of(state.name, v.id))  # type: ignore[misc]
+            problem = wait_healthy(variant, state_of=lambda program: self.state_of(state.name, program))
             if problem:
                 raise JobFailedError(f"model version {variant.version} failed its health check: {problem}")
         self.router(state.name).wait_ready(port=int((state.router or {})["port"]))
-        self.supervisor(state.name).wait_running([p.name for p in self._programs(state)])
+        self.supervisor(state.name).wait_running([p.name for p in self.programs_of(state)])
         return state
 
     def describe(self, *, name: str) -> Endpoint:
@@ -221,7 +256,18 @@ class Endpoints:
             raise NotFoundError(f"endpoint {name!r} does not exist; create it with `invoke deploy --mode endpoint`")
         live = self.live(state)
         shown = dataclasses.replace(state, status=live.status, failure_reason=live.reason or state.failure_reason)
-        return dataclasses.replace(self.public(shown), health=live.lines)
+        scaling = ScalingStatus.read(self.layout.supervisor_dir(name)) if state.scaling else None
+        running = {n for n, p in self.supervisor(name).states().items() if p.state == "RUNNING"} if live.running else set()
+        variants = tuple(
+            dataclasses.replace(
+                record,
+                current_instance_count=sum(1 for p in v.program_names() if p in running),
+                desired_instance_count=scaling.desired if scaling and scaling.variant == v.id else v.count,
+            )
+            for v, record in zip(state.fleet, state.variants(self.variant_name), strict=True)
+        )
+        lines = live.lines + (scaling.lines() if scaling else ())
+        return dataclasses.replace(self.public(shown), variants=variants, health=lines)
 
     def live(self, state: EndpointState) -> status.Live:
         return status.read(state, self.supervisor(state.name))
@@ -261,7 +307,7 @@ class Endpoints:
             )
         lines: list[str] = []
         for state in states:
-            with self.store.claim("endpoint", state.name):
+            with self.store.claim("endpoint", state.name, wait=CLAIM_WAIT_S):
                 lines += self._stop_all(state)
                 self.store.delete(KIND, state.name)
                 lines.append(f"deleted endpoint {state.name}")
@@ -272,7 +318,7 @@ class Endpoints:
 
     def restore(self, *, name: str, new_url: bool = False) -> tuple[EndpointState, list[str]]:
         """Bring a recorded endpoint whose processes are gone back: same version, weights and URL."""
-        with self.store.claim("endpoint", name):
+        with self.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
             state = self.require(name, verb="restore")
             if self.supervisor(name).alive():
                 return state, [f"endpoint {name!r} is running; nothing to restore"]
@@ -298,7 +344,7 @@ class Endpoints:
             back_port = int(state.router.get("back_port") or 0)
             back_port = back_port if back_port and ports.free(back_port) else procs.free_port()
             self.router(name).prepare(
-                port=port, back_port=back_port, upstreams=[Upstream(name=v.id, port=v.port, weight=weights[v.id]) for v in serving]
+                port=port, back_port=back_port, upstreams=[u for v in serving for u in v.upstreams(percent=weights[v.id])]
             )
             state = self.save(
                 state,
@@ -337,7 +383,7 @@ class Endpoints:
         if not settled:
             return state
         keep = settled[0]
-        state = self.shift(state, upstreams=[Upstream(name=keep.id, port=keep.port, weight=100)], weights={keep.id: 100})
+        state = self.shift(state, upstreams=keep.upstreams(percent=100), weights={keep.id: 100})
         others = [v for v in state.fleet if v.id != keep.id]
         for variant in others:
             state = self.retire(state, variant)
@@ -348,7 +394,7 @@ class Endpoints:
 
     def settle(self, name: str, *, say: LogSink | None = None) -> EndpointState | None:
         """The endpoint's record after :meth:`converge`, under the endpoint's claim; None if absent."""
-        with self.store.claim("endpoint", name):
+        with self.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
             state = self.load(name)
             return None if state is None else self.converge(state, say=say)
 

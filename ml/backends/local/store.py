@@ -54,10 +54,10 @@ class StateStore:
                     self._fd = None
 
     @contextlib.contextmanager
-    def claim(self, kind: str, name: str) -> Iterator[None]:
-        """Exclusive use of one resource for a long operation; fails at once if another run has it."""
+    def claim(self, kind: str, name: str, *, wait: float = 0.0) -> Iterator[None]:
+        """Exclusive use of one resource for a long operation; fails if another run still has it after ``wait`` s."""
         path = self._layout.state / "claims" / f"{kind}-{safe_name(name, what=kind)}.lock"
-        fd = _acquire(path, timeout=0.0, what=f"{kind} {name!r}")
+        fd = _acquire(path, timeout=wait, what=f"{kind} {name!r}")
         try:
             yield
         finally:

@@ -9,7 +9,7 @@ import socket
 import psutil
 
 from ml.backends.local import procs
-from ml.backends.local.fleet import Variant
+from ml.backends.local.fleet import Instance, Variant
 
 PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 
@@ -37,9 +37,14 @@ def holder(port: int) -> str:
 
 
 def moved(variant: Variant) -> Variant:
-    """The variant on its recorded port if free, else on a new one (internal: the URL does not change)."""
-    if free(variant.port):
-        return variant
+    """The variant with each instance on its recorded port if free, else on a new one (internal: the URL stays)."""
+    first, *more = [_moved(inst) for inst in variant.instances]
+    return dataclasses.replace(variant, port=first.port, proc=first.proc, more=tuple(more))
+
+
+def _moved(inst: Instance) -> Instance:
+    if free(inst.port):
+        return inst
     port = procs.free_port()
-    env = {**variant.proc.get("env", {}), PORT_ENV: str(port)}
-    return dataclasses.replace(variant, port=port, proc={**variant.proc, "env": env})
+    env = {**inst.proc.get("env", {}), PORT_ENV: str(port)}
+    return dataclasses.replace(inst, port=port, proc={**inst.proc, "env": env})

@@ -23,6 +23,7 @@ class Live:
     status: EndpointStatus
     reason: str  # empty when it serves
     lines: tuple[str, ...]  # one per process, restart and health check, for `invoke describe`
+    running: bool = True  # False when the endpoint's supervisord itself is down
 
 
 def is_router(name: str) -> bool:
@@ -36,7 +37,10 @@ def read(state: EndpointState, supervisor: Supervisor) -> Live:
             f"killed); `invoke restore` brings it back on {state.url or 'its URL'}"
         )
         return Live(
-            status="OutOfService" if state.status == "InService" else state.status, reason=why, lines=(f"supervisord: DOWN ({why})",)
+            status="OutOfService" if state.status == "InService" else state.status,
+            reason=why,
+            lines=(f"supervisord: DOWN ({why})",),
+            running=False,
         )
     procs = supervisor.states()
     health = supervisor.health()
@@ -64,12 +68,13 @@ def _why_not_serving(state: EndpointState, procs: dict[str, ProcessState], healt
     checks = health.get("checks", {}) if isinstance(health.get("checks"), dict) else {}
     problems = []
     for variant in serving:
-        proc = procs.get(variant.id)
-        check = checks.get(variant.id) if isinstance(checks, dict) else None
-        if proc is None or proc.state != "RUNNING":
-            problems.append(f"variant {variant.id} is {proc.state if proc else 'not configured'} ({proc.detail if proc else ''})")
-        elif isinstance(check, dict) and not check.get("ok", True):
-            problems.append(f"variant {variant.id} failed its last /ping at {check['time']} ({check['detail']})")
-        else:
-            return ""
+        for name in variant.program_names():  # one instance that runs and answers /ping serves the variant
+            proc = procs.get(name)
+            check = checks.get(name) if isinstance(checks, dict) else None
+            if proc is None or proc.state != "RUNNING":
+                problems.append(f"{name} is {proc.state if proc else 'not configured'} ({proc.detail if proc else ''})")
+            elif isinstance(check, dict) and not check.get("ok", True):
+                problems.append(f"{name} failed its last /ping at {check['time']} ({check['detail']})")
+            else:
+                return ""
     return "; ".join(problems) or "no variant has traffic"

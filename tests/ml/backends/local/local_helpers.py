@@ -26,6 +26,9 @@ FAST_LOCAL = {
     # The machines running the suite are shared and busy: latency alarms are tested on their own
     # (test_local_alarms.py); here only errors should trip a rollback.
     "alarm_p99_latency_ms": 60000,
+    # No autoscaler unless a test asks (test_local_scaling.py): a scaler reacting to the other
+    # tests' load would change the processes and instance counts they look at.
+    "autoscaling_enabled": False,
 }
 TRAIN_ROWS = (REPO / "data" / "iris.csv").read_text(encoding="utf-8")
 SAMPLE_BODY = b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
@@ -101,8 +104,9 @@ class Load:
     A failure is anything a client would notice: a connection error, a timeout, or a non-200.
     """
 
-    def __init__(self, *, url_port: int, connections: int = 16, client: str = "keep-alive") -> None:
+    def __init__(self, *, url_port: int, connections: int = 16, client: str = "keep-alive", pause_s: float = 0.0) -> None:
         self.port = url_port
+        self.pause_s = pause_s  # between one client's requests: a paced, light load
         self.connections = connections
         # "keep-alive" clients reuse one connection; "close" clients send Connection: close.
         self.headers = {"Content-Type": "text/csv"} | ({"Connection": "close"} if client == "close" else {})
@@ -133,6 +137,8 @@ class Load:
                     self.result.variants[variant] = self.result.variants.get(variant, 0) + 1
                 else:
                     self.result.failures.append(outcome)
+            if self.pause_s:
+                self._stop.wait(self.pause_s)
         conn.close()
 
     def __enter__(self) -> Load:

@@ -23,7 +23,7 @@ def test_a_retried_green_failure_counts_against_green_not_blue() -> None:
 def test_error_rate_alarm_fires_on_green_errors_only(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text("")
-    watch = AlarmWatch(log=log, addr=GREEN, error_rate_percent=1.0, p99_latency_ms=1000)
+    watch = AlarmWatch(log=log, addrs={GREEN}, error_rate_percent=1.0, p99_latency_ms=1000)
     log.write_text(_line(BLUE, "500", "0.001") * 5 + _line(GREEN, "200", "0.001") * 10)
     assert watch.check() is None
     with log.open("a") as out:
@@ -36,7 +36,7 @@ def test_a_plain_500_that_nginx_retried_on_blue_still_fires_the_alarm(tmp_path: 
     # The client saw 200 (blue answered the retry); green's own 500 must still count.
     log = tmp_path / "access.log"
     log.write_text("")
-    watch = AlarmWatch(log=log, addr=GREEN, error_rate_percent=1.0, p99_latency_ms=1000)
+    watch = AlarmWatch(log=log, addrs={GREEN}, error_rate_percent=1.0, p99_latency_ms=1000)
     log.write_text(_line(GREEN, "200", "0.001") * 10 + _line(f"{GREEN}, {BLUE}", "500, 200", "0.002, 0.001"))
     alarm = watch.check()
     assert alarm is not None and "1 of 11 requests to the new variant failed" in alarm
@@ -44,7 +44,7 @@ def test_a_plain_500_that_nginx_retried_on_blue_still_fires_the_alarm(tmp_path: 
 
 def test_latency_alarm_needs_enough_samples_then_fires_on_p99(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
-    watch = AlarmWatch(log=log, addr=GREEN, error_rate_percent=1.0, p99_latency_ms=100)
+    watch = AlarmWatch(log=log, addrs={GREEN}, error_rate_percent=1.0, p99_latency_ms=100)
     log.write_text(_line(GREEN, "200", "0.500") * 5)
     assert watch.check() is None  # five slow answers are not a p99
     with log.open("a") as out:
@@ -55,7 +55,7 @@ def test_latency_alarm_needs_enough_samples_then_fires_on_p99(tmp_path: Path) ->
 
 def test_old_attempts_leave_the_window(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
-    watch = AlarmWatch(log=log, addr=GREEN, error_rate_percent=1.0, p99_latency_ms=100, window_s=5)
+    watch = AlarmWatch(log=log, addrs={GREEN}, error_rate_percent=1.0, p99_latency_ms=100, window_s=5)
     log.write_text(_line(GREEN, "500", "0.001", at=time.time() - 60))
     assert watch.check() is None
 
