@@ -1,7 +1,7 @@
 """The README's main job: the whole model lifecycle on this machine, end to end.
 
 train → register → approve → endpoint → test → train v2 → blue/green update → transform →
-teardown, all with the local backend, so a new user sees every verb work in one command. Jobs
+autoscaling under load → teardown, all with the local backend, so a new user sees every verb work in one command. Jobs
 that do not depend on the endpoint (training v2, the transform) run beside it, not after it.
 Each version is approved after its report is written (``ml.reports``: v2's beside v1, which
 serves at that moment). The endpoint's router captures its traffic; before teardown the monitor
@@ -17,16 +17,18 @@ from pathlib import Path
 from ml.backends import make_backend
 from ml.backends.base import Backend
 from ml.backends.local.backend import LocalBackend
+from ml.backends.records import ModelVersion
 from ml.config import ProjectConfig
 from ml.data import write_iris_csv
 from ml.errors import JobFailedError, NotFoundError
+from ml.lifecycle_scaling import show_scaling
 from ml.monitor.project import local_capture_root, run_project_monitor
 from ml.monitor.window import window_from
 from ml.progress import StageClock
 from ml.report import sample_request
 from ml.reports.approval import review
 
-STAGES = 10
+BASE_STAGES = 8  # train, approve, deploy, test, train v2, update, test again, transform
 
 
 def _check_predictions(*, backend: Backend, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
@@ -47,6 +49,14 @@ def _review(backend: LocalBackend, *, version: int, emit: Callable[[str], None],
     if seen.report is None:
         raise JobFailedError(f"no report for version {version}: {seen.problem}")
     written.append(seen.report.index)
+
+
+def _register_and_approve(backend: LocalBackend, *, job_name: str, emit: Callable[[str], None], written: list[Path]) -> ModelVersion:
+    """Register the job's model pending approval, write its report beside the serving one, approve it."""
+    version = backend.register(job_name=job_name, approval_status="PendingManualApproval")
+    emit(f"    {job_name} → version {version.version} ({version.approval_status})")
+    _review(backend, version=version.version, emit=emit, written=written)
+    return backend.approve(version=version.version, status="Approved", note="lifecycle demo")
 
 
 def _prepare(backend: Backend, *, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
@@ -92,7 +102,8 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
     _prepare(backend, endpoint=endpoint, data=data, emit=emit)
 
     reports: list[Path] = []
-    clock = StageClock(total=(STAGES if config.capture_enabled else STAGES - 1) - (1 if keep else 0), emit=emit)
+    optional = (config.autoscaling_enabled, config.capture_enabled, not keep)  # scaling, monitor, teardown
+    clock = StageClock(total=BASE_STAGES + sum(optional), emit=emit)
     # Training v2 needs nothing from the endpoint, so it runs while v1 is deployed and tested; the
     # transform (its own model server, as on SageMaker) needs only an approved v2, so it runs
     # while the endpoint moves to v2. Each is mostly process start-up (imports), one core each.
@@ -100,13 +111,11 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
     # update is unchanged: green is health-checked, then baked under its alarms.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle-background")
     try:
-        with clock.stage("train v1 and register"):
+        with clock.stage("train v1"):
             job = backend.train(hyperparameters=config.hyperparameters, data=str(data))
-            first = backend.register(job_name=job.name, approval_status="PendingManualApproval")
-            emit(f"    {job.name}: {job.metrics} → version {first.version} ({first.approval_status})")
-        with clock.stage(f"approve version {first.version}"):
-            _review(backend, version=first.version, emit=emit, written=reports)
-            backend.approve(version=first.version, status="Approved", note="lifecycle demo")
+            emit(f"    {job.name}: {job.metrics}")
+        with clock.stage("register, review and approve the first model"):
+            first = _register_and_approve(backend, job_name=job.name, emit=emit, written=reports)
         shallower = {**config.hyperparameters, "max_depth": "3"}
         beside = make_backend("local", config=config, root=root)
         training_v2 = background.submit(beside.train, hyperparameters=shallower, data=str(data))
@@ -116,10 +125,7 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
         with clock.stage("test endpoint"):
             _check_predictions(backend=backend, endpoint=endpoint, data=data, emit=emit)
         with clock.stage("train v2 (shallower tree, started with the deploy) and register"):
-            job2 = training_v2.result()
-            second = backend.register(job_name=job2.name, approval_status="PendingManualApproval")
-            _review(backend, version=second.version, emit=emit, written=reports)
-            backend.approve(version=second.version, status="Approved", note="lifecycle demo")
+            second = _register_and_approve(backend, job_name=training_v2.result().name, emit=emit, written=reports)
         out_dir = root / config.local_state_dir / "lifecycle-transform"
         transform = background.submit(beside.transform, data=str(data), output=str(out_dir), version=second.version)
         with clock.stage(f"blue/green update to version {second.version}"):
@@ -127,6 +133,9 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
             emit(f"    {updated.name} {updated.status}, serving version {updated.version}")
         with clock.stage("test endpoint after update"):
             _check_predictions(backend=backend, endpoint=endpoint, data=data, emit=emit)
+        if config.autoscaling_enabled:
+            with clock.stage(f"autoscaling under load ({config.autoscaling_min_instances}-{config.autoscaling_max_instances} instances)"):
+                show_scaling(backend, endpoint=endpoint, data=data, most=config.autoscaling_max_instances, emit=emit)
         with clock.stage("batch transform (started with the update)"):
             result = transform.result()
             emit(f"    {result.records} records → {result.output_uri}")

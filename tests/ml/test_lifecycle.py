@@ -36,7 +36,11 @@ def test_main_job_runs_every_stage_and_leaves_nothing_running(tmp_path: Path) ->
 
     clock = run_lifecycle(config=config, root=tmp_path, emit=lines.append)
 
-    assert len(clock.timings) == 10, lines
+    assert len(clock.timings) == 11, lines
+    # The fleet grew under the demo's load to the configured maximum, and no request failed.
+    grew = [line for line in lines if "instances (current, desired)" in line]
+    assert grew[-1].endswith(f"({config.autoscaling_max_instances}, {config.autoscaling_max_instances})"), grew
+    assert any(line.strip().endswith(", 0 failed, while the fleet grew") for line in lines), lines
     predictions = [line for line in lines if line.strip().startswith("expected")]
     assert len(predictions) == 12  # six sample rows, before and after the blue/green update
     # The first model is deep enough to get the evenly spaced sample right.

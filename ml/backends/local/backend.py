@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
-from ml.backends.local import bluegreen, runtime
+from ml.backends.local import bluegreen, recovery, runtime
 from ml.backends.local.autoscale.policy import ScalingPolicy
 from ml.backends.local.clock import stamp
 from ml.backends.local.endpoints import Endpoints
@@ -112,10 +112,10 @@ class LocalBackend:
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
-        existing = endpoints.settle(endpoint_name, say=self._on_event)
+        existing = recovery.settle(endpoints, endpoint_name, say=self._on_event)
         if existing is not None and existing.status != "Failed" and not endpoints.supervisor(endpoint_name).alive():
             # Recorded but not running (the machine restarted): back on its URL first, then the contract.
-            for line in endpoints.restore(name=endpoint_name)[1]:
+            for line in recovery.restore(endpoints, name=endpoint_name)[1]:
                 self._say(line)
         if existing is not None and existing.status != "Failed":
             # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
@@ -208,7 +208,7 @@ class LocalBackend:
             return ["no endpoints are recorded; nothing to restore (`invoke deploy --mode endpoint` creates one)"]
         lines: list[str] = []
         for name in names:
-            lines += endpoints.restore(name=name, new_url=new_url)[1]
+            lines += recovery.restore(endpoints, name=name, new_url=new_url)[1]
         return lines
 
     def _say(self, line: str) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from ml.backends.base import BlueGreenPolicy
+from ml.backends.local import recovery
 from ml.backends.local.alarms import AlarmWatch
 from ml.backends.local.endpoint_state import EndpointState
 from ml.backends.local.endpoints import CLAIM_WAIT_S, Endpoints
@@ -56,7 +57,7 @@ def update(
     """Move ``name`` to ``version``; ``history(previous_versions, blue_version)`` gives the new history."""
     say = on_event or (lambda _line: None)
     with endpoints.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
-        state = endpoints.converge(endpoints.require(name, verb="update"), say=say)
+        state = recovery.converge(endpoints, endpoints.require(name, verb="update"), say=say)
         if state.status not in ("InService", "Failed") or not state.router:
             raise UserInputError(f"endpoint {name!r} is {state.status}; it can be updated once it is InService")
         blue = serving_variant(endpoints, state)

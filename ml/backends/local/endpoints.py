@@ -18,7 +18,6 @@ from typing import Any
 
 import psutil
 
-from ml.backends.base import LogSink
 from ml.backends.local import procs
 from ml.backends.local.autoscale.policy import ScalingPolicy
 from ml.backends.local.autoscale.status import ScalingStatus
@@ -30,7 +29,7 @@ from ml.backends.local.layout import Layout, safe_name
 from ml.backends.local.programs import Programs
 from ml.backends.local.router import Router, Upstream
 from ml.backends.local.store import StateStore
-from ml.backends.local.supervise import pgrun, ports, status
+from ml.backends.local.supervise import pgrun, status
 from ml.backends.local.supervise.config import Program
 from ml.backends.local.supervise.control import Supervisor, procs_env
 from ml.backends.records import Endpoint, Invocation, ModelVersion
@@ -209,7 +208,7 @@ class Endpoints:
                     "or remove it with `invoke teardown`"
                 )
             if existing is not None:
-                self._stop_all(existing)
+                self.stop_all(existing)
             state = self.save(
                 EndpointState(name=name, status="Creating", created_at=now_iso(), config_name=self.record_config(name, version))
             )
@@ -230,15 +229,15 @@ class Endpoints:
                     router={"port": port, "back_port": back_port, "generation": 1},
                     url=f"http://127.0.0.1:{port}",
                 )
-                state = self._bring_up(state)
+                state = self.bring_up(state)
             except BaseException as err:
                 failed = self.load(name) or state
-                self._stop_all(failed)
+                self.stop_all(failed)
                 self.save(failed, status="Failed", failure_reason=str(err), fleet=(), router=None, supervisor=None)
                 raise
             return self.public(self.save(state, status="InService", version=version.version, failure_reason=""))
 
-    def _bring_up(self, state: EndpointState) -> EndpointState:
+    def bring_up(self, state: EndpointState) -> EndpointState:
         """Start the endpoint's supervisord with its router and fleet; return once all answer."""
         record = self.supervisor(state.name).start(self.programs_of(state))
         state = self.save(state, supervisor=record)  # recorded before the waits: teardown can always find it
@@ -308,7 +307,7 @@ class Endpoints:
         lines: list[str] = []
         for state in states:
             with self.store.claim("endpoint", state.name, wait=CLAIM_WAIT_S):
-                lines += self._stop_all(state)
+                lines += self.stop_all(state)
                 self.store.delete(KIND, state.name)
                 lines.append(f"deleted endpoint {state.name}")
         if name is None:
@@ -316,89 +315,7 @@ class Endpoints:
             lines += [f"stopped {len(stray)} unrecorded endpoint process(es)"] if stray else []
         return lines
 
-    def restore(self, *, name: str, new_url: bool = False) -> tuple[EndpointState, list[str]]:
-        """Bring a recorded endpoint whose processes are gone back: same version, weights and URL."""
-        with self.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
-            state = self.require(name, verb="restore")
-            if self.supervisor(name).alive():
-                return state, [f"endpoint {name!r} is running; nothing to restore"]
-            if not state.router or not state.fleet:
-                raise StateError(
-                    f"endpoint {name!r} has no recorded router or variant to restore; run `invoke teardown`, then deploy again"
-                )
-            self._stop_all(state)  # whatever survived (orphans holding ports) goes first
-            lines = []
-            port = int(state.router["port"])
-            holder = ports.holder(port)
-            if holder:
-                if not new_url:
-                    raise StateError(
-                        f"cannot restore endpoint {name!r} on {state.url}: port {port} is now taken by {holder}; stop that program, "
-                        "or run `invoke restore --new-url` to restore it on a new URL"
-                    )
-                port = procs.free_port()
-                lines.append(f"port {int(state.router['port'])} is taken by {holder}; the endpoint moves to http://127.0.0.1:{port}")
-            serving = tuple(ports.moved(v) for v in state.fleet if state.weights.get(v.id, 0) > 0)
-            weights = {v.id: state.weights[v.id] for v in serving}
-            # The back's port is internal: the recorded one if free, else any.
-            back_port = int(state.router.get("back_port") or 0)
-            back_port = back_port if back_port and ports.free(back_port) else procs.free_port()
-            self.router(name).prepare(
-                port=port, back_port=back_port, upstreams=[u for v in serving for u in v.upstreams(percent=weights[v.id])]
-            )
-            state = self.save(
-                state,
-                status="Creating",
-                fleet=serving,
-                weights=weights,
-                router={"port": port, "back_port": back_port, "generation": 1},
-                url=f"http://127.0.0.1:{port}",
-            )
-            try:
-                state = self._bring_up(state)
-            except BaseException as err:
-                self._stop_all(state)
-                self.save(state, status="Failed", failure_reason=f"restore failed: {err}", supervisor=None)
-                raise
-            state = self.save(state, status="InService", failure_reason="")
-            return state, [*lines, f"restored endpoint {name!r}: model version {state.version} on {state.url}"]
-
-    def converge(self, state: EndpointState, *, say: LogSink | None = None) -> EndpointState:
-        """After a killed run: roll an interrupted update back to the settled variant. Call claimed.
-
-        A run killed mid-update leaves the record Failed (the store's recovery) with blue and
-        green both in the fleet. The settled variant (the one serving ``version``, else the
-        heaviest running one) gets all traffic; every other variant is removed from the
-        supervisor. Without a running supervisor nothing can be rolled back: the record stays
-        (``invoke restore`` or deploy brings it back).
-        """
-        if state.status != "Failed" and len(state.fleet) <= 1:
-            return state
-        sv = self.supervisor(state.name)
-        if not sv.alive() or not state.router:
-            return state
-        running = {n for n, p in sv.states().items() if p.state == "RUNNING"}
-        live = [v for v in state.fleet if v.id in running]
-        settled = [v for v in live if v.version == state.version] or sorted(live, key=lambda v: -state.weights.get(v.id, 0))
-        if not settled:
-            return state
-        keep = settled[0]
-        state = self.shift(state, upstreams=keep.upstreams(percent=100), weights={keep.id: 100})
-        others = [v for v in state.fleet if v.id != keep.id]
-        for variant in others:
-            state = self.retire(state, variant)
-        why = f"rolled back to version {keep.version} after an interrupted run ({state.failure_reason or 'no reason recorded'})"
-        if say is not None:
-            say(f"endpoint {state.name!r}: {why}; stopped {len(others)} variant(s)")
-        return self.save(state, status="InService", version=keep.version, failure_reason=why)
-
-    def settle(self, name: str, *, say: LogSink | None = None) -> EndpointState | None:
-        """The endpoint's record after :meth:`converge`, under the endpoint's claim; None if absent."""
-        with self.store.claim("endpoint", name, wait=CLAIM_WAIT_S):
-            state = self.load(name)
-            return None if state is None else self.converge(state, say=say)
-
-    def _stop_all(self, state: EndpointState) -> list[str]:
+    def stop_all(self, state: EndpointState) -> list[str]:
         """Stop the endpoint's supervisord and every process group it ran, orphans included."""
         lines = []
         sv = self.supervisor(state.name)

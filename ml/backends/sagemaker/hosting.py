@@ -36,7 +36,13 @@ def endpoint_record(described: dict[str, Any]) -> Endpoint:
         config_name=config_name,
         version=naming.version_of_config(config_name),
         variants=tuple(
-            Variant(name=v.get("VariantName", ""), version=naming.version_of_config(config_name), weight=float(v.get("CurrentWeight", 1.0)))
+            Variant(
+                name=v.get("VariantName", ""),
+                version=naming.version_of_config(config_name),
+                weight=float(v.get("CurrentWeight", 1.0)),
+                current_instance_count=int(v.get("CurrentInstanceCount", 0)),
+                desired_instance_count=int(v.get("DesiredInstanceCount", 0)),
+            )
             for v in described.get("ProductionVariants", [])
         ),
         created_at=str(described.get("CreationTime", "")),

@@ -70,6 +70,9 @@ def test_endpoint_uses_digest_image_one_variant_and_is_idempotent(backend: SageM
     [variant] = configs[0]["ProductionVariants"]
     assert variant["VariantName"] == "AllTraffic"
     assert variant["InstanceType"] == "ml.t2.medium"
+    # describe reports SageMaker's instance counts, as the local backend reports its own.
+    [shown] = backend.describe_endpoint(endpoint_name="scikit-byo-endpoint").variants
+    assert (shown.current_instance_count, shown.desired_instance_count) == (variant["InitialInstanceCount"],) * 2
 
 
 def _two_deployed(backend: SageMakerBackend) -> tuple[int, int, str]:
