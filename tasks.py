@@ -442,8 +442,12 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
         from ml.bench.monitor import run_monitor_bench
 
         print(run_monitor_bench(root=ROOT, rows=rows), end="")
+    elif target == "recovery":
+        from ml.bench.recovery import run_recovery_bench
+
+        print(run_recovery_bench(root=ROOT, rounds=1 if quick else rounds), end="")
     else:
-        raise Exit(f"error: --target must be serving, transform or monitor, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform, monitor or recovery, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
