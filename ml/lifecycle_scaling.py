@@ -6,14 +6,13 @@ bound passes), and every change of (current, desired) instances that ``describe`
 
 from __future__ import annotations
 
-import http.client
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ml.backends.base import Backend
+from ml.loadgen import KeepAliveClients
 from ml.report import sample_request
 
 CLIENTS = 4
@@ -29,42 +28,15 @@ def show_scaling(backend: Backend, *, endpoint: str, data: Path, most: int, emit
     """Load the endpoint with rows of ``data`` until it runs ``most`` instances (or BOUND_S passes); returns requests sent and failed."""
     body, _ = sample_request(data, rows=1)
     url = urlsplit(backend.describe_endpoint(endpoint_name=endpoint).url)
-    stop = threading.Event()
-    sent, failed = [0], [0]
-    lock = threading.Lock()
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=30)
-        while not stop.is_set():
-            try:
-                conn.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
-                answer = conn.getresponse()
-                answer.read()
-                ok = answer.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                conn.close()
-            with lock:
-                sent[0] += 1
-                failed[0] += 0 if ok else 1
-        conn.close()
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
     seen = _counts(backend, endpoint)
     emit(f"    {CLIENTS} clients start; instances (current, desired): {seen}")
-    for thread in threads:
-        thread.start()
     deadline = time.monotonic() + BOUND_S
-    try:
+    with KeepAliveClients(host=url.hostname or "127.0.0.1", port=url.port or 80, body=body, clients=CLIENTS) as load:
         while time.monotonic() < deadline and seen != (most, most):
             time.sleep(0.2)
             now = _counts(backend, endpoint)
             if now != seen:
                 emit(f"    instances (current, desired): {now}")
                 seen = now
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-    emit(f"    {sent[0]} requests, {failed[0]} failed, while the fleet grew")
-    return sent[0], failed[0]
+    emit(f"    {load.ok + load.failed} requests, {load.failed} failed, while the fleet grew")
+    return load.ok + load.failed, load.failed

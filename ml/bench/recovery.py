@@ -9,16 +9,14 @@ supervision adds per endpoint: supervisord, the /ping checker and the autoscaler
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import signal
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,47 +28,12 @@ from ml.backends.local.supervise.config import HEALTH_PROGRAM
 from ml.backends.local.supervise.control import Supervisor
 from ml.config import load_config
 from ml.errors import StateError
+from ml.loadgen import KeepAliveClients
 
 REPORT = Path("docs/benchmarks/recovery.md")
 ENDPOINT = "bench-recovery"
 BODY = b"5.1,3.5,1.4,0.2\n"
 LIMIT_S = 60.0
-
-
-@dataclass
-class Client:
-    """One keep-alive client; counts what a user would see fail."""
-
-    port: int
-    ok: int = 0
-    failed: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        while not self._stop.is_set():
-            try:
-                conn.request("POST", "/invocations", body=BODY, headers={"Content-Type": "text/csv"})
-                answer = conn.getresponse()
-                answer.read()
-                good = answer.status == 200
-            except (OSError, http.client.HTTPException):
-                good = False
-                conn.close()
-            self.ok, self.failed = self.ok + good, self.failed + (not good)
-            time.sleep(0.01)
-        conn.close()
-
-    def __enter__(self) -> Client:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +91,8 @@ def _measure(
 ) -> Outcome:
     seconds, failed, sent = [], [], 0
     for _ in range(rounds):
-        with Client(port=port) as client:
+        # A pause keeps the one client from flooding the count while a port is refusing.
+        with KeepAliveClients(port=port, body=BODY, pause_s=0.01) as client:
             time.sleep(0.5)
             before = client.failed
             program, old_pid = breaker(sv)

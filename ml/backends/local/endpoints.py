@@ -168,16 +168,21 @@ class Endpoints:
         )
         state = self.save(state, fleet=(*state.fleet, green))
         self.supervisor(state.name).update(self.programs_of(state))
-        problem = wait_healthy(green, state_of=lambda program: self.state_of(state.name, program))
-        if not problem:
-            try:
-                self.supervisor(state.name).wait_running(green.program_names())
-            except StateError as err:
-                problem = str(err)
+        problem = self.wait_up(state.name, green)
         if problem:
             self.retire(state, green)
             raise JobFailedError(f"model version {version.version} failed its health check: {problem}")
         return green, state
+
+    def wait_up(self, name: str, variant: Variant) -> str | None:
+        """Wait until every instance answers /ping and supervisord counts it started; else why not."""
+        problem = wait_healthy(variant, state_of=lambda program: self.state_of(name, program))
+        if not problem:
+            try:
+                self.supervisor(name).wait_running(variant.program_names())
+            except StateError as err:
+                problem = str(err)
+        return problem
 
     def retire(self, state: EndpointState, variant: Variant) -> EndpointState:
         """Stop a variant (its whole process group) and forget it; its weight must already be gone."""

@@ -15,9 +15,8 @@ import time
 
 from ml.backends.local.endpoint_state import EndpointState
 from ml.backends.local.endpoints import Endpoints
-from ml.backends.local.fleet import Variant, release_instances, resized, wait_healthy
+from ml.backends.local.fleet import Variant, release_instances, resized
 from ml.backends.local.router import Upstream
-from ml.errors import StateError
 
 # nginx's old workers finish in-flight requests after a reload before an instance is stopped.
 DRAIN_S = 0.3
@@ -59,12 +58,7 @@ def _replace(endpoints: Endpoints, state: EndpointState, variant: Variant) -> En
 
 def _grow(endpoints: Endpoints, state: EndpointState, before: Variant, target: Variant) -> str:
     state = _replace(endpoints, state, target)  # recorded before it starts: teardown always finds it
-    problem = wait_healthy(target, state_of=lambda program: endpoints.state_of(state.name, program))
-    if not problem:
-        try:
-            endpoints.supervisor(state.name).wait_running(target.program_names())
-        except StateError as err:
-            problem = str(err)
+    problem = endpoints.wait_up(state.name, target)
     if problem:
         _replace(endpoints, state, before)
         release_instances(target.more[len(before.more) :])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import sys
 import threading
 import time
@@ -54,6 +55,13 @@ class BreakablePrograms:
 
     def identity(self) -> str:
         return self.real.identity()
+
+
+def url_port(url: str) -> int:
+    """The port of an endpoint's local URL (``http://127.0.0.1:PORT``)."""
+    match = re.search(r":(\d+)$", url)
+    assert match, url
+    return int(match.group(1))
 
 
 def make_config(**overrides: Any) -> ProjectConfig:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from local_helpers import Load, Project, add_version, fixture_versions
+from local_helpers import Load, Project, add_version, fixture_versions, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -17,12 +16,6 @@ pytestmark = pytest.mark.slow
 CANARY = BlueGreenPolicy(
     traffic="CANARY", step_percent=25, wait_seconds=1.0, baking_seconds=1.5, error_rate_percent=1.0, p99_latency_ms=60000
 )
-
-
-def _port(url: str) -> int:
-    match = re.search(r":(\d+)$", url)
-    assert match, url
-    return int(match.group(1))
 
 
 @pytest.fixture
@@ -71,7 +64,7 @@ def _assert_connections(load: Load, client: str) -> None:
 def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str, client: str) -> None:
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     blue_dirs = [Path(str(p["folder"])) for p in _variant_pids(trained, endpoint)]
-    with Load(url_port=_port(before.url), client=client) as load:
+    with Load(url_port=url_port(before.url), client=client) as load:
         after = trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=CANARY)
         served_by_green = trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").variant
     assert load.result.failures == []
@@ -96,7 +89,7 @@ def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
     broken = trained.backend.registry.get(break_version("5xx"))  # plain 500s, which nginx retries on blue
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     with (
-        Load(url_port=_port(before.url), client=client) as load,
+        Load(url_port=url_port(before.url), client=client) as load,
         pytest.raises(DeployRolledBackError, match="error-rate alarm") as caught,
     ):
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
@@ -122,7 +115,7 @@ def test_green_whose_ping_fails_never_receives_traffic(
     monkeypatch.setattr("ml.backends.local.fleet.HEALTH_TIMEOUT_S", 2.0)
     broken = trained.backend.registry.get(break_version("ping"))
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
-    with Load(url_port=_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="before any traffic moved"):
+    with Load(url_port=url_port(before.url)) as load, pytest.raises(DeployRolledBackError, match="before any traffic moved"):
         trained.backend.update_endpoint(endpoint_name=endpoint, version=broken.version, policy=CANARY)
     assert load.result.failures == []
     assert set(load.result.variants) == {v["id"] for v in trained.backend.store.get("endpoints", endpoint)["fleet"]}  # type: ignore[index]
@@ -136,7 +129,7 @@ def test_rollback_returns_to_the_previous_version_under_load(trained: Project, e
     )
     trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=quick)
     url = trained.backend.describe_endpoint(endpoint_name=endpoint).url
-    with Load(url_port=_port(url), client=client) as load:
+    with Load(url_port=url_port(url), client=client) as load:
         back = trained.backend.rollback(endpoint_name=endpoint)
     assert load.result.failures == []
     _assert_connections(load, client)

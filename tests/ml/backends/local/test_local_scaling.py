@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from local_helpers import Load, Project, make_backend
+from local_helpers import Load, Project, make_backend, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -48,12 +48,6 @@ def test_cooldowns_hold_the_count_but_desired_says_where_it_goes() -> None:
 def test_a_policy_with_min_above_max_is_refused() -> None:
     with pytest.raises(UserInputError, match="min instances <= max instances"):
         ScalingPolicy(min_instances=3, max_instances=2, target_per_minute=70, window_s=5, scale_out_cooldown_s=0, scale_in_cooldown_s=0)
-
-
-def _port(url: str) -> int:
-    match = re.search(r":(\d+)$", url)
-    assert match, url
-    return int(match.group(1))
 
 
 @pytest.fixture
@@ -128,8 +122,8 @@ def test_a_load_ramp_grows_the_fleet_to_max_and_it_shrinks_back_without_a_failed
     assert _instances(backend, name) == (1, 1)
     url = backend.describe_endpoint(endpoint_name=name).url
     # A paced client (4 requests/s, under the 10/s target) runs throughout: it sees the scale-in too.
-    with Load(url_port=_port(url), connections=1, pause_s=0.25) as paced:
-        with Load(url_port=_port(url), connections=6) as heavy:
+    with Load(url_port=url_port(url), connections=1, pause_s=0.25) as paced:
+        with Load(url_port=url_port(url), connections=6) as heavy:
             grew = _wait(backend, name, 3)
         assert heavy.result.failures == []
         assert grew[0][0] == 1 and grew[-1] == (3, 3), grew
@@ -151,7 +145,7 @@ def test_blue_green_and_rollback_while_scaled_out_lose_nothing(scaled: tuple[Loc
     policy = BlueGreenPolicy(
         traffic="CANARY", step_percent=25, wait_seconds=1.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
     )
-    with Load(url_port=_port(url), connections=8) as load:
+    with Load(url_port=url_port(url), connections=8) as load:
         _wait(backend, name, 3)
         updated = backend.update_endpoint(endpoint_name=name, version=2, policy=policy)
         (green,) = [v for v in updated.variants if v.weight > 0]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
-from local_helpers import Load, Project
+from local_helpers import Load, Project, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -28,12 +28,6 @@ pytestmark = pytest.mark.slow
 BODY = b"5.1,3.5,1.4,0.2\n"
 # The bound on how long requests may fail after a part of the endpoint dies.
 RECOVERY_S = 10.0
-
-
-def _port(url: str) -> int:
-    match = re.search(r":(\d+)$", url)
-    assert match, url
-    return int(match.group(1))
 
 
 @pytest.fixture
@@ -111,7 +105,7 @@ def test_a_killed_model_server_is_restarted_and_describe_shows_it(trained: Proje
     assert any(f"restart: {variant}" in line and "exited unexpectedly" in line for line in seen.health), seen.health
     assert any(line.startswith(f"process {variant}: RUNNING") for line in seen.health), seen.health
     # Once it is back, no request fails.
-    with Load(url_port=_port(seen.url), connections=8) as load:
+    with Load(url_port=url_port(seen.url), connections=8) as load:
         time.sleep(2)
     assert load.result.failures == [] and load.result.ok > 20
 
@@ -150,7 +144,7 @@ def test_killing_green_during_a_canary_step_rolls_back_and_clients_see_nothing(t
             outcome.append(err)
 
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
-    with Load(url_port=_port(before.url), connections=8) as load:
+    with Load(url_port=url_port(before.url), connections=8) as load:
         thread = threading.Thread(target=update)
         thread.start()
         green = _wait_for_canary(trained, endpoint)
@@ -270,10 +264,10 @@ def test_a_port_taken_since_the_reboot_is_named_and_a_new_url_only_on_request(tr
     _reboot(trained, endpoint)
     squatter = socket.socket()
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    squatter.bind(("127.0.0.1", _port(before.url)))
+    squatter.bind(("127.0.0.1", url_port(before.url)))
     squatter.listen()
     try:
-        with pytest.raises(StateError, match=rf"port {_port(before.url)} is now taken by .*--new-url"):
+        with pytest.raises(StateError, match=rf"port {url_port(before.url)} is now taken by .*--new-url"):
             trained.backend.restore()
         assert trained.backend.describe_endpoint(endpoint_name=endpoint).status == "OutOfService"
         lines = trained.backend.restore(new_url=True)
