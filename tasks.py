@@ -471,6 +471,7 @@ ns = Collection(
     test_endpoint,
     rollback,
     describe,
+    restore,
     teardown,
     pipeline,
     lifecycle,

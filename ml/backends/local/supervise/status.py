@@ -7,7 +7,6 @@ variant is down or failing /ping cannot serve, so it is ``OutOfService`` with th
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from ml.backends.local.endpoint_state import EndpointState
@@ -55,8 +54,7 @@ def read(state: EndpointState, supervisor: Supervisor) -> Live:
 
 
 def _line(proc: ProcessState) -> str:
-    up = f", up {time.time() - proc.started:.0f}s" if proc.started else ""
-    return f"process {proc.name}: {proc.state} ({proc.detail}{up})"
+    return f"process {proc.name}: {proc.state} ({proc.detail})"
 
 
 def _why_not_serving(state: EndpointState, procs: dict[str, ProcessState], health: dict[str, object]) -> str:

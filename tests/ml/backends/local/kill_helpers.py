@@ -78,6 +78,14 @@ class Run:
         assert self.proc.stdout is not None
         self.proc.stdout.close()
 
+    def exit_code(self) -> int:
+        """Wait for the run to end, whatever its exit status; its output is in ``lines``."""
+        code = self.proc.wait(timeout=EVENT_TIMEOUT_S)
+        self._reader.join(timeout=30)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return code
+
     def finish(self) -> str:
         code = self.proc.wait(timeout=EVENT_TIMEOUT_S)
         self._reader.join(timeout=30)

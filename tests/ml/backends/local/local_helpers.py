@@ -64,6 +64,14 @@ def url_port(url: str) -> int:
     return int(match.group(1))
 
 
+def recorded_ports(record: Mapping[str, Any] | None) -> set[int]:
+    """Every port an endpoint's record names: the router's URL and each instance of each variant."""
+    if record is None:
+        return set()
+    variants = {int(p) for v in record["fleet"] for p in [v["port"], *(i["port"] for i in v.get("more", []))]}
+    return variants | ({int(record["router"]["port"])} if record.get("router") else set())
+
+
 def make_config(**overrides: Any) -> ProjectConfig:
     return load_config(REPO / "cdktf.json", overrides={**FAST_LOCAL, **overrides})
 

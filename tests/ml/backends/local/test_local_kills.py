@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from kill_helpers import Run, invoke, processes_under, project_processes, scratch_project, set_context, wait_until
 
+from ml.backends.local import procs
 from ml.backends.local.backend import LocalBackend
 from ml.backends.local.layout import Layout
 from ml.config import load_config
@@ -137,3 +138,20 @@ def test_pipeline_with_approve_succeeds_twice_in_a_row(clean: Path) -> None:
     assert f"retired blue (version {first})" in second
     described = _describe(clean)
     assert (described["status"], described["version"], described["previous_versions"]) == ("InService", int(str(first)) + 1, [first])
+
+
+def test_after_a_reboot_the_cli_says_why_and_one_command_restores_the_endpoint(clean: Path) -> None:
+    invoke(clean, "deploy", "--mode", "endpoint", "--version", "1")
+    before = _describe(clean)
+    for proc in procs.processes_under(_endpoint_dir(clean)):
+        proc.kill()  # what a machine restart does to every process of the endpoint
+    wait_until(lambda: not processes_under(_endpoint_dir(clean)), "every process of the endpoint to be gone")
+    failed = Run(clean, "test-endpoint")
+    assert failed.exit_code() == 1
+    assert any("supervisor is down" in line and "invoke restore" in line for line in failed.lines), failed.lines
+    assert _describe(clean)["status"] == "OutOfService"
+    restored = invoke(clean, "restore")
+    assert f"on {before['url']}" in restored, restored
+    after = _describe(clean)
+    assert (after["status"], after["url"], after["version"]) == ("InService", before["url"], 1)
+    assert "predicted" in invoke(clean, "test-endpoint")

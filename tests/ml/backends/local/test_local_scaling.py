@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from local_helpers import Load, Project, make_backend, url_port
+from local_helpers import Load, Project, make_backend, recorded_ports, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -68,8 +68,7 @@ def scaled(trained: Project, request: pytest.FixtureRequest) -> Iterator[tuple[L
     name = f"as-{request.node.name.replace('_', '-')[:40]}"
     backend.deploy_endpoint(endpoint_name=name, version=1)
     yield backend, name
-    record = backend.store.get("endpoints", name) or {"fleet": [], "router": {"port": 0}}
-    ports = [int(p) for v in record["fleet"] for p in [v["port"], *(i["port"] for i in v.get("more", []))]]
+    ports = recorded_ports(backend.store.get("endpoints", name))
     backend.teardown(endpoint_name=name)
     assert procs.processes_under(backend.layout.endpoint_dir(name)) == []
     assert all(free(p) for p in ports)
@@ -101,8 +100,7 @@ def _routed(backend: LocalBackend, name: str) -> set[int]:
 
 def _recorded(backend: LocalBackend, name: str) -> set[int]:
     record = backend.store.get("endpoints", name)
-    assert record is not None
-    return {int(p) for v in record["fleet"] for p in [v["port"], *(i["port"] for i in v.get("more", []))]}
+    return recorded_ports(record) - {url_port(str((record or {})["url"]))}
 
 
 def _wait_line(backend: LocalBackend, name: str, *parts: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
-from local_helpers import Load, Project, url_port
+from local_helpers import Load, Project, recorded_ports, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
@@ -40,7 +40,7 @@ def endpoint(trained: Project, request: pytest.FixtureRequest) -> Iterator[str]:
 
 def _teardown_leaves_nothing(trained: Project, name: str) -> None:
     record = trained.backend.store.get("endpoints", name)
-    ports = [] if record is None else [int(record["router"]["port"]), *(int(v["port"]) for v in record["fleet"])]
+    ports = recorded_ports(record)
     trained.backend.teardown(endpoint_name=name)
     folder = trained.backend.layout.endpoint_dir(name)
     assert procs.processes_under(folder) == [], "teardown left processes of the endpoint running"
