@@ -102,6 +102,12 @@ class AlarmWatch:
                 self._seen.append(attempt)
                 self.total += 1
 
+    def summary(self) -> str:
+        """What the window holds now, for the progress line of an alarm check."""
+        errors = sum(1 for a in self._seen if a.status >= 500)
+        latency = f", p99 {1000.0 * p99([a.seconds for a in self._seen]):.1f} ms" if self._seen else ""
+        return f"{len(self._seen)} requests to the new variant in the last {self._window:g}s, {errors} errors{latency}"
+
     def check(self) -> str | None:
         """Why the alarm is firing now, or None while the variant is healthy (or unjudged)."""
         self._read()

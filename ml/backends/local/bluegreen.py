@@ -20,6 +20,7 @@ from ml.backends.local.endpoints import CLAIM_WAIT_S, Endpoints
 from ml.backends.local.fleet import Variant
 from ml.backends.local.router import Upstream
 from ml.backends.records import Endpoint, ModelVersion
+from ml.backends.rollout import Rollout
 from ml.errors import DeployRolledBackError, JobFailedError, StateError, UserInputError
 
 # nginx's old workers finish their in-flight requests after a reload; give them this long
@@ -65,14 +66,19 @@ def update(
             # The contract: updating to the version already served is a no-op that says so.
             say(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
             return endpoints.public(state)
+        rollout = Rollout(sink=on_event, endpoint=name, version=version.version, blue_version=blue.version)
+        rollout.plan(policy)
         state = endpoints.save(state, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
+        rollout.status(state.status)
         try:
             # Green starts as big as blue is now (autoscaling may have grown it): capacity is kept.
+            rollout.green_starting(f"{blue.count} instance(s)")
             green, state = endpoints.start_green(state, version, instances=blue.count)
         except JobFailedError as err:
             endpoints.save(endpoints.load(name) or state, status="InService", fleet=(blue,), failure_reason=str(err))
+            rollout.rolled_back()
             raise DeployRolledBackError(f"update of {name!r} to version {version.version} stopped before any traffic moved: {err}") from err
-        say(f"green (version {version.version}) is healthy on {green.url}")
+        rollout.green_healthy(f"on ports {', '.join(str(i.port) for i in green.instances)}")
         watch = AlarmWatch(
             log=endpoints.router(name).access_log,
             addrs=green.addrs(),
@@ -85,28 +91,30 @@ def update(
                     state, upstreams=_upstreams(blue, green, percent), weights={blue.id: 100 - percent, green.id: percent}
                 )
                 dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
-                say(f"{percent}% of traffic on version {version.version}; {'baking' if percent >= 100 else 'waiting'} {dwell:g}s")
+                rollout.traffic(percent, dwell_s=dwell)
                 alarm = _watch(watch, green, dwell, lambda: endpoints.down(name, green))
+                rollout.alarm_check(breach=alarm, measured=watch.summary())
                 if alarm:
-                    _roll_back(endpoints, state, blue=blue, green=green, why=alarm)
+                    _roll_back(endpoints, state, rollout, blue=blue, green=green, why=alarm)
                     raise DeployRolledBackError(
                         f"update of {name!r} to version {version.version} was rolled back: {alarm}; version {blue.version} still serves"
                     )
         except DeployRolledBackError:
             raise
         except BaseException as err:
-            _roll_back(endpoints, state, blue=blue, green=green, why=f"interrupted: {err!r}")
+            _roll_back(endpoints, state, rollout, blue=blue, green=green, why=f"interrupted: {err!r}")
             raise
         state = endpoints.shift(state, upstreams=green.upstreams(percent=100), weights={green.id: 100})
         time.sleep(DRAIN_S)
         state = endpoints.retire(state, blue)
-        say(f"retired blue (version {blue.version})")
+        rollout.blue_retired()
         done = endpoints.save(
             state,
             status="InService",
             version=version.version,
             previous_versions=tuple(history(list(state.previous_versions), blue.version)),
         )
+        rollout.status(done.status)
         return endpoints.public(done)
 
 
@@ -125,9 +133,12 @@ def _watch(watch: AlarmWatch, green: Variant, seconds: float, down: Callable[[],
         time.sleep(POLL_S)
 
 
-def _roll_back(endpoints: Endpoints, state: EndpointState, *, blue: Variant, green: Variant, why: str) -> None:
+def _roll_back(endpoints: Endpoints, state: EndpointState, rollout: Rollout, *, blue: Variant, green: Variant, why: str) -> None:
+    rollout.rolling_back(why)
     state = endpoints.save(state, status="RollingBack", failure_reason=why)
+    rollout.status(state.status)
     state = endpoints.shift(state, upstreams=blue.upstreams(percent=100), weights={blue.id: 100})
     time.sleep(DRAIN_S)
     state = endpoints.retire(state, green)
-    endpoints.save(state, status="InService", failure_reason=why)
+    rollout.rolled_back()
+    rollout.status(endpoints.save(state, status="InService", failure_reason=why).status)

@@ -9,11 +9,12 @@ from typing import Any
 
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.rollout import Rollout
 from ml.backends.sagemaker import bluegreen, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
-from ml.backends.sagemaker.naming import transform_owner
+from ml.backends.sagemaker.naming import transform_owner, version_of_config
 from ml.backends.sagemaker.push import push_image
 from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.scaling import Scaling, resource_id
@@ -209,7 +210,8 @@ class SageMakerBackend:
             self._log(f"endpoint {endpoint_name!r} already serves model version {chosen.version}; nothing to update")
             self.state.record_deployment(endpoint_name, chosen.version)
             return self._record(current)
-        self._log(f"blue/green update of {endpoint_name} to version {chosen.version} ({policy.traffic})")
+        blue = version_of_config(str(current.get("EndpointConfigName", "")))
+        rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue)
         with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
             final = bluegreen.run_update(
                 self.hosting,
@@ -218,6 +220,7 @@ class SageMakerBackend:
                 policy=policy,
                 alarm_names=self.outputs.alarm_names if alarms else (),
                 sagemaker=self.clients.sagemaker,
+                rollout=rollout,
             )
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)

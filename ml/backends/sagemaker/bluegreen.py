@@ -12,6 +12,7 @@ from typing import Any
 
 from ml.aws_limits import MAX_SHIFT_PERCENT
 from ml.backends.base import BlueGreenPolicy
+from ml.backends.rollout import Rollout
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.hosting import Hosting
 from ml.backends.sagemaker.naming import version_of_config
@@ -67,16 +68,28 @@ def run_update(
     policy: BlueGreenPolicy,
     alarm_names: Sequence[str],
     sagemaker: Any,
+    rollout: Rollout,
 ) -> dict[str, Any]:
-    """UpdateEndpoint, wait for it to settle, and fail loudly unless ``config_name`` now serves."""
+    """UpdateEndpoint, wait for it to settle (saying what SageMaker does as it polls), and fail
+    loudly unless ``config_name`` now serves."""
+    rollout.plan(policy)
     deployment = deployment_config(policy, alarm_names)
     timeout = int(deployment["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"])
     with aws_call(service="sagemaker", action=f"updating endpoint {endpoint_name} to {config_name}"):
         sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, DeploymentConfig=deployment)
     # SageMaker gives up at MaximumExecutionTimeout and then rolls back; allow time for that too.
     deadline = Deadline(seconds=timeout + PROVISION_SECONDS, poll_seconds=30.0)
-    final = hosting.wait_settled(endpoint_name, deadline=deadline, what=f"blue/green update of endpoint {endpoint_name}")
-    return verify_update(final, endpoint_name=endpoint_name, intended=config_name, alarm_names=alarm_names)
+    final = hosting.wait_settled(
+        endpoint_name, deadline=deadline, what=f"blue/green update of endpoint {endpoint_name}", on_described=rollout.described
+    )
+    try:
+        done = verify_update(final, endpoint_name=endpoint_name, intended=config_name, alarm_names=alarm_names)
+    except DeployRolledBackError as err:
+        rollout.rolling_back(str(final.get("FailureReason") or err))
+        rollout.rolled_back()
+        raise
+    rollout.blue_retired()
+    return done
 
 
 def verify_update(final: dict[str, Any], *, endpoint_name: str, intended: str, alarm_names: Sequence[str]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ belongs to, so a re-run finds it and teardown deletes exactly what this project 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -119,11 +119,17 @@ class Hosting:
                     return None
                 raise
 
-    def wait_settled(self, endpoint_name: str, *, deadline: Deadline, what: str) -> dict[str, Any]:
-        """Wait until the endpoint leaves every transitional status."""
+    def wait_settled(
+        self, endpoint_name: str, *, deadline: Deadline, what: str, on_described: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
+        """Wait until the endpoint leaves every transitional status; ``on_described`` sees every poll's answer
+        (a blue/green update's progress), else each status change is logged."""
         seen: list[str] = []
 
         def progress(described: dict[str, Any]) -> None:
+            if on_described is not None:
+                on_described(described)
+                return
             status = described["EndpointStatus"]
             if not seen or seen[-1] != status:
                 self._log(f"endpoint {endpoint_name}: {status}")

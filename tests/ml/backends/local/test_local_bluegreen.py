@@ -61,7 +61,11 @@ def _assert_connections(load: Load, client: str) -> None:
 
 
 @CLIENTS
-def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(trained: Project, endpoint: str, client: str) -> None:
+def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(
+    trained: Project, endpoint: str, client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(trained.backend, "_on_event", events.append)
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
     blue_dirs = [Path(str(p["folder"])) for p in _variant_pids(trained, endpoint)]
     with Load(url_port=url_port(before.url), client=client) as load:
@@ -76,6 +80,20 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(tra
     # Both fleets took traffic during the canary, and blue is gone only now that baking is over.
     assert any(v.startswith("v1-") for v in load.result.variants)
     assert any(v.startswith("v2-") for v in load.result.variants)
+    # Its progress was said as it happened, step by step, in the shared vocabulary (ml/backends/rollout.py).
+    expected = [
+        f"blue/green update of {endpoint} from version 1 to 2: CANARY (25%, 100%)",
+        f"endpoint {endpoint}: Updating",
+        "green (version 2): starting",
+        "green (version 2) is healthy",
+        "25% of traffic on version 2; waiting 1s",
+        "alarm check: ok (",
+        "100% of traffic on version 2; baking 1.5s",
+        "alarm check: ok (",
+        "retired blue (version 1); version 2 serves all traffic",
+        f"endpoint {endpoint}: InService",
+    ]
+    assert len(events) == len(expected) and all(e.startswith(x) for e, x in zip(events, expected, strict=True)), events
     # Blue's processes are gone from the process table (supervisord stopped its whole group).
     assert blue_dirs and all(procs.processes_under(d) == [] for d in blue_dirs)
 
@@ -103,6 +121,14 @@ def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
     # The alarm fired during the canary step, before green ever had all the traffic ...
     assert any(f"25% of traffic on version {broken.version}" in e for e in events), events
     assert not any(e.startswith("100% of traffic") for e in events), events
+    assert [e.split(":")[0] for e in events if e.startswith(("alarm check", "rolling back", "rolled back"))] == [
+        "alarm check",
+        "rolling back to version 1",
+        "rolled back",
+    ], events
+    assert any(e.startswith("alarm check: BREACHED: error-rate alarm") for e in events), events
+    statuses = [e for e in events if e.startswith(f"endpoint {endpoint}: ")]
+    assert statuses == [f"endpoint {endpoint}: {s}" for s in ("Updating", "RollingBack", "InService")], events
     # ... and green's processes are gone from the process table, not only from the record.
     greens = list(trained.backend.layout.endpoint_dir(endpoint).glob(f"variants/v{broken.version}-*"))
     assert greens and all(procs.processes_under(d) == [] for d in greens)

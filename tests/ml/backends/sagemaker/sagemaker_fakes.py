@@ -6,6 +6,7 @@ still go through botocore's parameter validation and moto's resource store.
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -131,7 +132,9 @@ class TransformStatusFake(_Delegating):
 class EndpointFake(_Delegating):
     """Endpoints as SageMaker runs them. CreateEndpoint: Creating, then InService, or Failed with a
     FailureReason (``create_outcome``). UpdateEndpoint: Updating, then InService on the new config,
-    or RollingBack and InService on the old one, or Failed, or stuck Updating (for deadlines).
+    or RollingBack and InService on the old one, or Failed, or stuck Updating (for deadlines). While
+    a blue/green update runs, PendingDeploymentSummary shows the green fleet's VariantStatus going
+    Creating, ActivatingTraffic (its weight rising), Baking, as DescribeEndpoint reports it.
     DeleteEndpoint: Deleting, then gone."""
 
     def __init__(self, real: Any) -> None:
@@ -142,21 +145,25 @@ class EndpointFake(_Delegating):
         self.outcome = "success"  # success | rollback | stuck | failed
         self.create_outcome = "success"  # success | failed
         self.create_reason = "The primary container for production variant AllTraffic did not pass the ping health check."
-        self._steps: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        self._steps: dict[str, list[tuple[str, str, str, dict[str, Any] | None]]] = defaultdict(list)
         self._deleting: dict[str, dict[str, Any]] = {}
 
     def script(self, name: str, statuses: Iterable[str]) -> None:
         """The next describes report ``statuses`` (the last repeats) on the config it runs now."""
         config = self.config_of.get(name) or self.real.describe_endpoint(EndpointName=name)["EndpointConfigName"]
-        self._steps[name] = [(status, config, "") for status in statuses]
+        self._steps[name] = [(status, config, "", None) for status in statuses]
 
     def create_endpoint(self, **request: Any) -> Any:
         reply = self.real.create_endpoint(**request)
         name, config = request["EndpointName"], request["EndpointConfigName"]
         if self.create_outcome == "failed":
-            self._steps[name] = [("Creating", config, ""), ("Creating", config, ""), ("Failed", config, self.create_reason)]
+            self._steps[name] = [
+                ("Creating", config, "", None),
+                ("Creating", config, "", None),
+                ("Failed", config, self.create_reason, None),
+            ]
         else:
-            self._steps[name] = [("Creating", config, ""), ("InService", config, "")]
+            self._steps[name] = [("Creating", config, "", None), ("InService", config, "", None)]
         self.config_of.pop(name, None)
         return reply
 
@@ -179,14 +186,21 @@ class EndpointFake(_Delegating):
         self.updates.append(request)
         old = self.config_of.get(name) or self.real.describe_endpoint(EndpointName=name)["EndpointConfigName"]
         reason = "Alarm scikit-byo-endpoint-5xx in ALARM during baking; rolled back"
+        creating, shifting, baking = (_pending(new, "Creating", 0.0), _pending(new, "ActivatingTraffic", 0.5), _pending(new, "Baking", 1.0))
         if self.outcome == "success":
-            steps = [("Updating", old, ""), ("Updating", old, ""), ("InService", new, "")]
+            steps = [
+                ("Updating", old, "", creating),
+                ("Updating", old, "", shifting),
+                ("Updating", old, "", baking),
+                ("InService", new, "", None),
+            ]
         elif self.outcome == "rollback":
-            steps = [("Updating", old, ""), ("RollingBack", old, reason), ("InService", old, reason)]
+            steps = [("Updating", old, "", creating), ("Updating", old, "", shifting), ("RollingBack", old, reason, None)]
+            steps.append(("InService", old, reason, None))
         elif self.outcome == "failed":
-            steps = [("Updating", old, ""), ("Failed", old, "Image could not be pulled")]
+            steps = [("Updating", old, "", creating), ("Failed", old, "Image could not be pulled", None)]
         else:
-            steps = [("Updating", old, "")]
+            steps = [("Updating", old, "", creating)]
         self._steps[name] = steps
         self.config_of[name] = old
         return {"EndpointArn": f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{name}"}
@@ -198,14 +212,30 @@ class EndpointFake(_Delegating):
         described = dict(self.real.describe_endpoint(**kwargs))
         steps = self._steps.get(name)
         if steps:
-            status, config, reason = steps.pop(0) if len(steps) > 1 else steps[0]
+            status, config, reason, pending = steps.pop(0) if len(steps) > 1 else steps[0]
             self.config_of[name] = config
             described.update({"EndpointStatus": status, "EndpointConfigName": config})
             if reason:
                 described["FailureReason"] = reason
+            if pending:
+                described["PendingDeploymentSummary"] = pending
         elif name in self.config_of:
             described["EndpointConfigName"] = self.config_of[name]
         return described
+
+
+def _pending(config: str, status: str, weight: float) -> dict[str, Any]:
+    """DescribeEndpoint's PendingDeploymentSummary for the green fleet of ``config``."""
+    started = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    variant = {
+        "VariantName": "AllTraffic",
+        "CurrentWeight": weight,
+        "DesiredWeight": 1.0,
+        "CurrentInstanceCount": 0 if status == "Creating" else 2,
+        "DesiredInstanceCount": 2,
+        "VariantStatus": [{"Status": status, "StatusMessage": f"{status} the new fleet", "StartTime": started}],
+    }
+    return {"EndpointConfigName": config, "ProductionVariants": [variant], "StartTime": started}
 
 
 def record_calls(client: Any, operation: str) -> list[dict[str, Any]]:

@@ -102,11 +102,36 @@ def test_update_is_blue_green_with_same_variant_and_alarm_rollback(backend: Sage
     assert endpoint.status == "InService" and endpoint.version == v2
 
 
+def test_an_update_says_what_sagemaker_does_as_it_polls(backend: SageMakerBackend) -> None:
+    v1, v2, _old = _two_deployed(backend)
+    lines: list[str] = []
+    backend.on_log = lines.append
+    backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    said = [line for line in lines if not line.startswith(("created ", "autoscaling "))]
+    assert said[0].startswith(f"blue/green update of scikit-byo-endpoint from version {v1} to {v2}: CANARY (50%, 100%)")
+    assert said[1:] == [
+        "endpoint scikit-byo-endpoint: Updating",
+        f"blue fleet (version {v1}): serving; weight 1 -> 1, instances 2 -> 2",
+        f"green fleet (version {v2}): Creating (Creating the new fleet); weight 0 -> 1, instances 0 -> 2",
+        f"green fleet (version {v2}): ActivatingTraffic (ActivatingTraffic the new fleet); weight 0.5 -> 1, instances 2 -> 2",
+        f"green fleet (version {v2}): Baking (Baking the new fleet); weight 1 -> 1, instances 2 -> 2",
+        "endpoint scikit-byo-endpoint: InService",
+        f"retired blue (version {v1}); version {v2} serves all traffic",
+    ], lines
+
+
 def test_rolled_back_update_fails_loudly(backend: SageMakerBackend, sm: Any) -> None:
     v1, _v2, old_config = _two_deployed(backend)
     sm.outcome = "rollback"
+    lines: list[str] = []
+    backend.on_log = lines.append
     with pytest.raises(DeployRolledBackError, match="rolled back") as rolled:
         backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert "endpoint scikit-byo-endpoint: RollingBack" in lines
+    assert lines[-2:] == [
+        f"rolling back to version {v1}: Alarm scikit-byo-endpoint-5xx in ALARM during baking; rolled back",
+        f"rolled back: version {v1} serves all traffic; green (version {_v2}) stopped",
+    ]
     assert old_config in str(rolled.value)
     assert f"model version {v1}" in str(rolled.value)
     assert backend.describe_endpoint(endpoint_name="scikit-byo-endpoint").version == v1
