@@ -421,14 +421,16 @@ def outputs(c: Context) -> None:
 
 @task(
     help={
-        "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory) or monitor (time, memory on captured rows)",
+        "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory), monitor (time, memory on captured rows), "
+        "recovery (a supervised endpoint healing, supervision's memory) or capacity (concurrent clients one endpoint holds)",
         "rows": "transform or monitor rows (default 1,000,000)",
-        "rounds": "serving: rounds per cell, the median is reported (default 3)",
-        "quick": "serving: one 2 s round per cell, for development (about 3 minutes instead of 13)",
+        "rounds": "serving: rounds per cell, the median is reported (default 3); recovery: failures per kind",
+        "quick": "serving: one 2 s round per cell (about 3 minutes instead of 13); recovery: one round; capacity: 2 s steps",
+        "clients": "capacity: the client counts to step through, rising (default 64,256,1000,2000,4000)",
     }
 )
 @_user_errors
-def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: int = 3, quick: bool = False) -> None:
+def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: int = 3, quick: bool = False, clients: str = "") -> None:
     """Run a benchmark and print its table (also written under docs/benchmarks/)."""
     if target == "serving":
         from ml.bench.serving import run_serving_bench
@@ -446,8 +448,13 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
         from ml.bench.recovery import run_recovery_bench
 
         print(run_recovery_bench(root=ROOT, rounds=1 if quick else rounds), end="")
+    elif target == "capacity":
+        from ml.bench.capacity import STEPS, run_capacity_bench
+
+        steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
+        print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")
     else:
-        raise Exit(f"error: --target must be serving, transform, monitor or recovery, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform, monitor, recovery or capacity, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})

@@ -36,10 +36,15 @@ NGINX = "/usr/sbin/nginx"
 GENERATION_PATH = "/__byoc/generation"
 LOG_FORMAT = '$msec $status $request_time "$upstream_addr" "$upstream_status" "$upstream_response_time" "$request_uri"'
 _TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-WORKER_CONNECTIONS = 4096
+WORKER_CONNECTIONS = 8192
 RLIMIT_NOFILE = 16384
 BACKLOG = 4096
+# Concurrent client connections the front proxies; each takes a second connection to the back.
+# Beyond it a client gets an immediate 503 with Retry-After (one connection, no upstream), so up
+# to WORKER_CONNECTIONS - MAX_CLIENTS more clients are answered rather than reset.
+MAX_CLIENTS = 3000
 UNAVAILABLE = "no model variant of this endpoint can answer right now (restarting or replaced); retry shortly"
+BUSY = "this endpoint is at capacity ({max_clients} concurrent clients); retry shortly"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,10 +88,13 @@ _FRONT_PROXY = """      proxy_pass http://byoc_back;
       proxy_connect_timeout 2s;
       proxy_read_timeout 90s;
       error_page 502 504 =503 @unavailable;
+      error_page 503 @busy;
 """
 
 
-def render_front_conf(*, prefix: Path, port: int, back_port: int, capture: CaptureConf | None = None) -> str:
+def render_front_conf(
+    *, prefix: Path, port: int, back_port: int, capture: CaptureConf | None = None, max_clients: int = MAX_CLIENTS
+) -> str:
     """The front: the endpoint's URL. It never reloads, so clients may keep their connections.
 
     With ``capture``, ``/invocations`` (and only it, as on SageMaker) is sampled and recorded.
@@ -101,6 +109,7 @@ http {{
   keepalive_requests 100000;
   client_max_body_size 100m;
   client_body_buffer_size 1m;
+  limit_conn_zone $server_port zone=byoc_clients:1m;
 {capture.http_lines() if capture else ""}  upstream byoc_back {{
     # max_fails=0: the back is never marked down; a reload is not a failure.
     server 127.0.0.1:{back_port} max_fails=0;
@@ -109,6 +118,8 @@ http {{
   }}
   server {{
     listen 127.0.0.1:{port} backlog={BACKLOG};
+    limit_conn byoc_clients {max_clients};
+    limit_conn_status 503;
 {capture.server_lines() if capture else ""}    location / {{
 {_FRONT_PROXY}    }}
     location = /invocations {{
@@ -117,6 +128,11 @@ http {{
       default_type text/plain;
       add_header Retry-After 1 always;
       return 503 "{UNAVAILABLE}\\n";
+    }}
+    location @busy {{
+      default_type text/plain;
+      add_header Retry-After 1 always;
+      return 503 "{BUSY.format(max_clients=max_clients)}\\n";
     }}
   }}
 }}
@@ -198,9 +214,10 @@ class RouterProcess:
 
 
 class Router:
-    def __init__(self, *, prefix: Path, capture: CaptureConf | None = None) -> None:
+    def __init__(self, *, prefix: Path, capture: CaptureConf | None = None, max_clients: int = MAX_CLIENTS) -> None:
         self.prefix = prefix
         self.capture = capture
+        self.max_clients = max_clients
 
     @property
     def conf(self) -> Path:
@@ -223,7 +240,10 @@ class Router:
         if port is not None:
             if self.capture is not None:  # nginx logs below it only once it exists
                 self.capture.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.front_conf, render_front_conf(prefix=self.prefix, port=port, back_port=back_port, capture=self.capture))
+            atomic_write_text(
+                self.front_conf,
+                render_front_conf(prefix=self.prefix, port=port, back_port=back_port, capture=self.capture, max_clients=self.max_clients),
+            )
         atomic_write_text(self.conf, render_conf(prefix=self.prefix, back_port=back_port, upstreams=upstreams, generation=generation))
 
     def processes(self) -> list[RouterProcess]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import http.client
 import re
 import resource
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -120,6 +122,30 @@ def test_no_variant_to_answer_is_a_503_that_says_so(tmp_path: Path) -> None:
         Router.stop(record)
     assert answer.status == 503
     assert "no model variant of this endpoint can answer" in body
+    assert answer.getheader("Retry-After") == "1"
+
+
+def test_beyond_its_client_limit_the_router_answers_503_at_once(tmp_path: Path, upstream: tuple[int, list[int]]) -> None:
+    found = Router(prefix=tmp_path / "router", max_clients=1)
+    record = found.start(port=procs.free_port(), upstreams=[Upstream(name="v1-test", port=upstream[0], weight=100)])
+    port = int(record["port"])
+    holder = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        # A request in progress (its body not sent yet) holds the one client slot.
+        holder.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 10\r\n\r\n")
+        time.sleep(0.3)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/invocations", body=b"1\n")
+        answer = conn.getresponse()
+        body = answer.read().decode()
+        conn.close()
+        holder.sendall(b"5.1,3.5,1\n")  # the held request completes normally
+        assert holder.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        holder.close()
+        Router.stop(record)
+    assert answer.status == 503
+    assert "this endpoint is at capacity (1 concurrent clients)" in body
     assert answer.getheader("Retry-After") == "1"
 
 
