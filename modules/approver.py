@@ -22,6 +22,16 @@ PIN_IMAGES = ["ecr:BatchGetImage", "ecr:PutImage"]
 UNPIN_IMAGES = ["ecr:BatchDeleteImage"]
 
 
+def model_packages_arn(config: ProjectConfig, facts: AccountFacts) -> str:
+    """Every version of the project's group (a model package ARN names its group in lower case)."""
+    return facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")
+
+
+def read_registry(config: ProjectConfig, facts: AccountFacts) -> Statement:
+    """DescribeModelPackage on the group's versions: what deploy and the monitor need to read one."""
+    return Statement(sid="ReadRegistry", actions=["sagemaker:DescribeModelPackage"], resources=[model_packages_arn(config, facts)])
+
+
 class ApproverPolicy(Construct):
     """Read and decide on this group's versions, and (un)pin their images in this repository."""
 
@@ -29,7 +39,7 @@ class ApproverPolicy(Construct):
         self, scope: Construct, id_: str, *, config: ProjectConfig, facts: AccountFacts, group_arn: str, ecr_repository_arn: str
     ) -> None:
         super().__init__(scope, id_)
-        packages = facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")
+        packages = model_packages_arn(config, facts)
         statements = [
             LIST_MODEL_PACKAGES,
             Statement(

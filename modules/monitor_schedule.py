@@ -21,7 +21,7 @@ from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from ml.config import MONITOR_REPORTS_PREFIX, ProjectConfig
-from modules.approver import LIST_MODEL_PACKAGES
+from modules.approver import LIST_MODEL_PACKAGES, read_registry
 from modules.build_project import BuildProject, read_buildspec, role_name
 from modules.kms import EncryptionKey
 from modules.policy import AccountFacts, Statement, assume_role_document, policy_document
@@ -40,11 +40,7 @@ def monitor_statements(*, config: ProjectConfig, facts: AccountFacts, datalake_a
             resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
         ),
         LIST_MODEL_PACKAGES,
-        Statement(
-            sid="ReadRegistry",
-            actions=["sagemaker:DescribeModelPackage"],
-            resources=[facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")],
-        ),
+        read_registry(config, facts),
         Statement(
             sid="ListCapture",
             actions=["s3:ListBucket"],

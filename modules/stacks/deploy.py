@@ -9,7 +9,7 @@ from constructs import Construct
 
 from ml.config import ProjectConfig, candidate_report_key
 from modules.alarms import EndpointAlarms
-from modules.approver import LIST_MODEL_PACKAGES
+from modules.approver import LIST_MODEL_PACKAGES, read_registry
 from modules.build_project import BuildProject, read_buildspec
 from modules.monitor_schedule import MonitorSchedule
 from modules.notifications import EmailTopic
@@ -174,11 +174,7 @@ class DeployPipelineStack(PipelineStack):
                     ],
                     resources=[facts.arn("sagemaker", f"transform-job/{project}*")],
                 ),
-                Statement(
-                    sid="ReadRegistry",
-                    actions=["sagemaker:DescribeModelPackage"],
-                    resources=[facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")],
-                ),
+                read_registry(config, facts),
                 LIST_MODEL_PACKAGES,
                 # Teardown finds this endpoint's configs and models, and the transform jobs still
                 # using a model, by listing; these List actions have no resource-level permissions.

@@ -9,7 +9,7 @@ from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPacka
 from constructs import Construct
 
 from ml.config import TRAINING_DATA_KEY, ProjectConfig
-from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy
+from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy, model_packages_arn
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
 from modules.policy import Statement
@@ -58,7 +58,7 @@ class TrainPipelineStack(PipelineStack):
         )
         self.source = SourceRepository(self, "train-source", config=config, name=config.train_repo, branch=config.train_branch)
         facts = self.facts
-        packages = facts.arn("sagemaker", f"model-package/{config.model_package_group.lower()}/*")
+        packages = model_packages_arn(config, facts)
         self.build = BuildProject(
             self,
             "train",
