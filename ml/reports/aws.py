@@ -19,19 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from ml.backends.records import ModelVersion
+from ml.backends.sagemaker import metadata
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.metadata import decode, encode
 from ml.backends.sagemaker.training import split_s3_uri
 from ml.config import CANDIDATE_REPORT, REPORTS_PREFIX, candidate_report_key
-from ml.errors import NotFoundError, UserInputError
+from ml.errors import NotFoundError, StateError, UserInputError
 from ml.reports.baseline import summarize
-from ml.reports.folder import ReportFiles, write_report
+from ml.reports.folder import INDEX, ReportFiles, write_report
 from ml.reports.page import Scored
 from ml.reports.predict import evaluate
 from ml.reports.scores import score
 
-REPORT_PROPERTY = "report"  # the model package's CustomerMetadataProperties key for the report URI
+REPORT_PROPERTY = metadata.REPORT  # the model package's CustomerMetadataProperties key for the report URI
 _TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png", ".json": "application/json"}
 
 
@@ -68,11 +69,15 @@ def _upload(s3: Any, files: ReportFiles, bucket: str, prefix: str) -> str:
     return f"s3://{bucket}/{prefix}{files.index.name}"
 
 
-def _record_uri(sagemaker: Any, version: ModelVersion, uri: str) -> None:
+def _properties_with(sagemaker: Any, version: ModelVersion, uri: str) -> dict[str, str]:
+    """The package's properties with the report's URI, checked against SageMaker's limits first."""
     with aws_call(service="sagemaker", action=f"reading model version {version.version}"):
         package = sagemaker.describe_model_package(ModelPackageName=version.arn)
     properties = dict(package.get("CustomerMetadataProperties") or {})
-    properties[encode(REPORT_PROPERTY)] = encode(uri)
+    return metadata.with_property(properties, REPORT_PROPERTY, uri, owner=f"model version {version.version}")
+
+
+def _record_uri(sagemaker: Any, version: ModelVersion, properties: dict[str, str]) -> None:
     # The whole set, so the request means the same whether a service merges the properties (AWS)
     # or replaces them. No ModelApprovalStatus: the train role may not set one (modules/stacks/train.py).
     with aws_call(service="sagemaker", action=f"recording the report of model version {version.version}"):
@@ -95,6 +100,8 @@ def publish_report(backend: SageMakerBackend, *, version: int) -> str:
         serving_number = None
     serving = backend.registry.get(serving_number) if serving_number and serving_number != version else None
     s3, bucket, group = backend.clients.s3, backend.outputs.datalake_bucket, candidate.group
+    uri = f"s3://{bucket}/{report_prefix(group, f'{version:06d}')}{INDEX}"
+    properties = _properties_with(backend.clients.sagemaker, candidate, uri)  # fails before anything is uploaded
     with tempfile.TemporaryDirectory(prefix="byoc-report-") as tmp:
         work = Path(tmp)
         data = _download(s3, candidate.lineage.data_uri, work / "data.csv")
@@ -110,7 +117,9 @@ def publish_report(backend: SageMakerBackend, *, version: int) -> str:
             baseline=summarize(work / f"model-{candidate.version}"),
             data=candidate.lineage.data_uri,
         )
-        uri = _upload(s3, files, bucket, report_prefix(group, f"{version:06d}"))
+        uploaded = _upload(s3, files, bucket, report_prefix(group, f"{version:06d}"))
         _upload(s3, files, bucket, report_prefix(group, CANDIDATE_REPORT))
-    _record_uri(backend.clients.sagemaker, candidate, uri)
+    if uploaded != uri:
+        raise StateError(f"the report was uploaded to {uploaded}, not {uri} as recorded; report this as a bug")
+    _record_uri(backend.clients.sagemaker, candidate, properties)
     return uri

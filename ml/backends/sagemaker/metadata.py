@@ -17,12 +17,17 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from ml.errors import UserInputError
+
 MAX_ENTRIES = 50
 MAX_KEY = 128
 MAX_VALUE = 256
 HP_PREFIX = "hp."
 METRIC_PREFIX = "metric."
 OMITTED = "omitted"
+REPORT = "report"  # the training report's URI, added after registration (ml/reports/aws.py)
+# Keys written after registration: registration leaves room for them under MAX_ENTRIES.
+RESERVED_KEYS = (REPORT,)
 _SAFE = frozenset(string.ascii_letters + string.digits + " _.:/+-@")
 _ESCAPED = re.compile(r"(?:=[0-9A-F]{2})+")
 
@@ -47,13 +52,27 @@ def encode_properties(fields: Mapping[str, str], *, hyperparameters: Mapping[str
         key, encoded = encode(name), encode(value)
         if not value:
             continue  # values must be at least one character; an empty one says nothing
-        if len(key) > MAX_KEY or len(encoded) > MAX_VALUE or len(props) >= MAX_ENTRIES - 1:
+        if len(key) > MAX_KEY or len(encoded) > MAX_VALUE or len(props) >= MAX_ENTRIES - 1 - len(RESERVED_KEYS):
             omitted += 1
             continue
         props[key] = encoded
     if omitted:
         props[OMITTED] = str(omitted)
     return props
+
+
+def with_property(props: Mapping[str, str], name: str, value: str, *, owner: str) -> dict[str, str]:
+    """``props`` plus one entry (escaped); a clear error, before any call, if that passes the API's 50."""
+    updated = {**props, encode(name): encode(value)}
+    if len(updated) > MAX_ENTRIES:
+        raise UserInputError(
+            f"{owner} already has {len(props)} CustomerMetadataProperties, SageMaker's limit is {MAX_ENTRIES}, so {name!r} "
+            "cannot be added; remove some (UpdateModelPackage with CustomerMetadataPropertiesToRemove) or register the "
+            "version again (registration leaves room for it)"
+        )
+    if len(encode(value)) > MAX_VALUE:
+        raise UserInputError(f"{name!r} of {owner} is longer than SageMaker's {MAX_VALUE} characters once escaped: {value[:80]}...")
+    return updated
 
 
 def decode_properties(props: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, float]]:

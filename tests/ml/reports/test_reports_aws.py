@@ -117,3 +117,18 @@ def test_a_version_without_metrics_is_refused_before_anything_is_written(registe
         publish_report(backend, version=version.version)
     listed = backend.clients.s3.list_objects_v2(Bucket=backend.outputs.datalake_bucket, Prefix="reports/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_package_with_no_room_for_the_report_is_refused_before_anything_is_written(registered: tuple[object, ModelVersion]) -> None:
+    backend, version = registered
+    assert isinstance(backend, _world().SageMakerBackend)
+    sm = backend.clients.sagemaker
+    package = sm.describe_model_package(ModelPackageName=version.arn)
+    full = {**package["CustomerMetadataProperties"]}
+    full.update({f"extra.{i}": "x" for i in range(50 - len(full))})
+    sm.update_model_package(ModelPackageArn=version.arn, ModelApprovalStatus="PendingManualApproval", CustomerMetadataProperties=full)
+    with pytest.raises(UserInputError, match=f"model version {version.version} already has 50 CustomerMetadataProperties"):
+        publish_report(backend, version=version.version)
+    listed = backend.clients.s3.list_objects_v2(Bucket=backend.outputs.datalake_bucket, Prefix="reports/")
+    assert listed.get("KeyCount", 0) == 0
+    assert report_uri(sm.describe_model_package(ModelPackageName=version.arn)) == ""

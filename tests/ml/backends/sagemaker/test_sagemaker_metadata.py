@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import botocore.session
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ml.awscheck.requests import check_request
 from ml.backends.sagemaker import metadata
 from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.errors import UserInputError
 
 _CREATE = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateModelPackage")
 
@@ -43,10 +45,12 @@ def test_what_cannot_fit_is_counted_not_truncated() -> None:
     many = {f"p{i:02d}": str(i) for i in range(60)}
     props = metadata.encode_properties({"training_job": "job-1", "huge": "x" * 300}, hyperparameters=many, metrics={})
     assert _accepted(props)
-    assert len(props) == metadata.MAX_ENTRIES
+    # Full, less the room kept for what is added later (the report's URI): it always fits.
+    assert len(props) == metadata.MAX_ENTRIES - len(metadata.RESERVED_KEYS)
+    assert _accepted(metadata.with_property(props, metadata.REPORT, "s3://lake/reports/g/000001/index.html", owner="v1"))
     assert "huge" not in props  # never cut short: a truncated value would lie
     lineage, _ = metadata.decode_properties(props)
-    assert lineage["omitted"] == str(1 + 60 - 48)
+    assert lineage["omitted"] == str(1 + 60 - 47)
     assert lineage["training_job"] == "job-1"  # the complete record stays findable
 
 
@@ -57,3 +61,10 @@ def test_registered_version_lists_its_hyperparameters(backend: SageMakerBackend,
     assert listed.lineage.hyperparameters == {"max_depth": "4", "max_leaf_nodes": "5", "random_state": "0", "criterion": "gini,entropy"}
     assert listed.lineage.hyperparameters == version.lineage.hyperparameters == job.hyperparameters
     assert listed.training_job == job.name
+
+
+def test_a_property_past_the_api_limit_is_refused_with_the_fix() -> None:
+    full = {f"k{i}": "v" for i in range(metadata.MAX_ENTRIES)}
+    with pytest.raises(UserInputError, match="already has 50 CustomerMetadataProperties.*CustomerMetadataPropertiesToRemove"):
+        metadata.with_property(full, metadata.REPORT, "s3://lake/x", owner="model version 3")
+    assert metadata.with_property(full, "k0", "replaced", owner="v")["k0"] == "replaced"  # replacing needs no room
