@@ -422,7 +422,8 @@ def outputs(c: Context) -> None:
 @task(
     help={
         "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory), monitor (time, memory on captured rows), "
-        "recovery (a supervised endpoint healing, supervision's memory) or capacity (concurrent clients one endpoint holds)",
+        "capture (data capture's cost behind the router), recovery (a supervised endpoint healing, supervision's memory) "
+        "or capacity (concurrent clients one endpoint holds)",
         "rows": "transform or monitor rows (default 1,000,000)",
         "rounds": "serving: rounds per cell, the median is reported (default 3); recovery: failures per kind",
         "quick": "serving: one 2 s round per cell (about 3 minutes instead of 13); recovery: one round; capacity: 2 s steps",
@@ -435,7 +436,7 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
     if target == "serving":
         from ml.bench.serving import run_serving_bench
 
-        print(run_serving_bench(root=ROOT, repeats=1 if quick else rounds, duration_s=2 if quick else 5)["markdown"])
+        print(run_serving_bench(root=ROOT, repeats=1 if quick else rounds, duration_s=2 if quick else 5, capture_cost=True)["markdown"])
     elif target == "transform":
         from ml.bench.transform import run_transform_bench
 
@@ -444,6 +445,10 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
         from ml.bench.monitor import run_monitor_bench
 
         print(run_monitor_bench(root=ROOT, rows=rows), end="")
+    elif target == "capture":
+        from ml.bench.capture_cost import run_capture_cost
+
+        print(run_capture_cost(root=ROOT, duration_s=2 if quick else 5, rounds=1 if quick else rounds), end="")
     elif target == "recovery":
         from ml.bench.recovery import run_recovery_bench
 
@@ -454,7 +459,7 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
         steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
         print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")
     else:
-        raise Exit(f"error: --target must be serving, transform, monitor, recovery or capacity, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery or capacity, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})

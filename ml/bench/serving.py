@@ -91,7 +91,7 @@ def _python_env(root: Path, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-def _train_sample(root: Path, base_dir: Path) -> None:
+def train_sample(root: Path, base_dir: Path) -> None:
     write_iris_csv(base_dir / "input" / "data" / "training" / "iris.csv")
     result = subprocess.run(
         [sys.executable, "-m", "byoc.train"],
@@ -151,7 +151,7 @@ def _peer(peer: peers.Peer, venv: Path, base_dir: Path, workers: int, logs: Path
 
 
 @contextmanager
-def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) -> Iterator[tuple[int, int]]:
+def serve_variant(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) -> Iterator[tuple[int, int]]:
     """Run one variant; yield the port that wrk should hit and the model server's master pid."""
     port = free_port()
     env = _python_env(
@@ -181,13 +181,13 @@ def _server(root: Path, base_dir: Path, variant: str, workers: int, logs: Path) 
             stop(process)
 
 
-def _payload(training_csv: Path, rows: int, *, header: bool = False) -> str:
+def payload(training_csv: Path, rows: int, *, header: bool = False) -> str:
     """``rows`` label-less iris rows, as batch transform would send them (with a header row for MLflow)."""
     iris = [line.split(",", 1)[1] for line in training_csv.read_text(encoding="utf-8").splitlines()]
     return peers.csv_body([iris[i % len(iris)] for i in range(rows)], header=header, n_features=4)
 
 
-def _wrk(port: int, *, body: str, connections: int, duration_s: float, scripts: Path, client: str = "keep-alive") -> Run:
+def wrk(port: int, *, body: str, connections: int, duration_s: float, scripts: Path, client: str = "keep-alive") -> Run:
     script = scripts / f"post-{len(body)}-{client}.lua"
     connection = 'wrk.headers["Connection"] = "close"\n' if client == "close" else ""
     script.write_text(_LUA.format(body=body, connection=connection), encoding="utf-8")
@@ -260,6 +260,7 @@ def run_serving_bench(
     variants: Sequence[str] = DEFAULT_VARIANTS,
     output: Path | None = None,
     cache_dir: Path | None = None,
+    capture_cost: bool = False,
 ) -> dict[str, Any]:
     """Benchmark ``serve`` against the previous stack, its ceiling and its peers; write the table and return everything.
 
@@ -270,7 +271,7 @@ def run_serving_bench(
     :func:`ml.bench.peers.default_cache_dir`). ``output`` defaults to
     ``root/docs/benchmarks/serving.md``. The returned dict holds ``results`` (one dict per
     cell), ``memory_mb`` (PSS per worker, by variant), ``markdown`` (the table), ``elapsed_s``
-    and the run's settings.
+    and the run's settings. ``capture_cost`` adds data capture's cost behind the endpoint's router.
     """
     _check(variants, clients, repeats=repeats, duration_s=duration_s)
     started = time.monotonic()
@@ -282,7 +283,7 @@ def run_serving_bench(
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
         base_dir, logs = Path(tmp) / "ml", Path(tmp) / "logs"
         logs.mkdir()
-        _train_sample(root, base_dir)
+        train_sample(root, base_dir)
         ports: dict[str, int] = {}
         masters: dict[str, int] = {}
         for variant in variants:
@@ -291,14 +292,14 @@ def run_serving_bench(
             if variant in peers.PEERS:
                 running = _peer(peers.PEERS[variant], venvs[variant], base_dir, worker_count, variant_logs)
             else:
-                running = _server(root, base_dir, variant, worker_count, variant_logs)
+                running = serve_variant(root, base_dir, variant, worker_count, variant_logs)
             ports[variant], masters[variant] = servers.enter_context(running)
         training_csv = base_dir / "input" / "data" / "training" / "iris.csv"
         for row_count in rows:
-            bodies = {v: _payload(training_csv, row_count, header=v in peers.PEERS and peers.PEERS[v].csv_header) for v in variants}
+            bodies = {v: payload(training_csv, row_count, header=v in peers.PEERS and peers.PEERS[v].csv_header) for v in variants}
             for variant in variants:
                 # A short warm-up so the first cell does not pay for lazy imports and page faults.
-                _wrk(ports[variant], body=bodies[variant], connections=max(connections), duration_s=1, scripts=logs)
+                wrk(ports[variant], body=bodies[variant], connections=max(connections), duration_s=1, scripts=logs)
             for conns in connections:
                 for client in clients:
                     runs: dict[str, list[Run]] = {v: [] for v in variants}
@@ -306,7 +307,7 @@ def run_serving_bench(
                         for variant in variants:
                             port, body = ports[variant], bodies[variant]
                             runs[variant].append(
-                                _wrk(port, body=body, connections=conns, duration_s=duration_s, scripts=logs, client=client)
+                                wrk(port, body=body, connections=conns, duration_s=duration_s, scripts=logs, client=client)
                             )
                     load = os.getloadavg()[0]
                     for variant in variants:
@@ -318,6 +319,11 @@ def run_serving_bench(
     elapsed = time.monotonic() - started
     settings: dict[str, Any] = {"cpus": cpus, "workers": worker_count, "duration_s": duration_s, "repeats": repeats}
     markdown = _markdown(results, settings=settings, memory=memory, elapsed_s=elapsed, variants=variants)
+    if capture_cost:  # the endpoint's data capture, measured the same way (ml/bench/capture_cost.py)
+        from ml.bench.capture_cost import measure_capture_cost, render
+
+        cells, written = measure_capture_cost(root=root, duration_s=duration_s, rounds=repeats)
+        markdown += "\n" + render(cells, written, duration_s=duration_s, rounds=repeats)
     target = output or root / "docs" / "benchmarks" / "serving.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.tmp")
