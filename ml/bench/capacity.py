@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,8 +21,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from ml.backends.local.backend import LocalBackend
-from ml.config import load_config
+from ml.bench.scratch import deployed_endpoint
 from ml.errors import ByocError, UserInputError
 
 REPORT = Path("docs/benchmarks/capacity.md")
@@ -101,23 +98,15 @@ def _wrk(port: int, *, clients: int, client: str, duration_s: float, scripts: Pa
 
 def run_capacity_bench(*, root: Path, steps: Sequence[int] = STEPS, duration_s: float = 5.0) -> str:
     counts = check_steps(steps)
-    config = load_config(root / "cdktf.json")
     results: list[Step] = []
-    with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
-        scratch = Path(tmp)
-        shutil.copy(root / "data" / "iris.csv", scratch / "iris.csv")
-        backend = LocalBackend(config=config, root=scratch)
-        job = backend.train(data=str(scratch / "iris.csv"))
-        backend.register(job_name=job.name, approval_status="Approved")
-        try:
-            port = urlsplit(backend.deploy_endpoint(endpoint_name=ENDPOINT).url).port or 80
-            for clients in counts:
-                for client in CLIENTS:
-                    results.append(_wrk(port, clients=clients, client=client, duration_s=duration_s, scripts=scratch))
-                    time.sleep(1.0)  # closed sockets leave TIME_WAIT behind: let the next step start clean
-        finally:
-            backend.teardown(endpoint_name=ENDPOINT)
-    table = render(results, duration_s=duration_s, instances=config.hosting_instance_count)
+    with deployed_endpoint(root=root, name=ENDPOINT) as (backend, endpoint):
+        port = urlsplit(endpoint.url).port or 80
+        for clients in counts:
+            for client in CLIENTS:
+                results.append(_wrk(port, clients=clients, client=client, duration_s=duration_s, scripts=backend.root))
+                time.sleep(1.0)  # closed sockets leave TIME_WAIT behind: let the next step start clean
+        instances = backend.config.hosting_instance_count
+    table = render(results, duration_s=duration_s, instances=instances)
     (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
     (root / REPORT).write_text(table, encoding="utf-8")
     return table

@@ -10,10 +10,8 @@ supervision adds per endpoint: supervisord, the /ping checker and the autoscaler
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from ml.backends.local.backend import LocalBackend
 from ml.backends.local.endpoints import AUTOSCALER
 from ml.backends.local.supervise.config import HEALTH_PROGRAM
 from ml.backends.local.supervise.control import Supervisor
-from ml.config import load_config
+from ml.bench.scratch import deployed_endpoint
 from ml.errors import StateError
 from ml.loadgen import KeepAliveClients
 
@@ -113,39 +111,29 @@ def _pss_mb(pid: int) -> float:
 
 
 def run_recovery_bench(*, root: Path, rounds: int = 3) -> str:
-    config = load_config(root / "cdktf.json")
-    with tempfile.TemporaryDirectory(prefix="bench-recovery-") as tmp:
-        scratch = Path(tmp)
-        shutil.copy(root / "data" / "iris.csv", scratch / "iris.csv")
-        backend = LocalBackend(config=config, root=scratch)
-        job = backend.train(data=str(scratch / "iris.csv"))
-        backend.register(job_name=job.name, approval_status="Approved")
-        endpoint = backend.deploy_endpoint(endpoint_name=ENDPOINT)
-        try:
-            port = urlsplit(endpoint.url).port or 80
-            sv = Supervisor(folder=backend.layout.supervisor_dir(ENDPOINT))
-            instance = endpoint.variants[0].name.split("/", 1)[1]
-            scenarios: list[tuple[str, Callable[[Supervisor], tuple[str, int]]]] = [
-                ("model server master SIGKILL (one of the variant's instances)", _kill_master(instance)),
-                ("router front master SIGKILL", _kill_master("router-front")),
-                ("router back master SIGKILL", _kill_master("router-back")),
-                ("router front worker SIGKILL", _kill_front_worker),
-                ("model server hung (SIGSTOP; replaced after 3 failed /ping)", _hang(instance)),
-            ]
-            outcomes = [_measure(backend, sv, port=port, name=name, breaker=breaker, rounds=rounds) for name, breaker in scenarios]
-            states = sv.states()
-            supervisor_pid = int(sv.folder.joinpath("supervisord.pid").read_text().strip())
-            memory = {
-                "supervisord": _pss_mb(supervisor_pid),
-                "/ping checker": _pss_mb(states[HEALTH_PROGRAM].pid),
-                **({"autoscaler": _pss_mb(states[AUTOSCALER].pid)} if AUTOSCALER in states else {}),
-            }
-            serve = _pss_mb(states[instance].pid) + sum(
-                float(c.memory_full_info().pss) / 1e6 for c in psutil.Process(states[instance].pid).children(recursive=True)
-            )
-        finally:
-            backend.teardown(endpoint_name=ENDPOINT)
-    table = render(outcomes, memory, serve_mb=serve, rounds=rounds, instances=config.hosting_instance_count)
+    with deployed_endpoint(root=root, name=ENDPOINT) as (backend, endpoint):
+        port = urlsplit(endpoint.url).port or 80
+        sv = Supervisor(folder=backend.layout.supervisor_dir(ENDPOINT))
+        instance = endpoint.variants[0].name.split("/", 1)[1]
+        scenarios: list[tuple[str, Callable[[Supervisor], tuple[str, int]]]] = [
+            ("model server master SIGKILL (one of the variant's instances)", _kill_master(instance)),
+            ("router front master SIGKILL", _kill_master("router-front")),
+            ("router back master SIGKILL", _kill_master("router-back")),
+            ("router front worker SIGKILL", _kill_front_worker),
+            ("model server hung (SIGSTOP; replaced after 3 failed /ping)", _hang(instance)),
+        ]
+        outcomes = [_measure(backend, sv, port=port, name=name, breaker=breaker, rounds=rounds) for name, breaker in scenarios]
+        states = sv.states()
+        supervisor_pid = int(sv.folder.joinpath("supervisord.pid").read_text().strip())
+        memory = {
+            "supervisord": _pss_mb(supervisor_pid),
+            "/ping checker": _pss_mb(states[HEALTH_PROGRAM].pid),
+            **({"autoscaler": _pss_mb(states[AUTOSCALER].pid)} if AUTOSCALER in states else {}),
+        }
+        master = psutil.Process(states[instance].pid)
+        serve = _pss_mb(master.pid) + sum(float(c.memory_full_info().pss) / 1e6 for c in master.children(recursive=True))
+        instances = backend.config.hosting_instance_count
+    table = render(outcomes, memory, serve_mb=serve, rounds=rounds, instances=instances)
     (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
     (root / REPORT).write_text(table, encoding="utf-8")
     return table

@@ -24,7 +24,8 @@ import psutil
 
 from ml.backends.local.backend import LocalBackend
 from ml.backends.local.transform.runner import KIND
-from ml.config import ProjectConfig, load_config
+from ml.bench.scratch import approved_backend
+from ml.config import load_config
 
 SIZES = (1_000_000, 10_000_000)
 # Each cell is run this many times, the worker counts interleaved: the machine is shared, so one
@@ -114,16 +115,6 @@ class PeakMemory:
         self._thread.join()
 
 
-def _project(root: Path, config: ProjectConfig, scratch: Path) -> LocalBackend:
-    backend = LocalBackend(config=config, root=scratch)
-    data = scratch / "iris.csv"
-    shutil.copy(root / "data" / "iris.csv", data)
-    job = backend.train(data=str(data))
-    version = backend.register(job_name=job.name, approval_status="Approved")
-    assert version.approval_status == "Approved"
-    return backend
-
-
 def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int, size_mb: float) -> TransformResult:
     with PeakMemory() as memory:
         started = time.perf_counter()
@@ -157,11 +148,10 @@ def _summary(runs: list[TransformResult]) -> TransformResult:
 def bench_transform(
     *, root: Path, sizes: tuple[int, ...] = SIZES, workers: tuple[int, ...] = (1, 2), rounds: int = ROUNDS
 ) -> list[TransformResult]:
-    config = load_config(root / "cdktf.json")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-transform-") as tmp:
         scratch = Path(tmp)
-        backend = _project(root, config, scratch)
+        backend = approved_backend(root=root, scratch=scratch)
         for rows in sizes:
             source = scratch / "in" / f"rows-{rows}.csv"
             source.parent.mkdir(exist_ok=True)
