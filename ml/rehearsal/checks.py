@@ -17,6 +17,7 @@ Verdict = tuple[str, str]  # (problem, note): a non-empty problem fails the stag
 class StageChecks:
     registry: RegistryClient
     sagemaker: Any
+    s3: Any
     outputs: Mapping[str, Mapping[str, Any]]  # BYOC_OUTPUTS_<STACK> -> outputs
     commit: str
     project: str
@@ -26,6 +27,8 @@ class StageChecks:
         verdicts = [self.outcome(stage, succeeded=succeeded, output=output)]
         if not verdicts[-1][0] and stage.pipeline == "build":
             verdicts.append(self.image(stage, output=output, before=before))
+        if not verdicts[-1][0] and stage.pipeline == "train" and stage.fault is None:
+            verdicts.append(self.report())
         if not verdicts[-1][0] and stage.expect_version:
             verdicts.append(self.serving(stage.expect_version))
         if not verdicts[-1][0] and stage.expect_clean:
@@ -75,6 +78,23 @@ class StageChecks:
         if version != expected:
             return f"the endpoint serves version {version}, expected {expected}", ""
         return "", f"endpoint serves version {version}"
+
+    def report(self) -> Verdict:
+        """The newest model version carries its training report's URI, and the report is in the data lake."""
+        from ml.reports.aws import report_uri
+
+        group = self.outputs["BYOC_OUTPUTS_TRAINPIPELINESTACK"]["model_package_group"]
+        listed = self.sagemaker.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
+        newest = listed["ModelPackageSummaryList"][0]["ModelPackageArn"]
+        uri = report_uri(self.sagemaker.describe_model_package(ModelPackageName=newest))
+        if not uri:
+            return f"the newest model version ({newest}) carries no training report", ""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            size = self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except Exception as err:  # botocore's ClientError: the object is missing
+            return f"the report {uri} named on {newest} is not in the data lake ({err})", ""
+        return "", f"training report {uri} ({size} bytes)"
 
     def clean(self) -> Verdict:
         """Nothing of this project is left: endpoints, endpoint configs, models."""

@@ -7,9 +7,12 @@ they answer a request; going through moto's public HTTP protocol keeps them off 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
+from urllib.parse import quote
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from werkzeug.datastructures import Headers
@@ -89,6 +92,32 @@ class MotoApp:
                 [("Authorization", authorization("s3", self.region)), ("Host", "s3.amazonaws.com"), ("Content-Type", content_type)]
             ),
             data=body,
+        )
+        try:
+            return call_app(self.app, builder.get_environ())
+        finally:
+            builder.close()
+
+    def get_object(self, *, bucket: str, key: str) -> bytes:
+        """An object's bytes; a clear error when moto has none under that key."""
+        reply = self._s3("GET", f"/{bucket}/{quote(key)}")
+        if not reply.ok:
+            raise RuntimeError(f"the fake could not read s3://{bucket}/{key}: {reply.body[:200]!r}")
+        return reply.body
+
+    def list_keys(self, *, bucket: str, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (one ListObjectsV2 page: the fakes' buckets hold a handful)."""
+        reply = self._s3("GET", f"/{bucket}", query=f"list-type=2&prefix={quote(prefix)}")
+        if not reply.ok:
+            raise RuntimeError(f"the fake could not list s3://{bucket}/{prefix}: {reply.body[:200]!r}")
+        return [unescape(k) for k in re.findall(r"<Key>(.*?)</Key>", reply.body.decode())]
+
+    def _s3(self, method: str, path: str, *, query: str = "") -> Reply:
+        builder = EnvironBuilder(
+            method=method,
+            path=path,
+            query_string=query,
+            headers=Headers([("Authorization", authorization("s3", self.region)), ("Host", "s3.amazonaws.com")]),
         )
         try:
             return call_app(self.app, builder.get_environ())

@@ -207,6 +207,7 @@ class Rehearsal:
         checks = StageChecks(
             registry=self.registry.client,
             sagemaker=self.client("sagemaker"),
+            s3=self.client("s3"),
             outputs=self.outputs,
             commit=self.commit,
             project=load_config(self.root / "cdktf.json").project_name,

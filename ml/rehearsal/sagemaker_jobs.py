@@ -2,30 +2,34 @@
 
 moto 5.2 reports a job Completed the moment it is created, invents a ``train:progress`` metric,
 writes no model artifact and has no StopTrainingJob. Here a job is InProgress first, then
-Completed (model.tar.gz put at ``ModelArtifacts``, metrics parsed from the job's log lines with
-the job's own ``MetricDefinitions``, as SageMaker does) or Failed with a reason when the
-rehearsal injects that fault.
+Completed or Failed with a reason when the rehearsal injects that fault. A completed job really
+trained: the container's ``train`` program ran on the job's S3 channels and hyperparameters (as a
+process from this checkout, the image's code), its model directory was packed into model.tar.gz
+at ``ModelArtifacts``, and its metrics were parsed from its own log lines with the job's
+``MetricDefinitions``, as SageMaker does. So what a pipeline does with the model afterwards (the
+training report, a deploy's baseline) meets a real artifact.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import re
-import tarfile
+import subprocess
+import tempfile
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from ml.backends.local.artifacts import pack_model
+from ml.backends.local.programs import ProcessPrograms
+from ml.backends.local.training import stage_job_dir
 from ml.rehearsal.faults import REASONS, Fault
 from ml.rehearsal.motoapp import MotoApp, Reply, error_reply, json_reply
 from ml.rehearsal.progress import Progress, transitional
 
-# What the fake "container" printed: the lines SageMaker's metric regexes run over. No container
-# runs, so the values are the fake's own, and the model artifact says so.
-FAKE_LOG_LINES = ("train:accuracy=0.9733", "validation:accuracy=0.9667")
-ARTIFACT_NOTE = b"model artifact written by the rehearsal's fake SageMaker: no training container ran\n"
+CONTAINER_CODE = Path(__file__).resolve().parents[1] / "container"
+TRAIN_TIMEOUT_S = 300
 
 
 def parse_metrics(definitions: list[Mapping[str, str]], lines: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -39,13 +43,26 @@ def parse_metrics(definitions: list[Mapping[str, str]], lines: tuple[str, ...]) 
     return found
 
 
-def model_tarball() -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        info = tarfile.TarInfo("REHEARSAL-FAKE-MODEL.txt")
-        info.size = len(ARTIFACT_NOTE)
-        tar.addfile(info, io.BytesIO(ARTIFACT_NOTE))
-    return gzip.compress(raw.getvalue(), mtime=0)
+def train_for_real(*, channels: Mapping[str, list[tuple[str, bytes]]], hyperparameters: Mapping[str, str]) -> tuple[bytes, list[str]]:
+    """Run the container's ``train`` on these channel files; the packed model and the job's log lines."""
+    with tempfile.TemporaryDirectory(prefix="rehearsal-training-") as tmp:
+        work = Path(tmp)
+        files: dict[str, list[Path]] = {}
+        for channel, objects in channels.items():
+            for name, body in objects:
+                path = work / "s3" / channel / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(body)
+                files.setdefault(channel, []).append(path)
+        job_dir = work / "job"
+        stage_job_dir(job_dir, files, hyperparameters, copy=True)
+        launch = ProcessPrograms(code=CONTAINER_CODE).train(base_dir=job_dir)
+        done = subprocess.run(launch.argv, env=launch.env, capture_output=True, text=True, timeout=TRAIN_TIMEOUT_S, check=False)
+        lines = (done.stdout + done.stderr).splitlines()
+        if done.returncode != 0:
+            raise RuntimeError(f"the training container exited {done.returncode}: {' | '.join(lines[-5:])}")
+        pack_model(job_dir / "model", work / "model.tar.gz")
+        return (work / "model.tar.gz").read_bytes(), lines
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -63,6 +80,8 @@ class JobsFake:
         self._training: dict[str, Progress] = {}
         self._transform: dict[str, Progress] = {}
         self._requests: dict[str, Mapping[str, Any]] = {}
+        self._logs: dict[str, list[str]] = {}  # each completed job's log lines (its metrics come from them)
+        self._failed: dict[str, str] = {}  # jobs whose training program failed: their FailureReason
         self._lock = threading.Lock()
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> Reply:
@@ -86,8 +105,20 @@ class JobsFake:
 
     def _write_artifact(self, name: str) -> None:
         described = self._moto.json_call("sagemaker", "DescribeTrainingJob", {"TrainingJobName": name}).json()
+        request = self._requests[name]
+        channels = {}
+        for channel in request.get("InputDataConfig", []):
+            data_bucket, prefix = split_s3(channel["DataSource"]["S3DataSource"]["S3Uri"])
+            keys = self._moto.list_keys(bucket=data_bucket, prefix=prefix)
+            channels[channel["ChannelName"]] = [(k.rsplit("/", 1)[-1], self._moto.get_object(bucket=data_bucket, key=k)) for k in keys]
+        try:
+            model, self._logs[name] = train_for_real(channels=channels, hyperparameters=request.get("HyperParameters") or {})
+        except (RuntimeError, subprocess.TimeoutExpired) as err:
+            # As SageMaker does: the job ends Failed with what the container said, and no artifact.
+            self._failed[name] = f"AlgorithmError: {err}"[:1024]
+            return
         bucket, key = split_s3(described["ModelArtifacts"]["S3ModelArtifacts"])
-        put = self._moto.put_object(bucket=bucket, key=key, body=model_tarball(), content_type="application/x-gzip")
+        put = self._moto.put_object(bucket=bucket, key=key, body=model, content_type="application/x-gzip")
         if not put.ok:
             raise RuntimeError(f"the fake could not write the model artifact s3://{bucket}/{key}: {put.body[:200]!r}")
 
@@ -98,6 +129,9 @@ class JobsFake:
             return reply
         described = reply.json()
         overlay = progress.advance()
+        name = described["TrainingJobName"]
+        if overlay["TrainingJobStatus"] == "Completed" and name in self._failed:
+            overlay = {"TrainingJobStatus": "Failed", "SecondaryStatus": "Failed", "FailureReason": self._failed[name]}
         described.update(overlay)
         status = overlay["TrainingJobStatus"]
         if status != "Completed":
@@ -107,7 +141,7 @@ class JobsFake:
             # moto drops MetricDefinitions from the description; the create request has them.
             request_spec = self._requests.get(described["TrainingJobName"], {}).get("AlgorithmSpecification", {})
             definitions = request_spec.get("MetricDefinitions") or []
-            described["FinalMetricDataList"] = parse_metrics(definitions, FAKE_LOG_LINES)
+            described["FinalMetricDataList"] = parse_metrics(definitions, tuple(self._logs.get(described["TrainingJobName"], ())))
         return json_reply(described)
 
     def _StopTrainingJob(self, request: Mapping[str, Any]) -> Reply:

@@ -46,7 +46,7 @@ def channels(data: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _stage(job_dir: Path, files: Mapping[str, list[Path]], hyperparameters: Mapping[str, str], *, copy: bool) -> None:
+def stage_job_dir(job_dir: Path, files: Mapping[str, list[Path]], hyperparameters: Mapping[str, str], *, copy: bool) -> None:
     config = job_dir / "input" / "config"
     config.mkdir(parents=True)
     (config / "hyperparameters.json").write_text(json.dumps(dict(hyperparameters)), encoding="utf-8")
@@ -95,7 +95,7 @@ def run_training(
     with store.locked():
         if store.get(KIND, job_name) is not None or job_dir.exists():
             raise UserInputError(f"training job {job_name!r} already exists; train again to get a new name")
-        _stage(job_dir, files, hyperparameters, copy=programs.kind == "image")
+        stage_job_dir(job_dir, files, hyperparameters, copy=programs.kind == "image")
         revision = read_revision(layout.root)
         lineage = Lineage(
             git_commit=revision.commit,

@@ -15,12 +15,13 @@ from ml.rehearsal.plan import Stage
 COMMIT = "0123456789ab" + "c" * 28
 
 
-def checks(fake: Fake, sagemaker: Any = None) -> StageChecks:
+def checks(fake: Fake, sagemaker: Any = None, s3: Any = None) -> StageChecks:
     outputs = {
         "BYOC_OUTPUTS_BUILDPIPELINESTACK": {"ecr_repository_name": REPO},
+        "BYOC_OUTPUTS_TRAINPIPELINESTACK": {"model_package_group": "group"},
         "BYOC_OUTPUTS_DEPLOYPIPELINESTACK": {"endpoint_name": "ep"},
     }
-    return StageChecks(registry=fake.registry.client, sagemaker=sagemaker, outputs=outputs, commit=COMMIT, project="scikit-byo")
+    return StageChecks(registry=fake.registry.client, sagemaker=sagemaker, s3=s3, outputs=outputs, commit=COMMIT, project="scikit-byo")
 
 
 def test_an_injected_failure_must_fail_and_say_why(fake: Fake) -> None:
@@ -57,3 +58,24 @@ def test_teardown_must_leave_nothing_of_the_project(fake: Fake) -> None:
         ModelName="scikit-byo-transform-v2-abc", PrimaryContainer={"Image": "x"}, ExecutionRoleArn="arn:aws:iam::123456789012:role/r"
     )
     assert checks(fake, sm).clean()[0] == "teardown left model/scikit-byo-transform-v2-abc behind"
+
+
+@pytest.mark.usefixtures("registry")
+def test_a_train_stage_must_leave_the_new_version_with_its_report_in_the_data_lake(fake: Fake) -> None:
+    sm, s3 = fake.client("sagemaker"), fake.client("s3")
+    sm.create_model_package_group(ModelPackageGroupName="group")
+    arn = sm.create_model_package(
+        ModelPackageGroupName="group",
+        InferenceSpecification={
+            "Containers": [{"Image": "x"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    assert "carries no training report" in checks(fake, sm, s3).report()[0]
+    uri = "s3://lake/reports/group/000001/index.html"
+    sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"report": uri.replace("=", "=3D")})
+    assert "is not in the data lake" in checks(fake, sm, s3).report()[0]
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key="reports/group/000001/index.html", Body=b"<html>report</html>")
+    assert checks(fake, sm, s3).report() == ("", f"training report {uri} (19 bytes)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
+import io
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,18 +13,27 @@ from botocore.exceptions import ClientError
 from conftest import Fake
 from ml.rehearsal.faults import REASONS
 
+REPO = Path(__file__).resolve().parents[3]
 ROLE = "arn:aws:iam::123456789012:role/sm"
 IMAGE = "127.0.0.1:5000/repo@sha256:" + "a" * 64
 METRICS = [{"Name": "train:accuracy", "Regex": r"train:accuracy=([0-9]+(?:\.[0-9]+)?)"}]
 
 
-def start_training(fake: Fake, name: str = "job-1") -> Any:
+def start_training(fake: Fake, name: str = "job-1", *, data: bool = True) -> Any:
     s3, sm = fake.client("s3"), fake.client("sagemaker")
     s3.create_bucket(Bucket="lake-bucket")
+    s3.put_object(Bucket="lake-bucket", Key="data/train/iris.csv", Body=(REPO / "data" / "iris.csv").read_bytes())
+    channel = {
+        "ChannelName": "training" if data else "validation",  # no training channel: the program fails
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://lake-bucket/data/train/iris.csv"}},
+        "ContentType": "text/csv",
+    }
     sm.create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File", "MetricDefinitions": METRICS},
         RoleArn=ROLE,
+        HyperParameters={"max_depth": "3", "random_state": "0"},
+        InputDataConfig=[channel],
         OutputDataConfig={"S3OutputPath": "s3://lake-bucket/models/"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
@@ -37,11 +48,24 @@ def test_training_is_in_progress_then_completed_with_a_real_artifact_and_parsed_
     assert "ModelArtifacts" not in first
     done = sm.describe_training_job(TrainingJobName="job-1")
     assert done["TrainingJobStatus"] == "Completed"
-    assert [(m["MetricName"], m["Value"]) for m in done["FinalMetricDataList"]] == [("train:accuracy", 0.9733)]
+    # The container's train ran on the channel: its own log line gives the metric.
+    [(metric, value)] = [(m["MetricName"], m["Value"]) for m in done["FinalMetricDataList"]]
+    assert metric == "train:accuracy" and 0.9 < value <= 1.0
     uri = done["ModelArtifacts"]["S3ModelArtifacts"]
     body = fake.client("s3").get_object(Bucket="lake-bucket", Key=uri.removeprefix("s3://lake-bucket/"))["Body"].read()
-    assert gzip.decompress(body)  # a real gzip tarball
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith(".json") for n in names) and len(names) > 1, names  # the packed model directory
     assert sm.describe_training_job(TrainingJobName="job-1")["TrainingJobStatus"] == "Completed"  # settled repeats
+
+
+def test_a_training_program_that_fails_ends_the_job_failed_with_its_reason(fake: Fake) -> None:
+    sm = start_training(fake, data=False)
+    sm.describe_training_job(TrainingJobName="job-1")
+    final = sm.describe_training_job(TrainingJobName="job-1")
+    assert final["TrainingJobStatus"] == "Failed"
+    assert "declares no 'training' channel" in final["FailureReason"]
+    assert "ModelArtifacts" not in final
 
 
 def test_injected_training_failure_reports_failed_with_its_reason_and_no_artifact(fake: Fake) -> None:
