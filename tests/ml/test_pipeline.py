@@ -25,7 +25,7 @@ def test_the_real_buildspecs_become_local_invoke_commands() -> None:
         assert command[0] == "invoke"
         assert command[command.index("--backend") + 1] == "local"
         assert "sagemaker" not in command
-    assert [c[1] for c in (*build, *train, *deploy)] == ["build-image", "train", "deploy"]
+    assert [c[1] for c in (*build, *train, *deploy)] == ["build-image", "train", "report", "deploy"]
     assert deploy[0][deploy[0].index("--mode") + 1] == "update"
 
 
@@ -59,7 +59,7 @@ def test_stages_run_in_order_and_approval_is_recorded(tmp_path: Path) -> None:
         return 0
 
     run_pipeline(root=root, mode="update", approve=True, emit=lines.append, runner=runner, interactive=False)
-    assert [c[1] for c in ran] == ["build-image", "train", "deploy", "test-endpoint"]
+    assert [c[1] for c in ran] == ["build-image", "train", "report", "deploy", "test-endpoint"]
     assert any("approved model version 1" in line for line in lines)
     assert any(line.startswith("[3/5] approval done in") for line in lines)
     version = LocalBackend(config=load_config(root / "cdktf.json"), root=root).list_versions()[0]

@@ -13,9 +13,10 @@ import yaml
 
 BUILDSPECS = Path(__file__).resolve().parents[2] / "buildspecs"
 EXPECTED = {
-    "build": "pipenv run invoke build-image --backend sagemaker",
-    "train": "pipenv run invoke train --backend sagemaker",
-    "deploy": "pipenv run invoke deploy --backend sagemaker --mode $DEPLOY_MODE",
+    "build": ["pipenv run invoke build-image --backend sagemaker"],
+    # The new version's training report, before the deploy pipeline asks for approval.
+    "train": ["pipenv run invoke train --backend sagemaker", "pipenv run invoke report --backend sagemaker"],
+    "deploy": ["pipenv run invoke deploy --backend sagemaker --mode $DEPLOY_MODE"],
 }
 
 
@@ -24,7 +25,7 @@ def test_buildspec_installs_with_pipenv_and_runs_the_task(name: str) -> None:
     spec = yaml.safe_load((BUILDSPECS / f"{name}.yml").read_text(encoding="utf-8"))
     assert spec["version"] == 0.2
     assert spec["phases"]["install"]["commands"] == ["pipenv sync"]
-    assert spec["phases"]["build"]["commands"] == [EXPECTED[name]]
+    assert spec["phases"]["build"]["commands"] == EXPECTED[name]
     for phase in spec["phases"].values():
         for command in phase["commands"]:
             assert command.split()[0] in {"pipenv", "invoke"}, command
