@@ -3,7 +3,7 @@
 Importing the AWS provider starts Node and costs about 20 s and 1.6 GB, so the stacks are
 synthesized once (default configuration) plus once for the alternative branches (S3 state,
 GitHub through CodeConnections, notification emails, no approval), and the JSON is shared.
-The fixtures live in the root conftest so that tests/modules and tests/ml/awscheck see the
+The fixtures live in the root conftest so that tests/modules and tests/tools/awscheck see the
 same session fixtures (a plugin module cannot be named: site-packages has a ``tests`` package).
 """
 

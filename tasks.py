@@ -306,8 +306,8 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
     own phases, against moto with faithful fakes and a real loopback registry (see docs/rehearsal.md)."""
     import tempfile
 
-    from ml.rehearsal.plan import PIPELINES, parse_faults, plan
-    from ml.rehearsal.run import report, run_rehearsal
+    from tools.rehearsal.plan import PIPELINES, parse_faults, plan
+    from tools.rehearsal.run import report, run_rehearsal
 
     chosen = tuple(p.strip() for p in pipelines.split(",") if p.strip())
     if unknown := [p for p in chosen if p not in PIPELINES]:
@@ -434,27 +434,27 @@ def outputs(c: Context) -> None:
 def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: int = 3, quick: bool = False, clients: str = "") -> None:
     """Run a benchmark and print its table (also written under docs/benchmarks/)."""
     if target == "serving":
-        from ml.bench.serving import run_serving_bench
+        from tools.bench.serving import run_serving_bench
 
         print(run_serving_bench(root=ROOT, repeats=1 if quick else rounds, duration_s=2 if quick else 5, capture_cost=True)["markdown"])
     elif target == "transform":
-        from ml.bench.transform import run_transform_bench
+        from tools.bench.transform import run_transform_bench
 
         run_transform_bench(root=ROOT, rows=rows)
     elif target == "monitor":
-        from ml.bench.monitor import run_monitor_bench
+        from tools.bench.monitor import run_monitor_bench
 
         print(run_monitor_bench(root=ROOT, rows=rows), end="")
     elif target == "capture":
-        from ml.bench.capture_cost import run_capture_cost
+        from tools.bench.capture_cost import run_capture_cost
 
         print(run_capture_cost(root=ROOT, duration_s=2 if quick else 5, rounds=1 if quick else rounds), end="")
     elif target == "recovery":
-        from ml.bench.recovery import run_recovery_bench
+        from tools.bench.recovery import run_recovery_bench
 
         print(run_recovery_bench(root=ROOT, rounds=1 if quick else rounds), end="")
     elif target == "capacity":
-        from ml.bench.capacity import STEPS, run_capacity_bench
+        from tools.bench.capacity import STEPS, run_capacity_bench
 
         steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
         print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")

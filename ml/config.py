@@ -19,30 +19,20 @@ from typing import Any
 
 from ml.aws_limits import scaling_problem, traffic_problem, transform_problem
 from ml.errors import ConfigError
+from ml.names import (
+    BLUEGREEN_EXECUTION_RANGE,
+    BLUEGREEN_PROVISION_SECONDS,
+    BUILD_PROJECT_MINUTES,
+    CODEBUILD_TIMEOUT_MINUTES,
+    ENDPOINT_SETTLE_SECONDS,
+    OUTPUTS_ENV_PREFIX,
+    PROJECT_SETUP_MINUTES,
+    TRAINING_WAIT_MARGIN_SECONDS,
+    TRANSFORM_WAIT_SECONDS,
+)
 
 CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
 DEFAULT_CONFIG_FILE = "cdktf.json"
-# CodeBuild projects carry each stack's outputs as JSON in BYOC_OUTPUTS_<STACK> (see ml.tfstate).
-OUTPUTS_ENV_PREFIX = "BYOC_OUTPUTS_"
-# The one mutable ECR tag: the train pipeline's ECR source follows it; training runs digests.
-TRACKED_IMAGE_TAG = "latest"
-# CodeBuild's commit id of the source it built (a CODE_ZIP source artifact has no .git).
-SOURCE_VERSION_ENV = "CODEBUILD_RESOLVED_SOURCE_VERSION"
-# containers-registries.conf(5) location buildah and podman read; an entry with `insecure = true`
-# is how an environment (the CodeBuild rehearsal's loopback registry) allows plain HTTP.
-REGISTRIES_CONF_ENV = "CONTAINERS_REGISTRIES_CONF"
-# "1" makes every AWS client check each request against the service model (ml.awscheck.requests).
-STRICT_REQUESTS_ENV = "BYOC_STRICT_REQUESTS"
-# Tags that keep an image from expiring: one per registered, non-rejected model version. The
-# ECR lifecycle policy (modules/stacks/build.py) selects this prefix in its first rule.
-PINNED_IMAGE_TAG_PREFIX = "registered-"
-
-
-def pinned_image_tag(group: str, version: int) -> str:
-    """The tag that pins the image of model version ``version`` of ``group``."""
-    return f"{PINNED_IMAGE_TAG_PREFIX}{group.lower()}-v{version}"
-
-
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
@@ -69,26 +59,7 @@ _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
-# How long the SageMaker backend waits (ml/backends/sagemaker), and so how long the CodeBuild
-# project that runs it must live: one home for the numbers both sides use.
-TRAINING_WAIT_MARGIN_SECONDS = 1800  # after MaxRuntime/MaxWait: SageMaker stops the job, uploads
-ENDPOINT_SETTLE_SECONDS = 3600  # an endpoint's creation, or a change in progress, to settle
-TRANSFORM_WAIT_SECONDS = 7200
-BLUEGREEN_PROVISION_SECONDS = 1200  # launching the green fleet before traffic moves
-BLUEGREEN_EXECUTION_RANGE = (600, 28800)  # SageMaker's MaximumExecutionTimeoutInSeconds
-BUILD_PROJECT_MINUTES = 60  # build-image: no AWS wait, only the image build and push
-PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioning, pipenv sync
-CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
-MONITOR_REPORTS_PREFIX = "monitor-reports"  # data lake prefix of invoke monitor's HTML reports on AWS (its role writes only there)
-TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
-REPORTS_PREFIX = "reports"  # training reports in the data lake: reports/<group>/<version>/ (ml/reports/aws.py)
-CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candidate, what the deploy approval links to
-
-
-def candidate_report_key(group: str) -> str:
-    """The data lake key of the newest candidate's report page (one home: ml.reports and modules/)."""
-    return f"{REPORTS_PREFIX}/{group}/{CANDIDATE_REPORT}/index.html"
 
 
 def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:

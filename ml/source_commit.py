@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ml.config import SOURCE_VERSION_ENV
 from ml.errors import UserInputError
 from ml.gitrev import GitRevision, commit_tag
+from ml.names import SOURCE_VERSION_ENV
 
 # A git object id: SHA-1 (40 hex) or SHA-256 (64 hex).
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")

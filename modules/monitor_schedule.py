@@ -20,7 +20,8 @@ from cdktn_provider_aws.iam_role import IamRole
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from ml.config import MONITOR_REPORTS_PREFIX, ProjectConfig
+from ml.config import ProjectConfig
+from ml.names import MONITOR_REPORTS_PREFIX
 from modules.approver import LIST_MODEL_PACKAGES, read_registry
 from modules.build_project import BuildProject, read_buildspec, role_name
 from modules.kms import EncryptionKey

@@ -3,23 +3,22 @@ up a real CodeBuild run's variables (tests say themselves when they are "inside 
 
 Every botocore client any test makes (moto clients, clients made inside ``mock_aws``, clients the
 backend makes itself) checks each request against the service model's patterns, lengths, ranges
-and enums (:mod:`ml.awscheck.requests`). A violation raises where AWS would answer
+and enums (:mod:`tools.awscheck.requests`). A violation raises where AWS would answer
 ValidationException, and also fails the test at teardown, even if the code swallowed the error.
-``BYOC_STRICT_REQUESTS=1`` is set for every test, so processes a test starts (tasks run as
-subprocesses) check their requests too, through ``make_clients``.
+Processes a test starts (tasks run as subprocesses) check their requests too: every test runs
+with :func:`tools.awscheck.strict.strict_environment`, which puts the checker's start-up hook on
+``PYTHONPATH``. Production code knows nothing of it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from botocore.client import ClientCreator
 
-from ml.awscheck.requests import Violation, install
-from ml.config import STRICT_REQUESTS_ENV
+from tools.awscheck.requests import Violation, install_on_every_client
+from tools.awscheck.strict import strict_environment
 
 
 class StrictRequests:
@@ -41,21 +40,14 @@ class StrictRequests:
 @pytest.fixture(scope="session", autouse=True)
 def _strict_request_log() -> Iterator[list[Violation]]:
     log: list[Violation] = []
-    original = ClientCreator.create_client
-
-    def create_client(self: ClientCreator, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        install(client, record=log.extend)
-        return client
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ClientCreator, "create_client", create_client)
-        yield log
+    undo = install_on_every_client(record=log.extend)
+    yield log
+    undo()
 
 
 @pytest.fixture(autouse=True)
 def strict_requests(_strict_request_log: list[Violation], monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictRequests]:
-    monkeypatch.setenv(STRICT_REQUESTS_ENV, "1")
+    monkeypatch.setenv("PYTHONPATH", strict_environment(os.environ)["PYTHONPATH"])
     watch = StrictRequests(_strict_request_log)
     yield watch
     broken = watch.take()

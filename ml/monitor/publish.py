@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ml.config import MONITOR_REPORTS_PREFIX
 from ml.errors import AwsError
+from ml.names import MONITOR_REPORTS_PREFIX
 
 
 def report_key(*, endpoint: str, name: str) -> str:

@@ -24,8 +24,8 @@ from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.metadata import decode, encode
 from ml.backends.sagemaker.training import split_s3_uri
-from ml.config import CANDIDATE_REPORT, REPORTS_PREFIX, candidate_report_key
 from ml.errors import NotFoundError, StateError, UserInputError
+from ml.names import CANDIDATE_REPORT, REPORTS_PREFIX, candidate_report_key
 from ml.reports.baseline import summarize
 from ml.reports.folder import INDEX, ReportFiles, write_report
 from ml.reports.page import Scored

@@ -15,7 +15,8 @@ from cdktn_provider_aws.ecr_repository import (
 )
 from constructs import Construct
 
-from ml.config import PINNED_IMAGE_TAG_PREFIX, TRACKED_IMAGE_TAG, ProjectConfig
+from ml.config import ProjectConfig
+from ml.names import PINNED_IMAGE_TAG_PREFIX, TRACKED_IMAGE_TAG
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
 from modules.policy import Statement

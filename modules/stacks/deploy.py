@@ -7,7 +7,8 @@ from pathlib import Path
 from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
 from constructs import Construct
 
-from ml.config import ProjectConfig, candidate_report_key
+from ml.config import ProjectConfig
+from ml.names import candidate_report_key
 from modules.alarms import EndpointAlarms
 from modules.approver import LIST_MODEL_PACKAGES, read_registry
 from modules.build_project import BuildProject, read_buildspec

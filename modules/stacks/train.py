@@ -8,7 +8,8 @@ from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStage
 from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
 from constructs import Construct
 
-from ml.config import TRAINING_DATA_KEY, ProjectConfig
+from ml.config import ProjectConfig
+from ml.names import TRAINING_DATA_KEY
 from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy, model_packages_arn
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import CODEBUILD_TIMEOUT_MINUTES, TRANSFORM_WAIT_SECONDS, load_config
+from ml.config import load_config
 from ml.errors import ConfigError
+from ml.names import CODEBUILD_TIMEOUT_MINUTES, TRANSFORM_WAIT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,7 +81,7 @@ def test_the_backend_waits_are_the_ones_the_projects_are_sized_for(overrides: di
     # One home for the numbers: CodeBuild timeouts (modules/) and the backend's deadlines agree.
     from ml.backends.base import BlueGreenPolicy
     from ml.backends.sagemaker import bluegreen, hosting, training, transform
-    from ml.config import BLUEGREEN_PROVISION_SECONDS, ENDPOINT_SETTLE_SECONDS
+    from ml.names import BLUEGREEN_PROVISION_SECONDS, ENDPOINT_SETTLE_SECONDS
 
     config = load_config(ROOT / "cdktf.json", overrides=overrides)
     assert training.training_deadline(config).seconds == config.training_wait_seconds

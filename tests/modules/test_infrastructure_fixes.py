@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ml.config import PINNED_IMAGE_TAG_PREFIX, load_config
+from ml.config import load_config
+from ml.names import PINNED_IMAGE_TAG_PREFIX
 
 pytestmark = pytest.mark.synth
 

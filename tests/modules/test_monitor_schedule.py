@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ml.config import MONITOR_REPORTS_PREFIX, load_config
+from ml.config import load_config
+from ml.names import MONITOR_REPORTS_PREFIX
 
 pytestmark = pytest.mark.synth
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from ml.awscheck.calls import Call
-from ml.awscheck.evaluate import Statement, applies, role_statements
-from ml.awscheck.permissions import PermissionMapper
-from ml.awscheck.synthesis import Synthesis
-from ml.config import candidate_report_key, load_config
+from ml.config import load_config
+from ml.names import candidate_report_key
+from tools.awscheck.calls import Call
+from tools.awscheck.evaluate import Statement, applies, role_statements
+from tools.awscheck.permissions import PermissionMapper
+from tools.awscheck.synthesis import Synthesis
 
 pytestmark = pytest.mark.synth
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,8 +22,9 @@ from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
-from ml.config import TRACKED_IMAGE_TAG, ProjectConfig
+from ml.config import ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
+from ml.names import TRACKED_IMAGE_TAG
 from ml.source_commit import source_commit
 from ml.tfstate import StackOutputs, read_stack_outputs
 

@@ -17,8 +17,8 @@ from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.hosting import Hosting
 from ml.backends.sagemaker.naming import version_of_config
 from ml.backends.sagemaker.waiting import Deadline
-from ml.config import BLUEGREEN_EXECUTION_RANGE, BLUEGREEN_PROVISION_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, UserInputError
+from ml.names import BLUEGREEN_EXECUTION_RANGE, BLUEGREEN_PROVISION_SECONDS
 
 # SageMaker's limits for MaximumExecutionTimeoutInSeconds, and the time to launch the green fleet:
 # ml.config owns them because the deploy CodeBuild project's timeout is sized from them too.

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ml.config import STRICT_REQUESTS_ENV, ProjectConfig
+from ml.config import ProjectConfig
 
 RETRY_MODES = ("standard", "adaptive")
 
@@ -31,21 +29,19 @@ def make_session(config: ProjectConfig) -> Any:
     return boto3.Session(region_name=config.region)
 
 
-def make_clients(
-    session: Any, *, retry_mode: str = "adaptive", max_attempts: int = 10, environ: Mapping[str, str] | None = None
-) -> AwsClients:
+def make_clients(session: Any, *, retry_mode: str = "adaptive", max_attempts: int = 10) -> AwsClients:
     """Clients sharing one retry policy: adaptive mode also rate-limits the client side, which
     keeps polling loops from tripping SageMaker's Describe* throttles.
 
-    With ``BYOC_STRICT_REQUESTS=1`` every request is first checked against the service model
-    (:mod:`ml.awscheck.requests`); the CodeBuild rehearsal sets it for the tasks it runs.
+    The tests and the CodeBuild rehearsal check every request these clients send against the
+    service model from outside (tools/awscheck/strict.py); nothing here knows about it.
     """
     from botocore.config import Config
 
     if retry_mode not in RETRY_MODES:
         raise ValueError(f"retry_mode must be one of {RETRY_MODES}, not {retry_mode!r}")
     retries = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
-    made = AwsClients(
+    return AwsClients(
         sagemaker=session.client("sagemaker", config=retries),
         runtime=session.client("sagemaker-runtime", config=retries),
         s3=session.client("s3", config=retries),
@@ -53,12 +49,3 @@ def make_clients(
         logs=session.client("logs", config=retries),
         autoscaling=session.client("application-autoscaling", config=retries),
     )
-    strict = (os.environ if environ is None else environ).get(STRICT_REQUESTS_ENV, "")
-    if strict not in ("", "0", "1"):
-        raise ValueError(f"{STRICT_REQUESTS_ENV} must be 1 (check every AWS request) or 0/unset, not {strict!r}")
-    if strict == "1":
-        from ml.awscheck.requests import install
-
-        for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling):
-            install(client)
-    return made

@@ -17,8 +17,9 @@ from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.capture import data_capture_config
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import ENDPOINT_SETTLE_SECONDS, ProjectConfig
+from ml.config import ProjectConfig
 from ml.errors import JobFailedError
+from ml.names import ENDPOINT_SETTLE_SECONDS
 from ml.tfstate import StackOutputs
 
 TAG_ENDPOINT = "byoc:endpoint"

@@ -1,7 +1,7 @@
 """Keep the image of every registered, non-rejected model version from expiring.
 
 The repository's lifecycle policy expires all but the newest images, except those carrying a
-tag that starts with :data:`ml.config.PINNED_IMAGE_TAG_PREFIX`: a higher-priority rule selects
+tag that starts with :data:`ml.names.PINNED_IMAGE_TAG_PREFIX`: a higher-priority rule selects
 them, and ECR never lets a lower-priority rule expire an image a higher one selected. So a
 version is pinned by giving its image (the digest it was trained with) one more tag, with the
 same manifest (BatchGetImage, then PutImage), and unpinned by deleting that tag alone
@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 
 from ml.backends.records import ModelVersion
 from ml.backends.sagemaker.aws_errors import aws_call
-from ml.config import pinned_image_tag
 from ml.errors import NotFoundError
+from ml.names import pinned_image_tag
 
 
 def _digest(image: str) -> str:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ml.backends.records import ImageRecord
-from ml.config import TRACKED_IMAGE_TAG
 from ml.errors import NotFoundError, UserInputError
 from ml.imaging import STORAGE
+from ml.names import TRACKED_IMAGE_TAG
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.

@@ -41,8 +41,8 @@ from botocore.exceptions import ClientError
 from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.aws_errors import aws_call, error_code
 from ml.backends.sagemaker.images import Runner, cli, run_command
-from ml.config import REGISTRIES_CONF_ENV
 from ml.errors import AwsError, UserInputError
+from ml.names import REGISTRIES_CONF_ENV
 
 # How docker, podman and buildah word ECR's ImageTagAlreadyExistsException on a push.
 _TAG_EXISTS = re.compile(r"already exists|cannot be overwritten|ImageTagAlreadyExists", re.IGNORECASE)

@@ -18,9 +18,10 @@ from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import TRAINING_DATA_KEY, ProjectConfig
+from ml.config import ProjectConfig
 from ml.errors import JobFailedError, UserInputError
 from ml.gitrev import split_commit_tag
+from ml.names import TRAINING_DATA_KEY
 from ml.tfstate import StackOutputs
 
 # The container prints `train:accuracy=0.9800` and `validation:accuracy=0.9667`.

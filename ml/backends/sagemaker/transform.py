@@ -12,8 +12,9 @@ from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.training import data_version
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
-from ml.config import TRANSFORM_WAIT_SECONDS, ProjectConfig
+from ml.config import ProjectConfig
 from ml.errors import JobFailedError
+from ml.names import TRANSFORM_WAIT_SECONDS
 from ml.tfstate import StackOutputs
 
 # Transform jobs have no time limit of their own; two hours covers iris many times over.

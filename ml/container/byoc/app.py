@@ -1,6 +1,6 @@
 """The serving WSGI application: SageMaker's ``/ping``, ``/invocations`` and ``/execution-parameters``.
 
-A plain WSGI callable rather than Flask: on the same gunicorn stack it measured faster (see
+A plain WSGI callable rather than Flask: on the same server stack it measured faster (see
 docs/container.md), and three routes need no framework. The handler contract is split as in
 SageMaker's inference toolkit: load (once per worker, in :func:`create_app`), decode, predict,
 encode. Request errors become 4xx answers with a short message; only a bug gives a 500.
@@ -115,7 +115,7 @@ class InferenceApp:
 
 
 def create_app(environment: Environment | None = None) -> InferenceApp:
-    """Load and verify the model in ``model/`` and build the app; gunicorn calls this once per worker.
+    """Load and verify the model in ``model/`` and build the app; the server calls this once per worker.
 
     A bad artifact does not stop the server: it answers ``/ping`` with 503 and the reason, so
     SageMaker marks the endpoint unhealthy and the log says why.

@@ -8,9 +8,11 @@ killed and replaced). :class:`Watchdog` keeps that contract: a request running l
 A Python thread cannot be stopped from outside, so ending the process is the only sure way to
 free a worker stuck in a request.
 
-granian calls :func:`create_app` once in every worker (``--factory``); the app it wraps is named
-by ``BYOC_WSGI_APP`` (``module:attribute`` or ``module:factory()``; set by ``serve``), so the benchmark's no-op ceiling
-runs under the same watchdog and server settings as the model.
+granian calls :func:`create_app` once in every worker (``--factory``). It wraps the model's app,
+:func:`byoc.app.create_app`, unless ``BYOC_WSGI_APP`` names another (``module:attribute`` or
+``module:factory()``): the server-contract tests (a deliberately slow app) and the benchmark's
+no-op ceiling run serve's own granian command line that way, from their own folders, so the
+image carries none of their code.
 """
 
 from __future__ import annotations

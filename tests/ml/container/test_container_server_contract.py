@@ -31,11 +31,10 @@ def slow_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Serv
         MODEL_SERVER_WORKERS="1",
         MODEL_SERVER_TIMEOUT=str(request.param),
         PYTHONPATH=os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p),
+        BYOC_WSGI_APP="slow_app:app",  # serve's own server and watchdog, around an app of the test's
     )
     with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(SERVE), "--app", "slow_app:app"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = subprocess.Popen([str(SERVE)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_listening(url, process)

@@ -8,7 +8,7 @@ from conftest import TEST_GROUP, TEST_REPO
 from ml.backends.sagemaker import image_pins
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
-from ml.config import pinned_image_tag
+from ml.names import pinned_image_tag
 
 
 def _tags(clients: AwsClients, digest: str) -> list[str]:

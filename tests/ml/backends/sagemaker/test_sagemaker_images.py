@@ -16,8 +16,8 @@ from conftest import MANIFEST_V2, TEST_REPO
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import marked_insecure
-from ml.config import REGISTRIES_CONF_ENV, SOURCE_VERSION_ENV
 from ml.errors import UserInputError
+from ml.names import REGISTRIES_CONF_ENV, SOURCE_VERSION_ENV
 from ml.source_commit import source_commit
 
 TEST_SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml.awscheck.requests import check_request
 from ml.backends.sagemaker import metadata
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.errors import UserInputError
+from tools.awscheck.requests import check_request
 
 _CREATE = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateModelPackage")
 

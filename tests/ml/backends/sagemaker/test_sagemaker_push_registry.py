@@ -16,7 +16,7 @@ import pytest
 from conftest import TEST_REPO
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import push_image
-from ml.config import REGISTRIES_CONF_ENV
+from ml.names import REGISTRIES_CONF_ENV
 
 pytestmark = [
     pytest.mark.image,

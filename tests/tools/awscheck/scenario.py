@@ -1,0 +1,226 @@
+"""Drive the real SageMaker backend through every task, in-process, recording each AWS call.
+
+moto holds the AWS state; the scripted fakes of tests/ml/backends/sagemaker stand in for what
+moto lacks (training statuses, UpdateEndpoint). The names come from the synthesized stacks, so
+the recorded calls name exactly the resources the policies were written for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ml.backends.local.backend import LocalBackend
+from ml.backends.local.programs import ProcessPrograms
+from ml.backends.records import TrainingJob
+from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.backends.sagemaker.capture import hour_prefix
+from ml.backends.sagemaker.clients import AwsClients, make_clients
+from ml.config import ProjectConfig, load_config
+from ml.monitor.html import write_html
+from ml.monitor.publish import publish_report as publish_monitor_report
+from ml.monitor.run import monitor
+from ml.monitor.served import ServedBaselines
+from ml.monitor.sources import S3Capture
+from ml.monitor.verdict import Thresholds
+from ml.monitor.window import Window
+from ml.names import SOURCE_VERSION_ENV
+from ml.reports.aws import publish_report
+from ml.tfstate import StackOutputs
+from tools.awscheck.calls import CallRecorder
+from tools.awscheck.onbehalf import push_calls
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ml" / "backends" / "sagemaker"))
+from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ml" / "monitor"))
+from monitor_fixtures import capture_line
+
+REPO = Path(__file__).resolve().parents[3]
+TRAIN_KEY = "iris/input/iris.csv"
+CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
+COMMIT_SHA = "0123456789ab" + "cd" * 14  # what CodeBuild puts in CODEBUILD_RESOLVED_SOURCE_VERSION
+COMMIT = COMMIT_SHA  # the image tag build-image derives from it
+
+
+@contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
+
+
+def stack_outputs(outputs: dict[str, Any]) -> StackOutputs:
+    known = {f.name for f in fields(StackOutputs)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in outputs.items() if k in known}
+    return StackOutputs(**values)
+
+
+class LoggingTrainingFake(TrainingStatusFake):
+    """A job's log stream appears when it starts, as SageMaker's does, so the backend follows it."""
+
+    def __init__(self, real: Any, logs: Any) -> None:
+        super().__init__(real)
+        self.logs = logs
+
+    def create_training_job(self, **request: Any) -> Any:
+        made = super().create_training_job(**request)
+        stream = f"{request['TrainingJobName']}/algo-1-1700000000"
+        self.logs.create_log_stream(logGroupName=TRAINING_LOGS, logStreamName=stream)
+        self.logs.put_log_events(logGroupName=TRAINING_LOGS, logStreamName=stream, logEvents=[{"timestamp": 1, "message": "fit"}])
+        return made
+
+
+class RecordedEndpointFake(EndpointFake):
+    """UpdateEndpoint never reaches botocore here (moto lacks it), so the fake records it."""
+
+    def __init__(self, real: Any, recorder: CallRecorder) -> None:
+        super().__init__(real)
+        self.recorder = recorder
+
+    def update_endpoint(self, **request: Any) -> dict[str, Any]:
+        self.recorder.record("sagemaker", "UpdateEndpoint", request)
+        return super().update_endpoint(**request)
+
+
+def prepare(outputs: StackOutputs, region: str) -> None:
+    """What `cdktf deploy` would have made: the buckets, the repository, the model group."""
+    s3 = boto3.client("s3", region_name=region)
+    for bucket in (outputs.datalake_bucket, outputs.artifact_bucket):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=outputs.datalake_bucket, Key=TRAIN_KEY, Body=CSV)
+    boto3.client("ecr", region_name=region).create_repository(repositoryName=outputs.ecr_repository_name)
+    boto3.client("logs", region_name=region).create_log_group(logGroupName=TRAINING_LOGS)
+    boto3.client("sagemaker", region_name=region).create_model_package_group(ModelPackageGroupName=outputs.model_package_group)
+
+
+def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, recorder: CallRecorder) -> tuple[SageMakerBackend, Any]:
+    made = make_clients(boto3.Session(region_name=config.region), retry_mode="standard", max_attempts=1)
+    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling):
+        recorder.attach(client)
+    sm = RecordedEndpointFake(LoggingTrainingFake(made.sagemaker, boto3.client("logs", region_name=config.region)), recorder)
+    wired = AwsClients(sagemaker=sm, runtime=made.runtime, s3=made.s3, ecr=made.ecr, logs=made.logs, autoscaling=made.autoscaling)
+    plain_ecr = boto3.client("ecr", region_name=config.region)  # the registry's side of a push: not our code's calls
+
+    def runner(argv: Sequence[str], stdin: str | None) -> str:
+        if "push" in argv:
+            tag = argv[-1].rsplit(":", 1)[1]
+            recorder.calls.extend(push_calls(recorder.current_task, outputs.ecr_repository_name))
+            layer = {"digest": "sha256:" + "0" * 64, "size": 1}  # moto derives the digest from the layers
+            manifest = json.dumps(
+                {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": [layer]}
+            )
+            pushed = plain_ecr.put_image(repositoryName=outputs.ecr_repository_name, imageManifest=manifest, imageTag=tag)
+            if "--digestfile" in argv:  # what podman writes: the digest the registry returned
+                Path(argv[argv.index("--digestfile") + 1]).write_text(pushed["image"]["imageId"]["imageDigest"], encoding="utf-8")
+        return ""
+
+    backend = SageMakerBackend(
+        config=config, root=root, outputs=outputs, clients=wired, clock=FakeClock(), builder="podman", runner=runner, on_log=lambda _: None
+    )
+    return backend, sm
+
+
+def run_monitor(backend: SageMakerBackend, outputs: StackOutputs, version: int) -> None:
+    """invoke monitor --backend sagemaker, on one hour SageMaker captured, with the backend's clients."""
+    plain = boto3.client("s3", region_name=backend.config.region)  # the setup is not the monitor's calls
+    # The served version's model.tar.gz is the real one _report uploaded: its baseline/ is training's own.
+    hour = datetime(2026, 11, 28, 5, tzinfo=UTC)
+    key = hour_prefix(capture_prefix=backend.config.capture_prefix, endpoint=outputs.endpoint_name, variant="AllTraffic", hour=hour)
+    line = capture_line(rows=["5.1,3.5,1.4,0.2"], predictions=["setosa"], at=hour + timedelta(minutes=5))
+    plain.put_object(Bucket=outputs.datalake_bucket, Key=f"{key}part-0.jsonl", Body=(line + "\n").encode())
+    source = S3Capture(client=backend.clients.s3, bucket=outputs.datalake_bucket, prefix=backend.config.capture_prefix)
+    found = ServedBaselines(backend=backend, endpoint=outputs.endpoint_name, s3_client=backend.clients.s3)
+    window = Window(since=hour, until=hour + timedelta(hours=1))
+    report = monitor(
+        source=source, endpoint=outputs.endpoint_name, window=window, find_baseline=found, thresholds=Thresholds.from_config(backend.config)
+    )
+    assert report.variants[0].version == version and report.variants[0].rows == 1
+    html = write_html(report, Path(tempfile.mkdtemp(prefix="monitor-report-")) / "monitor.html")
+    publish_monitor_report(s3_client=backend.clients.s3, bucket=outputs.datalake_bucket, endpoint=outputs.endpoint_name, html=html)
+
+
+def real_artifact(root: Path) -> Path:
+    """A model.tar.gz the container's own train program wrote: `invoke report` loads and scores it."""
+    shutil.copytree(REPO / "data", root / "data", ignore=shutil.ignore_patterns("*.out"))
+    local = LocalBackend(config=load_config(REPO / "cdktf.json"), root=root, programs=ProcessPrograms(code=REPO / "ml" / "container"))
+    return Path(local.train(hyperparameters={}, data=str(root / "data" / "iris.csv")).artifact_uri)
+
+
+def _report(backend: SageMakerBackend, recorder: CallRecorder, *, version: int, job: TrainingJob, artifact: Path) -> None:
+    # Where SageMaker would have put the job's model (moto's jobs write none); not a task's call.
+    bucket, key = job.artifact_uri.removeprefix("s3://").split("/", 1)
+    boto3.client("s3", region_name=backend.config.region).upload_file(str(artifact), bucket, key)
+    with recorder.task("report"):
+        publish_report(backend, version=version)
+
+
+def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs, *, artifact: Path) -> None:
+    """The lifecycle as the pipelines and an operator run it, each call under its task's name."""
+    endpoint = outputs.endpoint_name
+    with recorder.task("build-image"):
+        # CodeBuild names the commit (a CODE_ZIP source has no .git); a re-run on the same commit
+        # converges (issue 9, item 5): it finds the tag in ECR and re-tags instead of pushing.
+        with _environ(SOURCE_VERSION_ENV, COMMIT_SHA):
+            image = backend.build_image()
+            again = backend.build_image()
+        assert again.digest == image.digest
+    versions = []
+    for _ in range(2):
+        with recorder.task("train"):
+            job = backend.train(image=image.uri, hyperparameters={"max_leaf_nodes": str(5 + len(versions))})
+        with recorder.task("register"):
+            versions.append(backend.register(job_name=job.name).version)
+        _report(backend, recorder, version=versions[-1], job=job, artifact=artifact)
+        with recorder.task("approve"):
+            backend.approve(version=versions[-1], status="Approved", note="checked")
+        if len(versions) == 1:
+            with recorder.task("deploy"):
+                backend.deploy_endpoint(endpoint_name=endpoint, version=versions[0])
+            with recorder.task("test-endpoint"):
+                backend.invoke(endpoint_name=endpoint, body=CSV)
+            with recorder.task("monitor"):
+                run_monitor(backend, outputs, versions[0])
+    with recorder.task("update"):
+        backend.deploy_endpoint(endpoint_name=endpoint, version=versions[1])
+    with recorder.task("transform"):
+        done = backend.transform(version=versions[1])
+        # Calls the transform's convergence and teardown fixes make (issue 9, items 11-13).
+        recorder.record("sagemaker", "DescribeTransformJob", {"TransformJobName": done.name})
+        recorder.record("sagemaker", "StopTransformJob", {"TransformJobName": done.name})
+    with recorder.task("rollback"):
+        backend.rollback(endpoint_name=endpoint)
+    with recorder.task("approve"):
+        # A rejected version gives up its image pin; approved again, it pins it again.
+        backend.approve(version=versions[1], status="Rejected", note="regressed")
+        backend.approve(version=versions[1], status="Approved", note="fixed upstream")
+    with recorder.task("teardown"):
+        backend.teardown(endpoint_name=endpoint)
+        transform_model = f"{backend.config.project_name}-transform-v{versions[1]}"
+        arn = f"arn:aws:sagemaker:{backend.config.region}:123456789012:model/{transform_model}"
+        recorder.record("sagemaker", "ListTags", {"ResourceArn": arn})
+        recorder.record("sagemaker", "DeleteModel", {"ModelName": transform_model})
+    with recorder.task("deploy"):
+        # A first endpoint that ended Failed is deleted and created again (issue 9, item 11).
+        recorder.record("sagemaker", "DeleteEndpoint", {"EndpointName": endpoint})

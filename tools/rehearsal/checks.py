@@ -1,0 +1,105 @@
+"""Whether a stage did what AWS would have done: the outcome, the image, the endpoint, the cleanup."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tools.rehearsal.faults import REASONS
+from tools.rehearsal.plan import Stage
+from tools.rehearsal.registry import RegistryClient
+
+Verdict = tuple[str, str]  # (problem, note): a non-empty problem fails the stage
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageChecks:
+    registry: RegistryClient
+    sagemaker: Any
+    s3: Any
+    outputs: Mapping[str, Mapping[str, Any]]  # BYOC_OUTPUTS_<STACK> -> outputs
+    commit: str
+    project: str
+
+    def judge(self, stage: Stage, *, succeeded: bool, output: str, before: str | None) -> tuple[bool, str]:
+        """``before``: the commit tag's digest before a build stage ran (``None`` if untagged)."""
+        verdicts = [self.outcome(stage, succeeded=succeeded, output=output)]
+        if not verdicts[-1][0] and stage.pipeline == "build":
+            verdicts.append(self.image(stage, output=output, before=before))
+        if not verdicts[-1][0] and stage.pipeline == "train" and stage.fault is None:
+            verdicts.append(self.report())
+        if not verdicts[-1][0] and stage.expect_version:
+            verdicts.append(self.serving(stage.expect_version))
+        if not verdicts[-1][0] and stage.expect_clean:
+            verdicts.append(self.clean())
+        problem = verdicts[-1][0]
+        if problem:
+            return False, problem
+        return True, "; ".join(note for _, note in verdicts if note)
+
+    def outcome(self, stage: Stage, *, succeeded: bool, output: str) -> Verdict:
+        if stage.fault is None:
+            return ("", "") if succeeded else ("the build failed", "")
+        reason = REASONS[stage.fault].split("{")[0]
+        if succeeded:
+            return f"expected a failure ({stage.fault}) but the build succeeded", ""
+        if reason not in output:
+            return f"the build failed, but its output does not carry the reason {reason!r}", ""
+        return "", f"failed as injected ({stage.fault}), reason reported"
+
+    @property
+    def repository(self) -> str:
+        return str(self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"])
+
+    def image(self, stage: Stage, *, output: str, before: str | None) -> Verdict:
+        """The commit tag and latest name one image, whose registry digest the build recorded;
+        a re-run leaves the commit tag's digest as it was."""
+        tag = self.commit
+        digest = self.registry.head_digest(self.repository, tag)
+        latest = self.registry.head_digest(self.repository, "latest")
+        if digest is None or digest != latest:
+            return f"registry: {self.repository}:{tag} is {digest}, latest is {latest}; both must name the pushed image", ""
+        if f"@{digest}" not in output:
+            return f"the build did not record the registry's digest {digest}", ""
+        if stage.expect_converged:
+            if before is None:
+                return "a re-run needs an earlier push of the same commit; run the first build stage too", ""
+            if digest != before:
+                return f"the re-run moved {self.repository}:{tag} from {before} to {digest}; an immutable tag must converge", ""
+            return "", f"converged: {self.repository}:{tag} still {digest[:19]}…"
+        return "", f"{self.repository}:{tag} = latest = {digest[:19]}…, recorded"
+
+    def serving(self, expected: int) -> Verdict:
+        from ml.backends.sagemaker.naming import version_of_config
+
+        name = self.outputs["BYOC_OUTPUTS_DEPLOYPIPELINESTACK"]["endpoint_name"]
+        version = version_of_config(self.sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"])
+        if version != expected:
+            return f"the endpoint serves version {version}, expected {expected}", ""
+        return "", f"endpoint serves version {version}"
+
+    def report(self) -> Verdict:
+        """The newest model version carries its training report's URI, and the report is in the data lake."""
+        from ml.reports.aws import report_uri
+
+        group = self.outputs["BYOC_OUTPUTS_TRAINPIPELINESTACK"]["model_package_group"]
+        listed = self.sagemaker.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
+        newest = listed["ModelPackageSummaryList"][0]["ModelPackageArn"]
+        uri = report_uri(self.sagemaker.describe_model_package(ModelPackageName=newest))
+        if not uri:
+            return f"the newest model version ({newest}) carries no training report", ""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            size = self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except Exception as err:  # botocore's ClientError: the object is missing
+            return f"the report {uri} named on {newest} is not in the data lake ({err})", ""
+        return "", f"training report {uri} ({size} bytes)"
+
+    def clean(self) -> Verdict:
+        """Nothing of this project is left: endpoints, endpoint configs, models."""
+        sm, project = self.sagemaker, self.project
+        left = [f"endpoint/{e['EndpointName']}" for e in sm.list_endpoints(NameContains=project)["Endpoints"]]
+        left += [f"endpoint-config/{c['EndpointConfigName']}" for c in sm.list_endpoint_configs(NameContains=project)["EndpointConfigs"]]
+        left += [f"model/{m['ModelName']}" for m in sm.list_models(NameContains=project)["Models"]]
+        return (f"teardown left {', '.join(left)} behind", "") if left else ("", "nothing left behind")

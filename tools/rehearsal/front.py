@@ -1,0 +1,129 @@
+"""The fake AWS endpoint: moto's server app behind a front that adds what moto lacks.
+
+Every client in the rehearsal talks to one loopback URL (``AWS_ENDPOINT_URL``). Requests whose
+``X-Amz-Target`` names an operation a fake models go to that fake; everything else goes to moto
+untouched, so moto's own validation and store stay in charge of the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tools.rehearsal.fakes.ecr import EcrFake, Mutability
+from tools.rehearsal.fakes.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, strip_length
+from tools.rehearsal.fakes.sagemaker import EndpointsFake, JobsFake, ModelPackagesFake
+from tools.rehearsal.faults import Fault
+from tools.rehearsal.registry import RegistryClient, free_port
+
+StartResponse = Any
+PREFIX_SERVICE = {prefix: service for service, prefix in JSON_TARGETS.items()}
+
+
+class FrontApp:
+    """WSGI app: route intercepted JSON operations to the fakes, the rest to moto."""
+
+    def __init__(self, *, moto: MotoApp, fakes: Mapping[str, Mapping[str, Any]], faultable: tuple[Any, ...] = ()) -> None:
+        self.moto = moto
+        self._faultable = faultable
+        # service -> operation -> fake with .handle(operation, request)
+        self._fakes = fakes
+
+    def set_fault(self, fault: Fault | None) -> None:
+        """The failure the fakes inject from now on (``None``: none)."""
+        for fake in self._faultable:
+            fake.fault = fault
+
+    def route(self, target: str) -> tuple[str, str, Any] | None:
+        prefix, _, operation = target.partition(".")
+        service = PREFIX_SERVICE.get(prefix)
+        fake = self._fakes.get(service or "", {}).get(operation)
+        return (service, operation, fake) if service and fake is not None else None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        routed = self.route(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if routed is None:
+            return self.moto.app(environ, start_response)  # type: ignore[no-any-return]
+        _service, operation, fake = routed
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        request = json.loads(body or b"{}")
+        reply: Reply = fake.handle(operation, request)
+        headers = [*strip_length(reply.headers), ("Content-Length", str(len(reply.body))), ("x-amzn-RequestId", "rehearsal")]
+        start_response(f"{reply.status} {'OK' if reply.ok else 'Bad Request'}", headers)
+        return [reply.body]
+
+
+def make_front(*, region: str, registry: RegistryClient, fault: Fault | None, mutability: dict[str, Mutability] | None = None) -> FrontApp:
+    """moto's app (a fresh dispatcher; moto's backends are process-wide) with the fakes in front."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    moto = MotoApp(app=moto_app, region=region)
+    jobs = JobsFake(moto=moto, fault=fault)
+    endpoints = EndpointsFake(moto=moto, fault=fault)
+    ecr = EcrFake(moto=moto, registry=registry, mutability=mutability)
+    packages = ModelPackagesFake(moto=moto)
+    fakes: dict[str, dict[str, Any]] = {
+        "sagemaker": {
+            **dict.fromkeys(JobsFake.OPERATIONS, jobs),
+            **dict.fromkeys(EndpointsFake.OPERATIONS, endpoints),
+            **dict.fromkeys(ModelPackagesFake.OPERATIONS, packages),
+        },
+        "ecr": dict.fromkeys(EcrFake.OPERATIONS, ecr),
+    }
+    return FrontApp(moto=moto, fakes=fakes, faultable=(jobs, endpoints))
+
+
+def reset_moto() -> None:
+    """Empty moto's process-wide store, so one rehearsal never sees another's resources."""
+    from moto.core.base_backend import BackendDict
+
+    BackendDict.reset()
+
+
+def _quiet_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietHandler(MotoRequestHandler):
+        """No access log: the rehearsal's own report says what happened."""
+
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return QuietHandler
+
+
+class FakeAwsServer:
+    """The front on 127.0.0.1 in a daemon thread; ``url`` is what AWS_ENDPOINT_URL gets."""
+
+    def __init__(self, *, app: FrontApp, port: int | None = None) -> None:
+        self.app = app
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeAwsServer:
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True, request_handler=_quiet_handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-aws", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server, self._thread = None, None
+
+    def __enter__(self) -> FakeAwsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
