@@ -391,6 +391,24 @@ def monitor(
         raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
 
 
+@task(
+    help={
+        "backend": BACKEND_HELP,
+        "port": "port to listen on (default 8765)",
+        "host": "address to listen on (default 127.0.0.1, this machine only); any other needs --allow-remote",
+        "allow_remote": "allow a --host beyond loopback; every request then needs the token printed in the URL",
+    }
+)
+@_user_errors
+def console(c: Context, backend: str = "local", port: int = 8765, host: str = "127.0.0.1", allow_remote: bool = False) -> None:
+    """Open the web console: versions and approvals, endpoints with live updates, monitor runs, reports."""
+    from ml.console.serve import check_bind, serve
+    from ml.console.settings import ConsoleSettings
+
+    check_bind(host=host, port=port, allow_remote=allow_remote)
+    serve(ConsoleSettings.create(root=ROOT, config=_config(), backend=backend, host=host), port=port)
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
@@ -489,6 +507,7 @@ ns = Collection(
     lifecycle,
     rehearse,
     monitor,
+    console,
     synth,
     outputs,
     bench,
