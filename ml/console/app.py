@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from ml.console import endpoints, monitoring, reports, security, versions
 from ml.console.services import EXTENSION, Services, default_services, services
@@ -61,8 +61,12 @@ def create_app(settings: ConsoleSettings, *, service: Services | None = None) ->
         return render_template("error.html", status=status, message=f"error: {err}"), status
 
     @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException) -> tuple[str, int]:
+    def _http_error(err: HTTPException) -> tuple[str, int] | Response:
         status = err.code or 500
+        if isinstance(err, SecurityError):
+            # An untrusted Host: the request has no URL adapter, so the page template cannot be built.
+            text = f"{err.description} Open the console at the address `invoke console` printed (127.0.0.1).\n"
+            return Response(text, status=status, content_type="text/plain; charset=utf-8")
         return render_template("error.html", status=status, message=f"{err.name}: {err.description}"), status
 
     return app
