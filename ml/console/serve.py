@@ -8,6 +8,7 @@ requests side by side, so a page's live view keeps answering while a form waits 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from ml.console.settings import ConsoleSettings, is_loopback
 from ml.errors import UserInputError
 
 APP_TARGET = "ml.console.app:from_environ"
+CODE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding the ml package
 THREADS = 8
 
 
@@ -50,7 +52,7 @@ def serve(settings: ConsoleSettings, *, port: int, say: Callable[[str], None] = 
         blocking_threads=THREADS,
         factory=True,
         log_access=False,
-        working_dir=settings.root,
+        working_dir=CODE_ROOT,  # where the worker imports ml from, whichever project it serves
     )
     say(f"console of {settings.config.project_name} ({settings.backend} backend): {console_url(settings, port=port)}")
     say("press Ctrl-C to stop it")
