@@ -441,7 +441,7 @@ def outputs(c: Context) -> None:
     help={
         "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory), monitor (time, memory on captured rows), "
         "capture (data capture's cost behind the router), recovery (a supervised endpoint healing, supervision's memory) "
-        "or capacity (concurrent clients one endpoint holds)",
+        "capacity (concurrent clients one endpoint holds) or console (page times with 1,000 versions)",
         "rows": "transform or monitor rows (default 1,000,000)",
         "rounds": "serving: rounds per cell, the median is reported (default 3); recovery: failures per kind",
         "quick": "serving: one 2 s round per cell (about 3 minutes instead of 13); recovery: one round; capacity: 2 s steps",
@@ -476,8 +476,12 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
 
         steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
         print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")
+    elif target == "console":
+        from tools.bench.console import run_console_bench
+
+        print(run_console_bench(root=ROOT), end="")
     else:
-        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery or capacity, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery, capacity or console, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})

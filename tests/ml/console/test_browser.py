@@ -13,9 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +25,8 @@ import pytest
 from console_helpers import REPO, Project, make_project
 
 from ml.backends.local.training import KIND as TRAINING_KIND
+from ml.reports.approval import review
+from tools.bench.console import console_process
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -43,18 +42,6 @@ UPDATE = {
     "local_bluegreen_baking_seconds": 4,
     "alarm_p99_latency_ms": 60000,
 }
-SERVE = (
-    "import sys; from pathlib import Path; from ml.config import load_config; from ml.console.serve import serve; "
-    "from ml.console.settings import ConsoleSettings; root = Path(sys.argv[1]); "
-    "serve(ConsoleSettings.create(root=root, config=load_config(root / 'cdktf.json')), port=int(sys.argv[2]))"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -71,6 +58,7 @@ def world(tmp_path: Path) -> Iterator[Project]:
     backend.store.put(TRAINING_KIND, f"{job.name}-again", record | {"name": f"{job.name}-again"})  # a second run, same model
     backend.register(job_name=f"{job.name}-again", approval_status="PendingManualApproval")
     backend.deploy_endpoint(endpoint_name=project.config.endpoint_name, version=1)
+    assert review(backend, version=2).report is not None  # what `invoke report --version 2` writes, beside version 1
     yield project
     backend.teardown_all()
 
@@ -78,28 +66,10 @@ def world(tmp_path: Path) -> Iterator[Project]:
 @pytest.fixture
 def console(world: Project, tmp_path: Path) -> Iterator[str]:
     """The console as `invoke console` serves it (granian, its own process), on a free port."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     log = tmp_path / "console.log"
-    with log.open("w", encoding="utf-8") as out:
-        server = subprocess.Popen([sys.executable, "-c", SERVE, str(world.root), str(port)], cwd=REPO, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/versions", timeout=5) as answer:
-                    assert answer.status == 200
-                    break
-            except OSError:
-                assert server.poll() is None, log.read_text(encoding="utf-8")
-                assert time.monotonic() < deadline, "the console did not answer within 30 s"
-                time.sleep(0.2)
+    with console_process(code_root=REPO, project=world.root, log=log) as url:
         assert f"{url}/" in log.read_text(encoding="utf-8").splitlines()[0]  # it says its URL first
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture
@@ -189,6 +159,9 @@ def test_approve_by_click_then_watch_the_update_shift_traffic_as_the_router_does
     assert browser.find_element(By.CSS_SELECTOR, "#version-2 .status").text == "PendingManualApproval"
     _shot(browser, "versions")
     browser.find_element(By.LINK_TEXT, "2").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "report-accuracy"))
+    assert browser.execute_script("return document.getElementById('confusion').naturalWidth") > 100  # the PNG loaded
+    assert browser.find_elements(By.CSS_SELECTOR, "#report-comparison tr")  # beside version 1, on the same data
     browser.find_element(By.ID, "note").send_keys("checked in the browser <b>ok</b>")
     browser.find_element(By.ID, "approve").click()
     WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "approval").text == "Approved")
