@@ -8,8 +8,8 @@ requests side by side, so a page's live view keeps answering while a form waits 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote
 
 from ml.console.settings import ConsoleSettings, is_loopback

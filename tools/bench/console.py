@@ -88,7 +88,7 @@ def write_registry(*, code_root: Path, project: Path, versions: int) -> None:
     for n in range(1, versions + 1):
         status = statuses[n % 3]
         at = f"2026-12-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000+00:00"
-        trail = (ApprovalEvent(status="PendingManualApproval", by="bench@host", at=at, note="registered"),)
+        trail: tuple[ApprovalEvent, ...] = (ApprovalEvent(status="PendingManualApproval", by="bench@host", at=at, note="registered"),)
         if status != "PendingManualApproval":
             trail += (ApprovalEvent(status=status, by="bench@host", at=at, note=f"decided in round {n}"),)
         version = ModelVersion(
