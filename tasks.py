@@ -391,6 +391,24 @@ def monitor(
         raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
 
 
+@task(
+    help={
+        "backend": BACKEND_HELP,
+        "port": "port to listen on (default 8765)",
+        "host": "address to listen on (default 127.0.0.1, this machine only); any other needs --allow-remote",
+        "allow_remote": "allow a --host beyond loopback; every request then needs the token printed in the URL",
+    }
+)
+@_user_errors
+def console(c: Context, backend: str = "local", port: int = 8765, host: str = "127.0.0.1", allow_remote: bool = False) -> None:
+    """Open the web console: versions and approvals, endpoints with live updates, monitor runs, reports."""
+    from ml.console.serve import check_bind, serve
+    from ml.console.settings import ConsoleSettings
+
+    check_bind(host=host, port=port, allow_remote=allow_remote)
+    serve(ConsoleSettings.create(root=ROOT, config=_config(), backend=backend, host=host), port=port)
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
@@ -423,7 +441,7 @@ def outputs(c: Context) -> None:
     help={
         "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory), monitor (time, memory on captured rows), "
         "capture (data capture's cost behind the router), recovery (a supervised endpoint healing, supervision's memory) "
-        "or capacity (concurrent clients one endpoint holds)",
+        "capacity (concurrent clients one endpoint holds) or console (page times with 1,000 versions)",
         "rows": "transform or monitor rows (default 1,000,000)",
         "rounds": "serving: rounds per cell, the median is reported (default 3); recovery: failures per kind",
         "quick": "serving: one 2 s round per cell (about 3 minutes instead of 13); recovery: one round; capacity: 2 s steps",
@@ -458,8 +476,12 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
 
         steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
         print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")
+    elif target == "console":
+        from tools.bench.console import run_console_bench
+
+        print(run_console_bench(root=ROOT), end="")
     else:
-        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery or capacity, not {target!r}", code=2)
+        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery, capacity or console, not {target!r}", code=2)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
@@ -489,6 +511,7 @@ ns = Collection(
     lifecycle,
     rehearse,
     monitor,
+    console,
     synth,
     outputs,
     bench,

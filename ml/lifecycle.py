@@ -28,6 +28,7 @@ from ml.progress import StageClock
 from ml.report import sample_request
 from ml.reports.approval import review
 
+CONSOLE_COMMAND = "invoke console"
 BASE_STAGES = 8  # train, approve, deploy, test, train v2, update, test again, transform
 
 
@@ -151,4 +152,6 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
                     emit(f"    {line}")
     _name_reports(reports, emit=emit)
     emit(f"lifecycle finished in {clock.elapsed:.1f}s")
+    # The last line: where to look around afterwards (versions, reports, monitor runs).
+    emit(f"look around in your browser: {CONSOLE_COMMAND}")
     return clock

@@ -17,7 +17,7 @@ import tasks
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TASKS = {
     "data", "build-image", "train", "approve", "report", "versions", "deploy", "test-endpoint", "rollback",
-    "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "synth", "outputs", "bench", "check",
+    "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "console", "synth", "outputs", "bench", "check",
 }  # fmt: skip
 
 

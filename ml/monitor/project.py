@@ -19,6 +19,7 @@ from ml.monitor.publish import publish_report
 from ml.monitor.run import MonitorReport, monitor
 from ml.monitor.served import ServedBaselines, given_baseline
 from ml.monitor.sources import CaptureSource, LocalCapture, S3Capture
+from ml.monitor.summary import write_summary
 from ml.monitor.table import render_table
 from ml.monitor.verdict import Thresholds
 from ml.monitor.window import Window
@@ -87,7 +88,9 @@ def run_project_monitor(
     )
     result = monitor(source=source, endpoint=name, window=window, find_baseline=found, thresholds=Thresholds.from_config(config))
     html = write_html(result, Path(report) if report else report_path(config, root, endpoint=name, window=window))
+    summary = write_summary(result, html=html)  # what the console's monitor page lists
     published = ""
     if isinstance(source, S3Capture):
         published = publish_report(s3_client=source.client, bucket=source.bucket, endpoint=name, html=html)
+        publish_report(s3_client=source.client, bucket=source.bucket, endpoint=name, html=summary)
     return MonitorOutcome(report=result, table=render_table(result), html=html, published=published)

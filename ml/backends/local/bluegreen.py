@@ -21,6 +21,7 @@ from ml.backends.local.fleet import Variant
 from ml.backends.local.router import Upstream
 from ml.backends.records import Endpoint, ModelVersion
 from ml.backends.rollout import Rollout
+from ml.backends.rollout_journal import RolloutJournal, journal_path
 from ml.errors import DeployRolledBackError, JobFailedError, StateError, UserInputError
 
 # nginx's old workers finish their in-flight requests after a reload; give them this long
@@ -66,7 +67,8 @@ def update(
             # The contract: updating to the version already served is a no-op that says so.
             say(f"endpoint {name!r} already serves model version {version.version}; nothing to update")
             return endpoints.public(state)
-        rollout = Rollout(sink=on_event, endpoint=name, version=version.version, blue_version=blue.version)
+        journal = RolloutJournal(journal_path(state_dir=endpoints.layout.state, backend="local", endpoint=name))
+        rollout = Rollout(sink=on_event, endpoint=name, version=version.version, blue_version=blue.version, journal=journal)
         rollout.plan(policy)
         state = endpoints.save(state, status="Updating", failure_reason="", config_name=endpoints.record_config(name, version))
         rollout.status(state.status)

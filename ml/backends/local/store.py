@@ -67,7 +67,9 @@ class StateStore:
         return self._layout.record_dir(kind) / f"{safe_name(name, what=kind)}.json"
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        path = self._path(kind, name)
+        return self._read(kind, name, self._path(kind, name))
+
+    def _read(self, kind: str, name: str, path: Path) -> dict[str, Any] | None:
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -97,7 +99,7 @@ class StateStore:
             return []
         found = []
         for path in sorted(folder.glob("*.json")):
-            record = self.get(kind, path.stem)
+            record = self._read(kind, path.stem, path)  # the path is known: no name check and join per record
             if record is not None:
                 found.append(record)
         return found

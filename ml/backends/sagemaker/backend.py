@@ -10,6 +10,7 @@ from typing import Any
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
+from ml.backends.rollout_journal import RolloutJournal, journal_path
 from ml.backends.sagemaker import bluegreen, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
@@ -212,7 +213,8 @@ class SageMakerBackend:
             self.state.record_deployment(endpoint_name, chosen.version)
             return self._record(current)
         blue = version_of_config(str(current.get("EndpointConfigName", "")))
-        rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue)
+        journal = RolloutJournal(journal_path(state_dir=self.root / self.config.local_state_dir, backend=self.name, endpoint=endpoint_name))
+        rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue, journal=journal)
         with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
             final = bluegreen.run_update(
                 self.hosting,
