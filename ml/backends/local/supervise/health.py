@@ -32,6 +32,16 @@ PING_TIMEOUT_S = 2.0
 KEEP_RESTARTS = 20
 
 
+def counted(failures: int, *, ok: bool) -> int:
+    """Failed checks in a row after this one: a good /ping resets the count (a blip is not a hang)."""
+    return 0 if ok else failures + 1
+
+
+def to_replace(failures: int) -> bool:
+    """Whether an instance that failed ``failures`` checks in a row is replaced now."""
+    return failures >= FAILURES
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -78,10 +88,9 @@ class Checker:
             if info is None or info["statename"] != "RUNNING":
                 continue  # supervisord is (re)starting it; its deaths are recorded from the events
             ok, detail = ping(url)
-            before = checks.get(program, {}).get("failures", 0)
-            failures = 0 if ok else before + 1
-            checks[program] = {"time": now(), "ok": ok, "detail": detail, "url": url, "failures": failures}
-            if failures >= FAILURES:
+            failures = counted(checks.get(program, {}).get("failures", 0), ok=ok)
+            checks[program] = {"time": now(), "at": time.time(), "ok": ok, "detail": detail, "url": url, "failures": failures}
+            if to_replace(failures):
                 self.restarted(program, f"/ping failed {failures} checks in a row ({detail}); replaced")
                 checks[program]["failures"] = 0
                 # A server that does not answer /ping will not drain gracefully either: kill its
