@@ -148,6 +148,13 @@ class Endpoints:
         """Make supervisord run what the record says; the router is never restarted by it."""
         self.supervisor(state.name).update(self.programs_of(state), toolchain=state.settings.toolchain, keep=(BACK, FRONT))
 
+    def _running_pid(self, state: EndpointState, program: str) -> int | None:
+        try:
+            found = self.supervisor(state.name).states().get(program)
+        except OSError:
+            return None
+        return found.pid if found is not None and found.state == "RUNNING" else None
+
     def running(self, state: EndpointState) -> set[str]:
         """The programs supervisord counts as running now (none when it is down)."""
         sv = self.supervisor(state.name)
@@ -178,11 +185,11 @@ class Endpoints:
         """
         upstreams = self._upstreams(state, weights, backup)
         deadline = time.monotonic() + ROUTER_WAIT_S
-        while state.router is None or BACK not in self.running(state):
+        while (master := self._running_pid(state, BACK)) is None or state.router is None:
             if time.monotonic() > deadline or state.router is None:
                 raise StateError(f"endpoint {state.name!r}'s router is not running: {self.live(state).reason or 'see `invoke describe`'}")
             time.sleep(0.05)
-        shifted = self.router(state).shift(record=state.router, upstreams=upstreams)
+        shifted = self.router(state).shift(record=state.router, upstreams=upstreams, master=master)
         return self.save(state, router=shifted, weights=weights)
 
     def new_variant(self, name: str, version: ModelVersion, *, instances: int, config_name: str) -> Variant:

@@ -124,21 +124,33 @@ def stop_under(folder: Path, *, keep: Sequence[ProcessRecord] = (), grace: float
     """Stop every process working under ``folder`` except the groups of ``keep`` (live records).
 
     This finds what a killed run left unrecorded: a serve or nginx started just before the kill,
-    or a green variant whose record a later write dropped. Returns the PIDs it signalled.
+    or a green variant whose record a later write dropped. The folder is searched again after each
+    SIGTERM (a master that was still starting may fork workers meanwhile, and a starting worker may
+    lose the signal); what is left after ``grace`` is killed. Returns the PIDs it signalled.
     """
     kept = {r.pid for r in keep if is_ours(r)}
-    targets = [p for p in processes_under(folder) if p.pid != os.getpid() and _pgid(p.pid) not in kept]
-    for proc in targets:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _gone, alive = psutil.wait_procs(targets, timeout=grace)
-    for proc in alive:
+
+    def found() -> list[psutil.Process]:
+        return [p for p in processes_under(folder) if p.pid != os.getpid() and _pgid(p.pid) not in kept]
+
+    signalled: dict[int, psutil.Process] = {}
+    deadline = time.monotonic() + grace
+    while (targets := found()) and time.monotonic() < deadline:
+        for proc in targets:
+            signalled.setdefault(proc.pid, proc)
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        psutil.wait_procs(targets, timeout=_TERM_REPEAT_S)
+        for proc in targets:
+            reap(proc.pid)
+    for proc in found():
+        signalled.setdefault(proc.pid, proc)
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
-    for proc in targets:
-        reap(proc.pid)
-    return [p.pid for p in targets]
+    psutil.wait_procs(list(signalled.values()), timeout=grace)
+    for pid in signalled:
+        reap(pid)
+    return list(signalled)
 
 
 def kill_group(pid: int) -> None:

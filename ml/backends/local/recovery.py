@@ -70,8 +70,8 @@ def converge(endpoints: Endpoints, state: EndpointState) -> EndpointState:
     supervisor. Without a running supervisor nothing can be rolled back: the record stays
     (``invoke restore`` or deploy brings it back).
     """
-    if state.status != "Failed" and len(state.fleet) <= 1:
-        return state
+    if (state.status != "Failed" and len(state.fleet) <= 1) or not state.history:
+        return state  # settled; or never served (a killed creation): deploy creates it afresh
     if not endpoints.alive(state.name) or state.router is None:
         return state
     running = endpoints.running(state)

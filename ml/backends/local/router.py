@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pwd
-import subprocess
+import signal
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -248,13 +248,19 @@ class Router:
         """Return once the router answers ``record.generation`` through its URL's port."""
         self._wait_generation(record.port, record.generation, timeout=timeout)
 
-    def shift(self, *, record: RouterRecord, upstreams: list[Upstream]) -> RouterRecord:
-        """Apply new weights with a graceful reload of the (running) back; return once new workers serve them."""
+    def shift(self, *, record: RouterRecord, upstreams: list[Upstream], master: int) -> RouterRecord:
+        """Apply new weights with a graceful reload of the running back (its master's pid: ``master``);
+        return once new workers serve them.
+
+        The reload is a SIGHUP to that pid, which is all ``nginx -s reload`` does, minus reading the
+        pid from nginx.pid: a file an exiting orphan of a killed run may have just deleted.
+        """
         shifted = dataclasses.replace(record, generation=record.generation + 1)
         self._write_back(shifted, upstreams)
-        done = subprocess.run(self._argv(self.conf, "error.log", "-s", "reload"), capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise StateError(f"nginx -s reload failed: {done.stderr.strip()}")
+        try:
+            os.kill(master, signal.SIGHUP)
+        except OSError as err:
+            raise StateError(f"the router's back nginx (pid {master}) could not be reloaded: {err}") from err
         self._wait_generation(record.port, shifted.generation)
         return shifted
 

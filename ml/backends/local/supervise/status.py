@@ -51,7 +51,8 @@ def read(state: EndpointState, supervisor: Supervisor) -> Live:
         if program not in procs:
             continue  # a retired instance's last check: the checker drops it on its next tick
         before = " (before its last start)" if _stale(check, procs[program]) else ""
-        lines.append(f"health check: {program} at {check['time']}{before}: {'ok' if check['ok'] else 'FAILED'} ({check['detail']})")
+        verdict = "ok" if check["ok"] else "FAILED" if check.get("failures", 1) else "not answering yet"
+        lines.append(f"health check: {program} at {check['time']}{before}: {verdict} ({check['detail']})")
     reason = _why_not_serving(state, procs, health)
     status: EndpointStatus = "OutOfService" if reason and state.status == "InService" else state.status
     return Live(status=status, reason=reason, lines=tuple(lines))
@@ -81,7 +82,7 @@ def _why_not_serving(state: EndpointState, procs: dict[str, ProcessState], healt
             check = checks.get(name) if isinstance(checks, dict) else None
             if proc is None or proc.state != "RUNNING":
                 problems.append(f"{name} is {proc.state if proc else 'not configured'} ({proc.detail if proc else ''})")
-            elif isinstance(check, dict) and not check.get("ok", True) and not _stale(check, proc):
+            elif isinstance(check, dict) and check.get("failures", 0) and not _stale(check, proc):
                 problems.append(f"{name} failed its last /ping at {check['time']} ({check['detail']})")
             else:
                 return ""

@@ -81,15 +81,16 @@ def recorded_ports(record: Mapping[str, Any] | None) -> set[int]:
 @contextlib.contextmanager
 def supervised_router(
     folder: Path, upstreams: list[Upstream], *, capture: CaptureConf | None = None, max_clients: int = MAX_CLIENTS
-) -> Iterator[tuple[Router, RouterRecord]]:
+) -> Iterator[tuple[Router, RouterRecord, Supervisor]]:
     """An endpoint's router alone (no variants of ours behind it), run as an endpoint's is: by its own supervisord."""
     toolchain = Toolchain.discover(sys.executable)
     router = Router(prefix=folder / "router", nginx=toolchain.nginx, capture=capture, max_clients=max_clients)
     record = RouterRecord(port=procs.free_port(), back_port=procs.free_port())
     router.prepare(record=record, upstreams=upstreams)
-    with Supervisor(folder=folder / "supervisor").running(router.programs(env=toolchain.env()), toolchain=toolchain):
+    supervisor = Supervisor(folder=folder / "supervisor")
+    with supervisor.running(router.programs(env=toolchain.env()), toolchain=toolchain):
         router.wait_ready(record=record)
-        yield router, record
+        yield router, record, supervisor
 
 
 def make_config(**overrides: Any) -> ProjectConfig:

@@ -71,7 +71,7 @@ def _capture(tmp_path: Path, *, percent: int = 100) -> CaptureConf:
 @contextlib.contextmanager
 def _router(tmp_path: Path, model_port: int, capture: CaptureConf) -> Iterator[RouterRecord]:
     """The endpoint's router with ``capture``, before the test's model; stopping it flushes and closes the logs."""
-    with supervised_router(tmp_path, [Upstream(name="v1-x", port=model_port, weight=100)], capture=capture) as (_, record):
+    with supervised_router(tmp_path, [Upstream(name="v1-x", port=model_port, weight=100)], capture=capture) as (_, record, _):
         yield record
 
 

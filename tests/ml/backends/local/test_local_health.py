@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ml.backends.local.supervise.health import FAILURES, Checker, counted, to_replace
+from ml.backends.local.supervise.health import FAILURES, START_GRACE_S, Checker, counted, starting, to_replace
 
 PROGRAM = "v1-test"
 
@@ -86,3 +87,21 @@ def test_fail_succeed_fail_fail_does_not_replace_the_instance(instance: tuple[li
     (restart,) = checker.state["restarts"]
     assert restart["program"] == PROGRAM and "failed 3 checks in a row" in restart["reason"]
     assert json.loads((checker.folder / "health.json").read_text())["restarts"] == [restart]
+
+
+def test_an_instance_that_has_not_answered_since_it_started_is_starting_not_failing(
+    instance: tuple[list[int], subprocess.Popen[bytes], Checker],
+) -> None:
+    answers, _, checker = instance
+    url = json.loads((checker.folder / "checks.json").read_text())[PROGRAM]
+    started = time.time()
+    answers += [503, 200, 503]
+    first = checker.check(url, started=started, before={})
+    assert (first["failures"], first["detail"]) == (0, "starting: HTTP 503")
+    second = checker.check(url, started=started, before=first)
+    third = checker.check(url, started=started, before=second)  # it answered once: now a failure counts
+    assert (second["failures"], third["failures"], third["detail"]) == (0, 1, "HTTP 503")
+    answers.append(503)  # restarted by supervisord: a new start, a new grace
+    assert checker.check(url, started=time.time(), before=third)["failures"] == 0
+    assert starting(answered=False, uptime=START_GRACE_S - 1) and not starting(answered=False, uptime=START_GRACE_S)
+    assert not starting(answered=True, uptime=0)

@@ -20,6 +20,7 @@ from local_helpers import Project, supervised_router
 from ml.backends.local import procs
 from ml.backends.local.records import RouterRecord, Upstream
 from ml.backends.local.router import Router
+from ml.backends.local.supervise.control import Supervisor
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -56,7 +57,7 @@ def upstream() -> Iterator[tuple[int, list[int]]]:
 
 
 @pytest.fixture
-def router(tmp_path: Path, upstream: tuple[int, list[int]]) -> Iterator[tuple[Router, RouterRecord]]:
+def router(tmp_path: Path, upstream: tuple[int, list[int]]) -> Iterator[tuple[Router, RouterRecord, Supervisor]]:
     with supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)]) as running:
         yield running
 
@@ -73,9 +74,9 @@ def _post(port: int, *, close: bool) -> tuple[int, str]:
 
 
 def test_the_router_reuses_its_connections_to_the_model_server(
-    router: tuple[Router, RouterRecord], upstream: tuple[int, list[int]]
+    router: tuple[Router, RouterRecord, Supervisor], upstream: tuple[int, list[int]]
 ) -> None:
-    _, record = router
+    _, record, _ = router
     # Every client connects anew and says Connection: close; the router's side stays open.
     answers = [_post(record.port, close=True) for _ in range(60)]
     assert answers == [(200, "v1-test")] * 60
@@ -84,12 +85,17 @@ def test_the_router_reuses_its_connections_to_the_model_server(
     assert len(set(ports)) <= 2, f"{len(set(ports))} upstream connections for 60 requests: the router does not keep them alive"
 
 
-def test_a_shift_keeps_clients_connected_and_serving(router: tuple[Router, RouterRecord], upstream: tuple[int, list[int]]) -> None:
-    found, record = router
+def test_a_shift_keeps_clients_connected_and_serving(
+    router: tuple[Router, RouterRecord, Supervisor], upstream: tuple[int, list[int]]
+) -> None:
+    found, record, supervisor = router
+    (found.prefix / "logs" / "nginx.pid").unlink()  # what an exiting orphan of a killed run can do: not needed
+    master = supervisor.states()["router-back"].pid
     conn = http.client.HTTPConnection("127.0.0.1", record.port, timeout=10)
     statuses = []
     for generation in range(2, 6):
-        record = found.shift(record=record, upstreams=[Upstream(name=f"v{generation}-test", port=upstream[0], weight=100)])
+        upstreams = [Upstream(name=f"v{generation}-test", port=upstream[0], weight=100)]
+        record = found.shift(record=record, upstreams=upstreams, master=master)
         assert record.generation == generation
         conn.request("POST", "/invocations", body=b"1\n")
         answer = conn.getresponse()
@@ -102,7 +108,7 @@ def test_a_shift_keeps_clients_connected_and_serving(router: tuple[Router, Route
 
 
 def test_stopping_its_supervisor_leaves_no_router_process(tmp_path: Path, upstream: tuple[int, list[int]]) -> None:
-    with supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)]) as (found, record):
+    with supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)]) as (found, record, _):
         masters = [p for p in procs.processes_under(found.prefix) if p.name() == "nginx" and p.parent().name() != "nginx"]
         assert len(masters) == 2, "the front and the back nginx run"
         assert _post(record.port, close=True) == (200, "v1-test")
@@ -111,7 +117,7 @@ def test_stopping_its_supervisor_leaves_no_router_process(tmp_path: Path, upstre
 
 
 def test_no_variant_to_answer_is_a_503_that_says_so(tmp_path: Path) -> None:
-    with supervised_router(tmp_path, [Upstream(name="v1-gone", port=procs.free_port(), weight=100)]) as (_, record):
+    with supervised_router(tmp_path, [Upstream(name="v1-gone", port=procs.free_port(), weight=100)]) as (_, record, _):
         conn = http.client.HTTPConnection("127.0.0.1", record.port, timeout=10)
         conn.request("POST", "/invocations", body=b"1\n")
         answer = conn.getresponse()
@@ -124,7 +130,7 @@ def test_no_variant_to_answer_is_a_503_that_says_so(tmp_path: Path) -> None:
 
 def test_beyond_its_client_limit_the_router_answers_503_at_once(tmp_path: Path, upstream: tuple[int, list[int]]) -> None:
     with contextlib.ExitStack() as stack:
-        _, record = stack.enter_context(
+        _, record, _ = stack.enter_context(
             supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)], max_clients=1)
         )
         port = record.port

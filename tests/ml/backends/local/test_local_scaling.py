@@ -174,8 +174,7 @@ def test_after_a_teardown_a_new_endpoint_of_the_same_name_tells_only_its_own_sto
     backend, name = scaled
     url = backend.describe_endpoint(endpoint_name=name).url
     with Load(url_port=url_port(url), connections=6):
-        _wait(backend, name, 2, timeout=90)
-    _wait_line(backend, name, "scaling activity:", "out from 1 to")
+        _wait_line(backend, name, "scaling activity:", "out from 1 to")
     old = {v.name.split("/")[1] for v in backend.describe_endpoint(endpoint_name=name).variants}
     (first,) = old
     killed = Supervisor(folder=backend.layout.supervisor_dir(name)).states()[first].pid
