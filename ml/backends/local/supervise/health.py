@@ -29,9 +29,10 @@ from supervisor import childutils
 
 FAILURES = 3  # checks (5 s apart) a variant may fail before it is replaced
 # An instance that has not answered /ping since it (re)started is starting, not failing, for this
-# long (as long as a deploy waits for a new instance's first /ping): SageMaker health-checks an
-# instance once it is in service. Counted as failing after it, so a hang at start is replaced.
-START_GRACE_S = 60.0
+# long: supervisord calls it RUNNING after 1 s, and a serve under load may bind its port seconds
+# later (SageMaker health-checks an instance once it is in service). After it a failure counts,
+# so an instance hung at start is still replaced, about 30 s after it started.
+START_GRACE_S = 15.0
 PING_TIMEOUT_S = 2.0
 KEEP_RESTARTS = 20
 
