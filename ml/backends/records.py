@@ -182,11 +182,15 @@ class Endpoint(_Record):
     # What is running now, one line each (local: every supervised process up or down, restarts
     # with time and reason, the last health checks); the status above is judged from it.
     health: tuple[str, ...] = ()
+    # The endpoint's history since it was created, one timed event a line, oldest first (local:
+    # created, updated, update rolled back, rolled back, recovered, restored).
+    history: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         variants = tuple(v if isinstance(v, Variant) else Variant.from_dict(v) for v in data.get("variants", ()))
-        return super().from_dict({**data, "variants": variants, "health": tuple(data.get("health", ()))})
+        extra = {"health": tuple(data.get("health", ())), "history": tuple(data.get("history", ()))}
+        return super().from_dict({**data, "variants": variants, **extra})
 
 
 @dataclass(frozen=True, kw_only=True)

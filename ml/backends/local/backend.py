@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
-from ml.backends.local import bluegreen, recovery, runtime
-from ml.backends.local.autoscale.policy import ScalingPolicy
+from ml.backends.local import bluegreen, hosting, recovery, runtime
 from ml.backends.local.clock import stamp
+from ml.backends.local.endpoint_state import EndpointSettings, Runtime, served_versions
 from ml.backends.local.endpoints import Endpoints
 from ml.backends.local.layout import Layout, safe_name
 from ml.backends.local.programs import Programs
@@ -44,31 +44,24 @@ class LocalBackend:
             raise UserInputError(f"--runtime must be process or image, not {runtime!r}")
         self.config = config
         self.root = root.resolve()
-        self.runtime = runtime
+        self.runtime: Runtime = "image" if runtime == "image" else "process"
         self.layout = Layout.for_project(root=self.root, state_dir=config.local_state_dir)
         self.store = StateStore(layout=self.layout)
         self.registry = Registry(store=self.store, group=config.model_package_group)
         self._programs = programs
         self._on_event = on_event
+        # Built once: what an endpoint runs with is on its record (created from this config), not here.
+        self.endpoints = Endpoints(store=self.store, layout=self.layout, programs=lambda: self.programs, say=self._say)
+
+    def _say(self, line: str) -> None:
+        if self._on_event is not None:
+            self._on_event(line)
 
     @property
     def programs(self) -> Programs:
         if self._programs is None:
             self._programs = runtime.programs_for(runtime=self.runtime, layout=self.layout, store=self.store)
         return self._programs
-
-    def _endpoints(self) -> Endpoints:
-        return Endpoints(
-            store=self.store,
-            layout=self.layout,
-            programs=self.programs,
-            variant_name=self.config.variant_name,
-            capture_root=self.layout.capture_root(self.config.capture_prefix) if self.config.capture_enabled else None,
-            capture_percent=self.config.capture_sampling_percent,
-            instances=self.config.hosting_instance_count,
-            scaling=ScalingPolicy.for_local(self.config),
-            runtime=self.runtime,
-        )
 
     def build_image(self, *, tag: str | None = None) -> ImageRecord:
         return runtime.build(runtime=self.runtime, layout=self.layout, store=self.store, config=self.config, tag=tag)
@@ -111,41 +104,36 @@ class LocalBackend:
         return self.registry.versions()
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
-        endpoints = self._endpoints()
-        existing = recovery.settle(endpoints, endpoint_name, say=self._on_event)
-        if existing is not None and existing.status != "Failed" and not endpoints.supervisor(endpoint_name).alive():
+        existing = recovery.current(self.endpoints, endpoint_name)
+        if existing is not None and existing.status != "Failed" and not self.endpoints.alive(endpoint_name):
             # Recorded but not running (the machine restarted): back on its URL first, then the contract.
-            for line in recovery.restore(endpoints, name=endpoint_name)[1]:
-                self._say(line)
+            for line in recovery.restore(self.endpoints, name=endpoint_name)[1]:
+                self.endpoints.say(line)
         if existing is not None and existing.status != "Failed":
             # The contract: an existing endpoint is moved blue/green, never an error or a re-create.
             return self.update_endpoint(endpoint_name=endpoint_name, version=version)
         chosen = select_version(self.registry.versions(), version)
-        return endpoints.deploy(name=endpoint_name, version=chosen)
+        settings = EndpointSettings.for_local(self.config, layout=self.layout, runtime=self.runtime)
+        return hosting.create(self.endpoints, name=endpoint_name, version=chosen, settings=settings)
 
     def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
-        endpoints = self._endpoints()
-        endpoints.require(endpoint_name, verb="update")  # the endpoint's absence is the more useful error
+        self.endpoints.require(endpoint_name, verb="update")  # the endpoint's absence is the more useful error
         chosen = select_version(self.registry.versions(), version)
-        return bluegreen.update(
-            endpoints,
-            name=endpoint_name,
-            version=chosen,
-            policy=policy or BlueGreenPolicy.for_local(self.config),
-            history=lambda previous, blue: [*previous, blue],
-            on_event=self._on_event,
-        )
+        policy = policy or BlueGreenPolicy.for_local(self.config)
+        return bluegreen.update(self.endpoints, name=endpoint_name, version=chosen, policy=policy, on_event=self._on_event)
 
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
-        endpoints = self._endpoints()
-        state = endpoints.require(endpoint_name, verb="roll back")
-        history = list(state.previous_versions)
-        target = to_version if to_version is not None else (history[-1] if history else None)
+        state = self.endpoints.require(endpoint_name, verb="roll back")
+        served = ", ".join(str(v) for v in served_versions(state.history)) or str(state.version)
+        previous = state.previous_versions
+        target = to_version if to_version is not None else (previous[-1] if previous else None)
         if target is None:
             raise NotFoundError(
-                f"endpoint {endpoint_name!r} has served only version {state.version}; there is no earlier version to roll back to"
+                f"endpoint {endpoint_name!r} has served only version {state.version} since it was created at {state.created_at}; "
+                "there is no earlier version to roll back to"
             )
         chosen = select_version(self.registry.versions(), target)
+        self.endpoints.say(f"endpoint {endpoint_name!r} has served versions {served} (oldest first); rolling back to {chosen.version}")
         local = BlueGreenPolicy.for_local(self.config)
         # A rollback is an all-at-once blue/green move: still health-checked, still zero-downtime.
         policy = BlueGreenPolicy(
@@ -157,12 +145,7 @@ class LocalBackend:
             p99_latency_ms=local.p99_latency_ms,
         )
         return bluegreen.update(
-            endpoints,
-            name=endpoint_name,
-            version=chosen,
-            policy=policy,
-            history=lambda previous, _blue: [v for v in previous if v != chosen.version],
-            on_event=self._on_event,
+            self.endpoints, name=endpoint_name, version=chosen, policy=policy, kind="rolled back", on_event=self._on_event
         )
 
     def transform(
@@ -192,37 +175,32 @@ class LocalBackend:
         )
 
     def invoke(self, *, endpoint_name: str, body: bytes, content_type: str = "text/csv", accept: str = "text/csv") -> Invocation:
-        return self._endpoints().invoke(name=endpoint_name, body=body, content_type=content_type, accept=accept)
+        return hosting.invoke(self.endpoints, name=endpoint_name, body=body, content_type=content_type, accept=accept)
 
     def describe_endpoint(self, *, endpoint_name: str) -> Endpoint:
-        return self._endpoints().describe(name=endpoint_name)
+        return hosting.describe(self.endpoints, name=endpoint_name)
 
     def restore(self, *, new_url: bool = False) -> list[str]:
         """Local only: every recorded endpoint whose processes are gone, back with its version, weights and URL.
 
         ``new_url``: an endpoint whose port another program took moves to a free one (else that is an error).
         """
-        endpoints = self._endpoints()
-        names = endpoints.names()
+        names = self.endpoints.names()
         if not names:
             return ["no endpoints are recorded; nothing to restore (`invoke deploy --mode endpoint` creates one)"]
         lines: list[str] = []
         for name in names:
-            lines += recovery.restore(endpoints, name=name, new_url=new_url)[1]
+            lines += recovery.restore(self.endpoints, name=name, new_url=new_url)[1]
         return lines
-
-    def _say(self, line: str) -> None:
-        if self._on_event is not None:
-            self._on_event(line)
 
     def teardown(self, *, endpoint_name: str | None = None) -> list[str]:
         """The named (default: the configured) endpoint, plus transform servers of dead runs."""
-        lines = self._endpoints().teardown(name=endpoint_name or self.config.endpoint_name)
+        lines = hosting.teardown(self.endpoints, name=endpoint_name or self.config.endpoint_name)
         return lines + stop_orphans(self.store, self.layout)
 
     def teardown_all(self) -> list[str]:
         """Local only: every endpoint of this project, whatever its name (`invoke teardown --all`)."""
-        lines = self._endpoints().teardown(name=None)
+        lines = hosting.teardown(self.endpoints, name=None)
         return lines + stop_orphans(self.store, self.layout)
 
     def _data(self, data: str | None) -> Path:

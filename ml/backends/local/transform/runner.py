@@ -14,9 +14,10 @@ from pathlib import Path
 
 from ml.backends.local import procs
 from ml.backends.local.clock import now_iso
-from ml.backends.local.fleet import Variant, start_variant, stop_variant
+from ml.backends.local.fleet import Server, start_variant, stop_variant
 from ml.backends.local.layout import Layout
 from ml.backends.local.programs import Programs
+from ml.backends.local.records import ProcessRecord
 from ml.backends.local.store import StateStore
 from ml.backends.local.transform.client import InvocationsClient
 from ml.backends.local.transform.job import Settings, temp_pattern, transform_files
@@ -59,12 +60,12 @@ def run_transform_job(
     # Per-request INFO lines would cost more than the predictions; the payload cap matches ours.
     server_env = {"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(settings.max_payload_mb), "BYOC_LOG_LEVEL": "WARNING"}
 
-    def remember(variant: Variant) -> None:
-        store.put(KIND, job_name, record | {"server": variant.proc})
+    def remember(process: ProcessRecord) -> None:
+        store.put(KIND, job_name, record | {"server": process.to_dict()})
 
     started = time.monotonic()
 
-    def start() -> tuple[Variant, float]:
+    def start() -> tuple[Server, float]:
         server = start_variant(
             programs=programs,
             version=version,
@@ -107,9 +108,9 @@ def stop_orphans(store: StateStore, layout: Layout) -> list[str]:
     for record in store.list(KIND):
         if record.get("status") == "InProgress":
             continue  # a live run's job
-        server = record.get("server")
+        server = ProcessRecord.from_dict(record["server"]) if record.get("server") else None
         if server and procs.stop(server):
-            lines.append(f"stopped transform server pid {server['pid']} of job {record['name']}")
+            lines.append(f"stopped transform server pid {server.pid} of job {record['name']}")
         stray = procs.stop_under(layout.transform_dir(record["name"]))
         if stray:
             lines.append(f"stopped {len(stray)} unrecorded process(es) of transform job {record['name']}")

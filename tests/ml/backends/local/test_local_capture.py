@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -15,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_helpers import Project
+from local_helpers import Project, make_backend, supervised_router
 
-from ml.backends.local import procs
 from ml.backends.local.capture import CaptureConf
-from ml.backends.local.router import Router, Upstream
+from ml.backends.local.records import RouterRecord, Upstream
 from ml.monitor.project import run_project_monitor
 from ml.monitor.window import window_from
 
@@ -64,16 +64,19 @@ def model_port() -> Iterator[int]:
     server.server_close()
 
 
-def _router(tmp_path: Path, model_port: int, *, percent: int = 100) -> tuple[CaptureConf, dict[str, Any]]:
-    capture = CaptureConf(root=tmp_path / "datacapture" / "ep", variant="AllTraffic", sampling_percent=percent)
-    record = Router(prefix=tmp_path / "router", capture=capture).start(
-        port=procs.free_port(), upstreams=[Upstream(name="v1-x", port=model_port, weight=100)]
-    )
-    return capture, record
+def _capture(tmp_path: Path, *, percent: int = 100) -> CaptureConf:
+    return CaptureConf(root=tmp_path / "datacapture" / "ep", variant="AllTraffic", sampling_percent=percent)
 
 
-def _post(record: dict[str, Any], body: bytes, content_type: str, path: str = "/invocations") -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", int(record["port"]), timeout=10)
+@contextlib.contextmanager
+def _router(tmp_path: Path, model_port: int, capture: CaptureConf) -> Iterator[RouterRecord]:
+    """The endpoint's router with ``capture``, before the test's model; stopping it flushes and closes the logs."""
+    with supervised_router(tmp_path, [Upstream(name="v1-x", port=model_port, weight=100)], capture=capture) as (_, record, _):
+        yield record
+
+
+def _post(record: RouterRecord, body: bytes, content_type: str, path: str = "/invocations") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", record.port, timeout=10)
     try:
         conn.request("POST", path, body=body, headers={"Content-Type": content_type})
         answer = conn.getresponse()
@@ -97,15 +100,13 @@ def _records(capture: CaptureConf) -> list[tuple[Path, dict[str, Any]]]:
 
 
 def test_records_match_sagemaker_field_for_field_under_the_hourly_path(tmp_path: Path, model_port: int) -> None:
-    capture, record = _router(tmp_path, model_port)
+    capture = _capture(tmp_path)
     before = datetime.now(UTC).replace(microsecond=0)
-    try:
+    with _router(tmp_path, model_port, capture) as record:
         assert _post(record, b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n", "text/csv")[0] == 200
         assert _post(record, b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', "application/json")[0] == 200
         assert _post(record, b"\x01\x02raw", "application/x-npy")[0] == 200
         _wait_records(capture, 3)
-    finally:
-        Router.stop(record)  # flushes and closes the log
     after = datetime.now(UTC)
     records = _records(capture)
     assert len(records) == 3
@@ -157,24 +158,20 @@ def test_records_match_sagemaker_field_for_field_under_the_hourly_path(tmp_path:
 
 
 def test_only_invocations_are_captured(tmp_path: Path, model_port: int) -> None:
-    capture, record = _router(tmp_path, model_port)
-    try:
+    capture = _capture(tmp_path)
+    with _router(tmp_path, model_port, capture) as record:
         assert _post(record, b"1\n", "text/csv", path="/ping")[0] == 200
         assert _post(record, b"1\n", "text/csv", path="/other")[0] == 200
         assert _post(record, b"1\n", "text/csv")[0] == 200  # logged after the two before it
         _wait_records(capture, 1)
-    finally:
-        Router.stop(record)
     assert [line["captureData"]["endpointInput"]["data"] for _, line in _records(capture)] == ["1\n"]
 
 
 def test_sampling_keeps_about_the_configured_share(tmp_path: Path, model_port: int) -> None:
-    capture, record = _router(tmp_path, model_port, percent=5)
-    try:
+    capture = _capture(tmp_path, percent=5)
+    with _router(tmp_path, model_port, capture) as record:
         statuses = {_post(record, b"1,2,3,4\n", "text/csv")[0] for _ in range(400)}
         time.sleep(1)  # the last requests' log lines
-    finally:
-        Router.stop(record)
     assert statuses == {200}
     kept = len(_records(capture))
     # Binomial(400, 0.05): mean 20, sd 4.4; outside 2..60 has odds below one in 10^12.
@@ -182,12 +179,11 @@ def test_sampling_keeps_about_the_configured_share(tmp_path: Path, model_port: i
 
 
 def test_a_capture_that_cannot_be_written_costs_no_request(tmp_path: Path, model_port: int) -> None:
-    capture, record = _router(tmp_path, model_port)
+    capture = _capture(tmp_path)
+    capture.root.mkdir(parents=True)
     (capture.root / "AllTraffic").write_text("a file where the variant's folder should be")
-    try:
+    with _router(tmp_path, model_port, capture) as record:
         answers = [_post(record, b"5.1,3.5,1.4,0.2\n", "text/csv") for _ in range(5)]
-    finally:
-        Router.stop(record)
     assert answers == [(200, b"setosa\n")] * 5
     assert _records(capture) == []
     assert "byoc capture" in (tmp_path / "router" / "logs" / "front-error.log").read_text()
@@ -211,3 +207,22 @@ def test_a_deployed_endpoint_captures_and_the_monitor_reads_it(trained: Project)
     (variant,) = outcome.report.variants
     assert (variant.variant, variant.version, variant.records, variant.rows) == ("AllTraffic", 1, 30, 90)
     assert outcome.html.exists()
+
+
+@pytest.mark.slow
+def test_an_endpoint_deployed_with_a_sampling_percent_captures_that_share(trained: Project) -> None:
+    """The endpoint's own setting (capture_sampling_percent from its configuration), not a hand-built router's."""
+    backend = make_backend(trained.root, trained.programs, capture_sampling_percent=20)
+    backend.deploy_endpoint(endpoint_name="sampled", version=1)
+    try:
+        assert backend.store.get("endpoints", "sampled")["settings"]["capture"]["sampling_percent"] == 20  # type: ignore[index]
+        statuses = {backend.invoke(endpoint_name="sampled", body=b"5.1,3.5,1.4,0.2\n").status_code for _ in range(300)}
+        time.sleep(1)  # the last requests' log lines
+    finally:
+        backend.teardown(endpoint_name="sampled")
+    assert statuses == {200}
+    config = backend.config
+    root = trained.root / config.local_state_dir / config.capture_prefix / "sampled"
+    kept = len(_records(CaptureConf(root=root, variant=config.variant_name, sampling_percent=20)))
+    # Binomial(300, 0.2): mean 60, sd 6.9; outside 25..100 has odds below one in 10^6. All 300 is capture at 100%.
+    assert 25 <= kept <= 100, kept
