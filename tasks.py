@@ -395,13 +395,14 @@ def monitor(
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
     """Synthesize the three pipeline stacks to Terraform JSON (what `cdktf synth` does)."""
+    from ml.names import STACKS
     from ml.nodejs import require_node
 
     require_node(root=ROOT)  # before jsii starts: an old Node gets one clear line, not a banner
     from main import synth as synthesize
 
     synthesize(config=_config(), outdir=str(ROOT / outdir))
-    print(f"synthesized BuildPipelineStack, TrainPipelineStack, DeployPipelineStack into {outdir}/stacks/")
+    print(f"synthesized {', '.join(STACKS)} into {outdir}/stacks/")
 
 
 @task

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
-from ml.config import TRAFFIC_TYPES, ProjectConfig
+from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
+from ml.names import TRAFFIC_TYPES
 
 LogSink = Callable[[str], None]
 

@@ -22,6 +22,7 @@ from ml.backends.local.transform.runner import run_transform_job, stop_orphans
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
+from ml.names import VARIANT_NAME
 
 RUNTIMES = ("process", "image")
 
@@ -62,7 +63,7 @@ class LocalBackend:
             store=self.store,
             layout=self.layout,
             programs=self.programs,
-            variant_name=self.config.variant_name,
+            variant_name=VARIANT_NAME,
             capture_root=self.layout.capture_root(self.config.capture_prefix) if self.config.capture_enabled else None,
             capture_percent=self.config.capture_sampling_percent,
             instances=self.config.hosting_instance_count,

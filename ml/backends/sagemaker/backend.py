@@ -24,7 +24,7 @@ from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
-from ml.names import TRACKED_IMAGE_TAG
+from ml.names import TRACKED_IMAGE_TAG, VARIANT_NAME
 from ml.source_commit import source_commit
 from ml.tfstate import StackOutputs, read_stack_outputs
 
@@ -297,7 +297,7 @@ class SageMakerBackend:
         those a running transform job still uses)."""
         name = endpoint_name or self.outputs.endpoint_name
         scaled = self.scaling.deregister(name)
-        deleted = ([f"scalable-target/{resource_id(name, self.config.variant_name)}"] if scaled else []) + self.hosting.teardown(name)
+        deleted = ([f"scalable-target/{resource_id(name, VARIANT_NAME)}"] if scaled else []) + self.hosting.teardown(name)
         self.state.forget_endpoint(name)
         owner = transform_owner(self.config.project_name)
         return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

@@ -22,6 +22,7 @@ from ml.backends.local.capture import CaptureConf
 from ml.backends.local.router import Router, Upstream
 from ml.monitor.project import run_project_monitor
 from ml.monitor.window import window_from
+from ml.names import VARIANT_NAME
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -201,7 +202,7 @@ def test_a_deployed_endpoint_captures_and_the_monitor_reads_it(trained: Project)
         for _ in range(30):
             assert trained.backend.invoke(endpoint_name="captured", body=rows).status_code == 200
         config = trained.backend.config
-        hour = trained.root / config.local_state_dir / config.capture_prefix / "captured" / config.variant_name
+        hour = trained.root / config.local_state_dir / config.capture_prefix / "captured" / VARIANT_NAME
         assert len(list(hour.rglob("*.jsonl"))) >= 1
         outcome = run_project_monitor(
             config=config, root=trained.root, backend="local", endpoint="captured", window=window_from(hours=1, default_hours=1)
