@@ -30,7 +30,7 @@ from tools.rehearsal.fakes.ecr import Mutability
 from tools.rehearsal.front import FakeAwsServer, make_front, reset_moto
 from tools.rehearsal.plan import Stage
 from tools.rehearsal.registry import LoopbackRegistry
-from tools.rehearsal.source import export_tree, source_commit
+from tools.rehearsal.source import export_tree, snapshot_commit
 from tools.rehearsal.world import World, load_stacks
 
 STACK_OF = {"build": Stack.BUILD, "train": Stack.TRAIN, "deploy": Stack.DEPLOY, "operator": Stack.DEPLOY}
@@ -76,7 +76,7 @@ class Rehearsal:
     def __init__(self, *, root: Path, synth_dir: Path, workdir: Path, region: str, on_line: Callable[[str], None]) -> None:
         self.root, self.synth_dir, self.workdir, self.region, self.on_line = root, synth_dir, workdir, region, on_line
         self.stacks = load_stacks(synth_dir, tuple(dict.fromkeys(STACK_OF.values())))
-        self.commit = source_commit(root)
+        self.commit = snapshot_commit(root)
         self.registry = LoopbackRegistry(workdir=workdir / "registry")
         self.mutability: dict[str, Mutability] = {}
         self._exports = 0

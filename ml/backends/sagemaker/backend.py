@@ -24,8 +24,8 @@ from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
+from ml.gitrev import source_revision
 from ml.names import TRACKED_IMAGE_TAG, VARIANT_NAME
-from ml.source_commit import source_commit
 from ml.tfstate import StackOutputs, read_stack_outputs
 
 
@@ -73,7 +73,7 @@ class SageMakerBackend:
         The tag is ``tag``, else the commit: ``$CODEBUILD_RESOLVED_SOURCE_VERSION`` inside CodeBuild
         (its source artifact has no ``.git``), else git's, marked ``-dirty`` for a changed tree.
         """
-        tag = tag or source_commit(self.root, environ=os.environ).tag
+        tag = tag or source_revision(self.root, environ=os.environ).tag
         builder = self.builder or images.detect_builder(runner=self.runner)
         local_name = f"{self.outputs.ecr_repository_name}:{tag}"
         images.build_local(builder=builder, context_dir=self.root / "ml" / "container", local_name=local_name, runner=self.runner)
