@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ml.backends.base import BlueGreenPolicy
+from ml.backends.base import BlueGreenPolicy, LogSink
 from ml.backends.local import recovery
 from ml.backends.local.alarms import AlarmWatch
 from ml.backends.local.endpoint_state import EndpointState
@@ -27,7 +27,6 @@ from ml.errors import DeployRolledBackError, JobFailedError, StateError, UserInp
 # before the retired fleet is stopped (gunicorn then still drains its own requests on SIGTERM).
 DRAIN_S = 0.3
 POLL_S = 0.1
-LogSink = Callable[[str], None]
 
 
 def _upstreams(blue: Variant, green: Variant, percent: int) -> list[Upstream]:
