@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.backends.base import BlueGreenPolicy, LogSink, select_version
+from ml.backends.base import ROLLBACK_POLICY, BlueGreenPolicy, LogSink, nothing_to_roll_back, rollback_target, select_version
 from ml.backends.local import bluegreen, recovery, runtime
 from ml.backends.local.autoscale.policy import ScalingPolicy
 from ml.backends.local.clock import stamp
@@ -140,28 +140,17 @@ class LocalBackend:
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()
         state = endpoints.require(endpoint_name, verb="roll back")
-        history = list(state.previous_versions)
-        target = to_version if to_version is not None else (history[-1] if history else None)
-        if target is None:
-            raise NotFoundError(
-                f"endpoint {endpoint_name!r} has served only version {state.version}; there is no earlier version to roll back to"
-            )
-        chosen = select_version(self.registry.versions(), target)
-        local = BlueGreenPolicy.for_local(self.config)
-        # A rollback is an all-at-once blue/green move: still health-checked, still zero-downtime.
-        policy = BlueGreenPolicy(
-            traffic="ALL_AT_ONCE",
-            step_percent=100,
-            wait_seconds=0,
-            baking_seconds=0,
-            error_rate_percent=local.error_rate_percent,
-            p99_latency_ms=local.p99_latency_ms,
-        )
+        versions, history = self.registry.versions(), state.previous_versions
+        chosen = rollback_target(versions, endpoint_name=endpoint_name, serving=state.version, history=history, to_version=to_version)
+        if chosen.version == state.version and state.status == "InService":
+            self._say(nothing_to_roll_back(endpoint_name, chosen.version))
+            return endpoints.public(state)
+        # The contract's rollback policy: all at once, no alarms, still health-checked, zero downtime.
         return bluegreen.update(
             endpoints,
             name=endpoint_name,
             version=chosen,
-            policy=policy,
+            policy=ROLLBACK_POLICY,
             history=lambda previous, _blue: [v for v in previous if v != chosen.version],
             on_event=self._on_event,
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from contract_world import OVERRIDES, REPO, Contract, sagemaker_world
 
+from ml.backends.base import nothing_to_roll_back
 from ml.config import load_config
 from ml.errors import NotFoundError, UserInputError
 
@@ -83,6 +84,48 @@ def test_updating_to_the_served_version_is_a_no_op_that_says_so(contract: Contra
     assert (again.version, again.config_name) == (first, before.config_name)
 
 
+def _plans(events: list[str]) -> list[str]:
+    return [line for line in events if line.startswith("blue/green update of")]
+
+
+def test_rollback_puts_the_previous_version_back_all_at_once_without_alarms(contract: Contract) -> None:
+    first, second = _register_both(contract)
+    for number in (first, second):
+        contract.backend.approve(version=number, note="contract")
+    name = contract.configured_endpoint
+    contract.backend.deploy_endpoint(endpoint_name=name, version=first)
+    contract.backend.update_endpoint(endpoint_name=name, version=second)
+    contract.events.clear()
+    back = contract.backend.rollback(endpoint_name=name)
+    assert (back.status, back.version) == ("InService", first)
+    assert contract.backend.describe_endpoint(endpoint_name=name).version == first
+    [plan] = _plans(contract.events)
+    assert f"from version {second} to {first}: ALL_AT_ONCE (100%)" in plan and "no alarm auto-rollback" in plan, plan
+    assert not any(line.startswith("alarm check") for line in contract.events), contract.events
+
+
+def test_rollback_without_history_goes_to_the_newest_older_approved_version(contract: Contract) -> None:
+    first, second = _register_both(contract)
+    for number in (first, second):
+        contract.backend.approve(version=number, note="contract")
+    name = contract.configured_endpoint
+    contract.backend.deploy_endpoint(endpoint_name=name, version=second)  # first never served here
+    assert contract.backend.rollback(endpoint_name=name).version == first
+
+
+def test_rolling_back_to_the_served_version_is_a_no_op_that_says_so(contract: Contract) -> None:
+    first = contract.backend.register(job_name=contract.jobs[0], approval_status="Approved").version
+    name = contract.configured_endpoint
+    before = contract.backend.deploy_endpoint(endpoint_name=name)
+    contract.events.clear()
+    after = contract.backend.rollback(endpoint_name=name, to_version=first)
+    assert (after.status, after.version, after.config_name) == ("InService", first, before.config_name)
+    assert nothing_to_roll_back(name, first) in contract.events, contract.events
+    assert _plans(contract.events) == []  # nothing moved
+    with pytest.raises(NotFoundError, match="no earlier version to roll back to; pass --to VERSION"):
+        contract.backend.rollback(endpoint_name=name)  # no history, nothing older approved
+
+
 def test_teardown_defaults_to_the_configured_endpoint_and_leaves_others(contract: Contract) -> None:
     contract.backend.register(job_name=contract.jobs[0], approval_status="Approved")
     configured, other = contract.configured_endpoint, "contract-other"
@@ -98,10 +141,12 @@ def test_teardown_defaults_to_the_configured_endpoint_and_leaves_others(contract
     contract.backend.teardown(endpoint_name=other)  # tearing down what is gone is not an error
 
 
-def test_update_of_a_missing_endpoint_says_to_create_it(contract: Contract) -> None:
+def test_update_or_rollback_of_a_missing_endpoint_says_to_create_it(contract: Contract) -> None:
     contract.backend.register(job_name=contract.jobs[0], approval_status="Approved")
     with pytest.raises(NotFoundError, match="invoke deploy --mode endpoint"):
         contract.backend.update_endpoint(endpoint_name="contract-ghost")
+    with pytest.raises(NotFoundError, match="invoke deploy --mode endpoint"):
+        contract.backend.rollback(endpoint_name="contract-ghost")
 
 
 def test_sagemaker_given_a_local_data_path_says_to_use_s3(tmp_path: Path) -> None:
