@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
 from ml.names import TRAFFIC_TYPES
@@ -122,9 +122,39 @@ def rollback_target(
     return max(older, key=lambda v: v.version)
 
 
+def report_target(versions: Sequence[ModelVersion], version: int | None) -> int:
+    """The version :meth:`Backend.report` writes about: ``version``, else the newest registered."""
+    if version is not None:
+        return version
+    if not versions:
+        raise NotFoundError("no model versions registered yet; run `invoke train` first")
+    return max(v.version for v in versions)
+
+
 def nothing_to_roll_back(endpoint_name: str, version: int) -> str:
     """What both backends say when asked to roll back to the version already serving."""
     return f"endpoint {endpoint_name!r} already serves model version {version}; nothing to roll back"
+
+
+class LocalVerbs(Protocol):
+    """Verbs only one machine has: the local backend exposes them as :attr:`Backend.local_verbs`.
+
+    A task asks for this capability, never for the backend's class; on SageMaker it is ``None``
+    (AWS restores its own endpoints, ``teardown`` removes the configured one, and the deploy
+    pipeline's approval email links the candidate's report instead of printing it).
+    """
+
+    def review(self, *, version: int) -> ReportRecord:
+        """What an approver reads before deciding: ``version``'s report written beside the serving version's metrics."""
+        ...
+
+    def restore(self, *, new_url: bool = False) -> list[str]:
+        """Every recorded endpoint whose processes are gone (a reboot), back with its version, weights and URL."""
+        ...
+
+    def teardown_all(self) -> list[str]:
+        """Every endpoint this project started on this machine, whatever its name."""
+        ...
 
 
 class Backend(Protocol):
@@ -136,6 +166,11 @@ class Backend(Protocol):
     """
 
     name: str
+
+    @property
+    def local_verbs(self) -> LocalVerbs | None:
+        """The verbs only the local backend has (:class:`LocalVerbs`), or ``None``."""
+        ...
 
     def build_image(self, *, tag: str | None = None) -> ImageRecord:
         """Build (and on AWS push) the container image; the record carries its digest."""
@@ -173,6 +208,12 @@ class Backend(Protocol):
 
     def list_versions(self) -> list[ModelVersion]:
         """Every version of the model package group, newest (highest version number) first."""
+        ...
+
+    def report(self, *, version: int | None = None) -> ReportRecord:
+        """Write ``version``'s training report (default: the newest, :func:`report_target`) beside the
+        version now serving. Locally under the state directory; on AWS in the data lake, its URI on
+        the model package. A report that cannot be written leaves ``location`` empty and says why."""
         ...
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
@@ -231,6 +272,6 @@ class Backend(Protocol):
 
         Other endpoints are left alone on both backends. Tearing down an endpoint that does not
         exist is not an error; the lines say what was (or was not) removed. Locally,
-        ``LocalBackend.teardown_all`` (``invoke teardown --all``) removes every endpoint.
+        :meth:`LocalVerbs.teardown_all` (``invoke teardown --all``) removes every endpoint.
         """
         ...

@@ -208,3 +208,13 @@ class Invocation(_Record):
     content_type: str
     body: bytes
     variant: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportRecord(_Record):
+    """A model version's training report: where it was written, and what to show of it."""
+
+    version: int
+    location: str  # the report's index.html: a local path, or an s3:// URI on AWS; "" when none could be written
+    lines: tuple[str, ...] = ()  # what to print: locally the metrics beside the serving version's, then where the report is
+    problem: str = ""  # why no report could be written

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.backends.base import ROLLBACK_POLICY, BlueGreenPolicy, LogSink, nothing_to_roll_back, rollback_target, select_version
+from ml.backends.base import (
+    ROLLBACK_POLICY,
+    BlueGreenPolicy,
+    LocalVerbs,
+    LogSink,
+    nothing_to_roll_back,
+    report_target,
+    rollback_target,
+    select_version,
+)
 from ml.backends.local import bluegreen, recovery, runtime
 from ml.backends.local.autoscale.policy import ScalingPolicy
 from ml.backends.local.clock import stamp
@@ -19,7 +28,7 @@ from ml.backends.local.training import run_training
 from ml.backends.local.transform import filters
 from ml.backends.local.transform.job import Settings
 from ml.backends.local.transform.runner import run_transform_job, stop_orphans
-from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
 from ml.names import VARIANT_NAME
@@ -51,6 +60,11 @@ class LocalBackend:
         self.registry = Registry(store=self.store, group=config.model_package_group)
         self._programs = programs
         self._on_event = on_event
+
+    @property
+    def local_verbs(self) -> LocalVerbs:
+        """This backend's own verbs (review, restore, teardown_all): it has them all."""
+        return self
 
     @property
     def programs(self) -> Programs:
@@ -110,6 +124,19 @@ class LocalBackend:
 
     def list_versions(self) -> list[ModelVersion]:
         return self.registry.versions()
+
+    def report(self, *, version: int | None = None) -> ReportRecord:
+        """The report under ``.byoc/reports/``, and the metrics beside the serving version's."""
+        from ml.reports.approval import review  # matplotlib and the scorer load only for a report
+
+        number = report_target(self.registry.versions(), version)
+        seen = review(self, version=number)
+        location = str(seen.report.index) if seen.report is not None else ""
+        return ReportRecord(version=number, location=location, lines=tuple(seen.lines()), problem=seen.problem)
+
+    def review(self, *, version: int) -> ReportRecord:
+        """Local only (:class:`LocalVerbs`): what ``invoke approve`` prints before the decision."""
+        return self.report(version=version)
 
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
         endpoints = self._endpoints()

@@ -7,8 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ml.backends.base import ROLLBACK_POLICY, BlueGreenPolicy, LogSink, nothing_to_roll_back, rollback_target, select_version
-from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.base import (
+    ROLLBACK_POLICY,
+    BlueGreenPolicy,
+    LogSink,
+    nothing_to_roll_back,
+    report_target,
+    rollback_target,
+    select_version,
+)
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
 from ml.backends.sagemaker import bluegreen, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
@@ -31,6 +39,7 @@ from ml.tfstate import StackOutputs, read_stack_outputs
 
 class SageMakerBackend:
     name = "sagemaker"
+    local_verbs = None  # no verb of one machine: AWS restores its endpoints, teardown removes the configured one
 
     def __init__(
         self,
@@ -144,6 +153,15 @@ class SageMakerBackend:
 
     def list_versions(self) -> list[ModelVersion]:
         return self.registry.list_versions()
+
+    def report(self, *, version: int | None = None) -> ReportRecord:
+        """The report in the data lake (reports/<group>/<version>/ and reports/<group>/candidate/, the page
+        the deploy approval links to), its URI on the model package."""
+        from ml.reports.aws import publish_report  # imports this module: loaded only when a report is asked for
+
+        number = report_target(self.registry.list_versions(), version)
+        uri = publish_report(self, version=number)
+        return ReportRecord(version=number, location=uri, lines=(f"report of model version {number}: {uri}",))
 
     # -- endpoints ---------------------------------------------------------------------------
     def _prepare(self, endpoint_name: str, version: int | None) -> tuple[ModelVersion, str]:
