@@ -25,8 +25,9 @@ from ml.names import (
     BUILD_PROJECT_MINUTES,
     CODEBUILD_TIMEOUT_MINUTES,
     ENDPOINT_SETTLE_SECONDS,
-    OUTPUTS_ENV_PREFIX,
+    INITIAL_APPROVAL_STATUSES,
     PROJECT_SETUP_MINUTES,
+    TRAFFIC_TYPES,
     TRAINING_WAIT_MARGIN_SECONDS,
     TRANSFORM_WAIT_SECONDS,
 )
@@ -58,8 +59,6 @@ _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
 
 
 def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:
@@ -181,7 +180,7 @@ class ProjectConfig:
             "(SageMaker lowercases the name in model-package ARNs, so IAM policies could not match upper case)",
         )
     )
-    model_approval_status: str = _spec(_choice(APPROVAL_STATUSES))
+    model_approval_status: str = _spec(_choice(INITIAL_APPROVAL_STATUSES))
     hyperparameters: dict[str, str] = _spec(_string_map(re.compile(r"^[a-z_][a-z0-9_]*$")))
 
     training_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large"))
@@ -328,23 +327,9 @@ class ProjectConfig:
         """The CodeBuild project that runs invoke monitor on a schedule (deploy stack)."""
         return f"{self.project_name}-monitor"
 
-    @property
-    def variant_name(self) -> str:
-        """One production variant; blue/green keeps its name (SageMaker guardrails require it)."""
-        return "AllTraffic"
-
-    def local_state_path(self, stack: str) -> str:
-        """Terraform local-backend state file of a stack, relative to the project root."""
-        return f"terraform.{stack}.tfstate"
-
     def remote_state_key(self, stack: str) -> str:
         """Terraform S3-backend object key of a stack's state."""
         return f"{self.state_key_prefix}/{stack}.tfstate"
-
-    @staticmethod
-    def outputs_variable(stack: str) -> str:
-        """Environment variable holding a stack's outputs as JSON inside CodeBuild."""
-        return f"{OUTPUTS_ENV_PREFIX}{stack.upper()}"
 
     @property
     def notification_emails(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ from cdktn_provider_aws.cloudwatch_metric_alarm import (
 from constructs import Construct
 
 from ml.config import ProjectConfig
+from ml.names import VARIANT_NAME
 
 PERIOD_SECONDS = 60
 
@@ -22,7 +23,7 @@ class EndpointAlarms(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig) -> None:
         super().__init__(scope, id_)
-        dimensions = {"EndpointName": config.endpoint_name, "VariantName": config.variant_name}
+        dimensions = {"EndpointName": config.endpoint_name, "VariantName": VARIANT_NAME}
 
         def metric(id_: str, name: str) -> CloudwatchMetricAlarmMetricQuery:
             return CloudwatchMetricAlarmMetricQuery(

@@ -13,16 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Self, get_args
 
 from ml.errors import UserInputError
+from ml.names import DECISIONS, INITIAL_APPROVAL_STATUSES, ApprovalStatus, Decision, InitialApprovalStatus
 
-# Status vocabularies, as the SageMaker API spells them: the one home of each word.
+# Status vocabularies, as the SageMaker API spells them: the one home of each word. The approval
+# words live in ml.names, because the configuration (model_approval_status) is validated with them.
 TrainingStatus = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
-ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
-Decision = Literal["Approved", "Rejected"]  # what `approve` may set (the Backend contract)
 EndpointStatus = Literal["Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService"]
 TransformStatus = TrainingStatus
 TRAINING_STATUSES: tuple[TrainingStatus, ...] = get_args(TrainingStatus)
-APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
-DECISIONS: tuple[Decision, ...] = get_args(Decision)
 ENDPOINT_STATUSES: tuple[EndpointStatus, ...] = get_args(EndpointStatus)
 TRANSFORM_STATUSES: tuple[TransformStatus, ...] = TRAINING_STATUSES
 # Statuses a run leaves only while it is working; a record still in one after its run died was
@@ -32,9 +30,18 @@ IN_PROGRESS = ("InProgress", "Creating", "Updating", "RollingBack", "Stopping", 
 
 def decision(status: str) -> Decision:
     """``status`` as an approval decision, or a UserInputError naming the two choices."""
-    if status not in DECISIONS:
-        raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
-    return status
+    for word in DECISIONS:
+        if status == word:
+            return word
+    raise UserInputError(f"approval status must be {' or '.join(DECISIONS)}, not {status!r}")
+
+
+def initial_status(status: str) -> InitialApprovalStatus:
+    """``status`` as a new version's approval status, or a UserInputError naming the two it may start as."""
+    for word in INITIAL_APPROVAL_STATUSES:
+        if status == word:
+            return word
+    raise UserInputError(f"a new version starts {' or '.join(INITIAL_APPROVAL_STATUSES)}, not {status!r}")
 
 
 # SageMaker's ApprovalDescription: at most 1024 characters of pattern ``.*``, which (Java regex)
@@ -212,3 +219,13 @@ class Invocation(_Record):
     content_type: str
     body: bytes
     variant: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportRecord(_Record):
+    """A model version's training report: where it was written, and what to show of it."""
+
+    version: int
+    location: str  # the report's index.html: a local path, or an s3:// URI on AWS; "" when none could be written
+    lines: tuple[str, ...] = ()  # what to print: locally the metrics beside the serving version's, then where the report is
+    problem: str = ""  # why no report could be written

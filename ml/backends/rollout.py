@@ -30,6 +30,7 @@ class Rollout:
         self.blue_version = blue_version
         self._seen: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._status = ""
+        self._alarms = True  # whether the plan watches alarms (a rollback's does not)
 
     def _say(self, line: str, kind: str) -> None:
         self._sink(line)
@@ -38,10 +39,15 @@ class Rollout:
 
     def plan(self, policy: BlueGreenPolicy) -> None:
         steps = ", ".join(f"{p}%" for p in policy.steps())
+        self._alarms = policy.auto_rollback
+        alarms = (
+            f"auto-rollback on more than {policy.error_rate_percent:g}% errors or p99 over {policy.p99_latency_ms:g} ms"
+            if policy.auto_rollback
+            else "no alarm auto-rollback (a rollback: the alarms may be firing because of the version it replaces)"
+        )
         self._say(
             f"blue/green update of {self.endpoint} from version {self.blue_version} to {self.version}: {policy.traffic} "
-            f"({steps}), waiting {policy.wait_seconds:g}s after each step, baking {policy.baking_seconds:g}s; "
-            f"auto-rollback on more than {policy.error_rate_percent:g}% errors or p99 over {policy.p99_latency_ms:g} ms",
+            f"({steps}), waiting {policy.wait_seconds:g}s after each step, baking {policy.baking_seconds:g}s; {alarms}",
             "plan",
         )
 
@@ -62,6 +68,8 @@ class Rollout:
         self._say(f"{percent}% of traffic on version {self.version}; {doing} {dwell_s:g}s", "traffic")
 
     def alarm_check(self, *, breach: str | None, measured: str) -> None:
+        if not self._alarms and not breach:
+            return  # nothing was watched: "ok" would claim a check that did not happen
         if breach:
             self._say(f"alarm check: BREACHED: {breach}", "alarm")
         else:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ml.backends.records import APPROVAL_STATUSES, ModelVersion
+from ml.backends.records import ModelVersion
 from ml.errors import UserInputError
+from ml.names import APPROVAL_STATUSES
 
 PAGE_SIZES = (20, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50

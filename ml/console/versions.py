@@ -9,10 +9,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ml.backends.records import APPROVAL_STATUSES, ModelVersion
+from ml.backends.records import ModelVersion
 from ml.console.paging import VersionQuery, page_of, version_number
 from ml.console.services import services
 from ml.errors import ByocError, NotFoundError
+from ml.names import APPROVAL_STATUSES
 
 blueprint = Blueprint("versions", __name__)
 # What the pages show in their own places; any other field a record carries (held-out metrics,

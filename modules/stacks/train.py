@@ -9,7 +9,7 @@ from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPacka
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import TRAINING_DATA_KEY
+from ml.names import TRAINING_DATA_KEY, Output
 from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy, model_packages_arn
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
@@ -182,14 +182,14 @@ class TrainPipelineStack(PipelineStack):
             },
         )
         self.connect(stage="train", pipeline=self.pipeline, source=self.source, email=config.train_notifications_email)
-        self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
-        self.output("datalake_key_arn", self.key.arn, "KMS key of the data lake; endpoints encrypt captured data with it")
-        self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
-        self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
-        self.output("approver_policy_arn", self.approver.arn, "Managed policy to attach to the people who approve model versions")
-        self.output("train_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the train repository")
+        self.output(Output.DATALAKE_BUCKET, self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
+        self.output(Output.DATALAKE_KEY_ARN, self.key.arn, "KMS key of the data lake; endpoints encrypt captured data with it")
+        self.output(Output.SAGEMAKER_ROLE_ARN, self.sagemaker_role.arn, "SageMaker execution role ARN")
+        self.output(Output.MODEL_PACKAGE_GROUP, self.model_package_group.model_package_group_name, "Model registry package group")
+        self.output(Output.APPROVER_POLICY_ARN, self.approver.arn, "Managed policy to attach to the people who approve model versions")
+        self.output(Output.TRAIN_REPO_CLONE_URL_HTTP, self.source.clone_url_http, "Clone URL of the train repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
         # carries this value, and a reference would make it depend on its own pipeline (a cycle).
-        self.output("train_pipeline_name", config.train_pipeline, "Train pipeline name")
-        self.output("artifact_bucket", self.artifacts.name, "Train pipeline artifact bucket")
+        self.output(Output.TRAIN_PIPELINE_NAME, config.train_pipeline, "Train pipeline name")
+        self.output(Output.ARTIFACT_BUCKET, self.artifacts.name, "Train pipeline artifact bucket")
         self.build.add_variables(outputs_environment(build, self))

@@ -26,8 +26,9 @@ from ml.atomic import atomic_write_text
 from ml.backends.local.layout import Layout
 from ml.backends.local.registry import KIND
 from ml.backends.local.store import StateStore
-from ml.backends.records import ApprovalEvent, ApprovalStatus, Lineage, ModelVersion
+from ml.backends.records import ApprovalEvent, Lineage, ModelVersion
 from ml.config import load_config
+from ml.names import ApprovalStatus
 
 REPORT = "docs/benchmarks/console.md"
 PAGES = (

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ml.tfstate import StackOutputs
 from tools.rehearsal.faults import REASONS
 from tools.rehearsal.plan import Stage
 from tools.rehearsal.registry import RegistryClient
@@ -18,7 +18,7 @@ class StageChecks:
     registry: RegistryClient
     sagemaker: Any
     s3: Any
-    outputs: Mapping[str, Mapping[str, Any]]  # BYOC_OUTPUTS_<STACK> -> outputs
+    outputs: StackOutputs  # as the deploy project carries them
     commit: str
     project: str
 
@@ -50,7 +50,7 @@ class StageChecks:
 
     @property
     def repository(self) -> str:
-        return str(self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"])
+        return self.outputs.ecr_repository_name
 
     def image(self, stage: Stage, *, output: str, before: str | None) -> Verdict:
         """The commit tag and latest name one image, whose registry digest the build recorded;
@@ -73,7 +73,7 @@ class StageChecks:
     def serving(self, expected: int) -> Verdict:
         from ml.backends.sagemaker.naming import version_of_config
 
-        name = self.outputs["BYOC_OUTPUTS_DEPLOYPIPELINESTACK"]["endpoint_name"]
+        name = self.outputs.endpoint_name
         version = version_of_config(self.sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"])
         if version != expected:
             return f"the endpoint serves version {version}, expected {expected}", ""
@@ -83,7 +83,7 @@ class StageChecks:
         """The newest model version carries its training report's URI, and the report is in the data lake."""
         from ml.reports.aws import report_uri
 
-        group = self.outputs["BYOC_OUTPUTS_TRAINPIPELINESTACK"]["model_package_group"]
+        group = self.outputs.model_package_group
         listed = self.sagemaker.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
         newest = listed["ModelPackageSummaryList"][0]["ModelPackageArn"]
         uri = report_uri(self.sagemaker.describe_model_package(ModelPackageName=newest))

@@ -14,11 +14,12 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ml.backends.local.procs import free_port
 from tools.rehearsal.fakes.ecr import EcrFake, Mutability
 from tools.rehearsal.fakes.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, strip_length
 from tools.rehearsal.fakes.sagemaker import EndpointsFake, JobsFake, ModelPackagesFake
 from tools.rehearsal.faults import Fault
-from tools.rehearsal.registry import RegistryClient, free_port
+from tools.rehearsal.registry import RegistryClient
 
 StartResponse = Any
 PREFIX_SERVICE = {prefix: service for service, prefix in JSON_TARGETS.items()}

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.backends.base import BlueGreenPolicy, LogSink, select_version
+from ml.backends.base import (
+    ROLLBACK_POLICY,
+    BlueGreenPolicy,
+    LocalVerbs,
+    LogSink,
+    nothing_to_roll_back,
+    report_target,
+    rollback_target,
+    select_version,
+)
 from ml.backends.local import bluegreen, hosting, recovery, runtime
 from ml.backends.local.clock import stamp
 from ml.backends.local.endpoint_state import EndpointSettings, Runtime, served_versions
@@ -19,7 +28,7 @@ from ml.backends.local.training import run_training
 from ml.backends.local.transform import filters
 from ml.backends.local.transform.job import Settings
 from ml.backends.local.transform.runner import run_transform_job, stop_orphans
-from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.config import ProjectConfig
 from ml.errors import NotFoundError, UserInputError
 
@@ -56,6 +65,11 @@ class LocalBackend:
     def _say(self, line: str) -> None:
         if self._on_event is not None:
             self._on_event(line)
+
+    @property
+    def local_verbs(self) -> LocalVerbs:
+        """This backend's own verbs (review, restore, teardown_all): it has them all."""
+        return self
 
     @property
     def programs(self) -> Programs:
@@ -103,6 +117,19 @@ class LocalBackend:
     def list_versions(self) -> list[ModelVersion]:
         return self.registry.versions()
 
+    def report(self, *, version: int | None = None) -> ReportRecord:
+        """The report under ``.byoc/reports/``, and the metrics beside the serving version's."""
+        from ml.reports.approval import review  # matplotlib and the scorer load only for a report
+
+        number = report_target(self.registry.versions(), version)
+        seen = review(self, version=number)
+        location = str(seen.report.index) if seen.report is not None else ""
+        return ReportRecord(version=number, location=location, lines=tuple(seen.lines()), problem=seen.problem)
+
+    def review(self, *, version: int) -> ReportRecord:
+        """Local only (:class:`LocalVerbs`): what ``invoke approve`` prints before the decision."""
+        return self.report(version=version)
+
     def deploy_endpoint(self, *, endpoint_name: str, version: int | None = None) -> Endpoint:
         existing = recovery.current(self.endpoints, endpoint_name)
         if existing is not None and existing.status != "Failed" and not self.endpoints.alive(endpoint_name):
@@ -124,28 +151,21 @@ class LocalBackend:
 
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
         state = self.endpoints.require(endpoint_name, verb="roll back")
-        served = ", ".join(str(v) for v in served_versions(state.history)) or str(state.version)
-        previous = state.previous_versions
-        target = to_version if to_version is not None else (previous[-1] if previous else None)
-        if target is None:
-            raise NotFoundError(
-                f"endpoint {endpoint_name!r} has served only version {state.version} since it was created at {state.created_at}; "
-                "there is no earlier version to roll back to"
-            )
-        chosen = select_version(self.registry.versions(), target)
-        self.endpoints.say(f"endpoint {endpoint_name!r} has served versions {served} (oldest first); rolling back to {chosen.version}")
-        local = BlueGreenPolicy.for_local(self.config)
-        # A rollback is an all-at-once blue/green move: still health-checked, still zero-downtime.
-        policy = BlueGreenPolicy(
-            traffic="ALL_AT_ONCE",
-            step_percent=100,
-            wait_seconds=0,
-            baking_seconds=0,
-            error_rate_percent=local.error_rate_percent,
-            p99_latency_ms=local.p99_latency_ms,
+        chosen = rollback_target(
+            self.registry.versions(),
+            endpoint_name=endpoint_name,
+            serving=state.version,
+            history=state.previous_versions,
+            to_version=to_version,
         )
+        if chosen.version == state.version and state.status == "InService":
+            self.endpoints.say(nothing_to_roll_back(endpoint_name, chosen.version))
+            return state.public()
+        served = ", ".join(str(v) for v in served_versions(state.history)) or str(state.version)
+        self.endpoints.say(f"endpoint {endpoint_name!r} has served versions {served} (oldest first); rolling back to {chosen.version}")
+        # The contract's rollback policy: all at once, no alarms, still health-checked, zero downtime.
         return bluegreen.update(
-            self.endpoints, name=endpoint_name, version=chosen, policy=policy, kind="rolled back", on_event=self._on_event
+            self.endpoints, name=endpoint_name, version=chosen, policy=ROLLBACK_POLICY, kind="rolled back", on_event=self._on_event
         )
 
     def transform(

@@ -121,14 +121,15 @@ def _shift(
         state = endpoints.shift(state, weights, backup=blue if percent >= 100 else None)
         dwell = policy.baking_seconds if percent >= 100 else policy.wait_seconds
         rollout.traffic(percent, dwell_s=dwell)
-        alarm = _watch(watch, green, dwell, functools.partial(endpoints.down, state, green))
+        alarm = _watch(watch if policy.auto_rollback else None, green, dwell, functools.partial(endpoints.down, state, green))
         rollout.alarm_check(breach=alarm, measured=watch.summary())
         if alarm:
             raise _Alarm(alarm)
     return state
 
 
-def _watch(watch: AlarmWatch, green: Variant, seconds: float, down: Callable[[], list[str]]) -> str | None:
+def _watch(watch: AlarmWatch | None, green: Variant, seconds: float, down: Callable[[], list[str]]) -> str | None:
+    """Until ``seconds`` pass: the reason to roll back (green died, or an alarm when ``watch`` is given), or None."""
     deadline = time.monotonic() + seconds
     while True:
         gone = down()
@@ -137,7 +138,7 @@ def _watch(watch: AlarmWatch, green: Variant, seconds: float, down: Callable[[],
                 f"the new variant's process {', '.join(gone)} exited (supervisord restarts it, but an update does not bet on it); "
                 f"see {green.folder}"
             )
-        alarm = watch.check()
+        alarm = watch.check() if watch is not None else None
         if alarm or time.monotonic() >= deadline:
             return alarm
         time.sleep(POLL_S)

@@ -21,6 +21,7 @@ from ml.backends.records import Endpoint, EndpointStatus
 from ml.backends.records import Variant as VariantRecord
 from ml.config import ProjectConfig
 from ml.errors import StateError
+from ml.names import VARIANT_NAME
 
 Runtime = Literal["process", "image"]
 # What moved the endpoint to the version it serves; each is one event of its history.
@@ -43,7 +44,7 @@ class EndpointSettings:
     def for_local(cls, config: ProjectConfig, *, layout: Layout, runtime: Runtime) -> EndpointSettings:
         capture = CaptureSettings(root=layout.capture_root(config.capture_prefix), sampling_percent=config.capture_sampling_percent)
         return cls(
-            variant_name=config.variant_name,
+            variant_name=VARIANT_NAME,
             instances=config.hosting_instance_count,
             runtime=runtime,
             toolchain=Toolchain.discover(sys.executable),

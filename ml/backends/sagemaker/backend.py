@@ -7,8 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ml.backends.base import BlueGreenPolicy, LogSink, select_version
-from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.base import (
+    ROLLBACK_POLICY,
+    BlueGreenPolicy,
+    LogSink,
+    nothing_to_roll_back,
+    report_target,
+    rollback_target,
+    select_version,
+)
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
 from ml.backends.rollout_journal import RolloutJournal, journal_path
 from ml.backends.sagemaker import bluegreen, image_pins, images
@@ -24,14 +32,15 @@ from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
-from ml.errors import JobFailedError, NotFoundError, UserInputError
-from ml.names import TRACKED_IMAGE_TAG
-from ml.source_commit import source_commit
+from ml.errors import JobFailedError, NotFoundError
+from ml.gitrev import source_revision
+from ml.names import TRACKED_IMAGE_TAG, VARIANT_NAME
 from ml.tfstate import StackOutputs, read_stack_outputs
 
 
 class SageMakerBackend:
     name = "sagemaker"
+    local_verbs = None  # no verb of one machine: AWS restores its endpoints, teardown removes the configured one
 
     def __init__(
         self,
@@ -74,7 +83,7 @@ class SageMakerBackend:
         The tag is ``tag``, else the commit: ``$CODEBUILD_RESOLVED_SOURCE_VERSION`` inside CodeBuild
         (its source artifact has no ``.git``), else git's, marked ``-dirty`` for a changed tree.
         """
-        tag = tag or source_commit(self.root, environ=os.environ).tag
+        tag = tag or source_revision(self.root, environ=os.environ).tag
         builder = self.builder or images.detect_builder(runner=self.runner)
         local_name = f"{self.outputs.ecr_repository_name}:{tag}"
         images.build_local(builder=builder, context_dir=self.root / "ml" / "container", local_name=local_name, runner=self.runner)
@@ -146,6 +155,15 @@ class SageMakerBackend:
     def list_versions(self) -> list[ModelVersion]:
         return self.registry.list_versions()
 
+    def report(self, *, version: int | None = None) -> ReportRecord:
+        """The report in the data lake (reports/<group>/<version>/ and reports/<group>/candidate/, the page
+        the deploy approval links to), its URI on the model package."""
+        from ml.reports.aws import publish_report  # imports this module: loaded only when a report is asked for
+
+        number = report_target(self.registry.list_versions(), version)
+        uri = publish_report(self, version=number)
+        return ReportRecord(version=number, location=uri, lines=(f"report of model version {number}: {uri}",))
+
     # -- endpoints ---------------------------------------------------------------------------
     def _prepare(self, endpoint_name: str, version: int | None) -> tuple[ModelVersion, str]:
         chosen = select_version(self.registry.list_versions(), version)
@@ -159,9 +177,10 @@ class SageMakerBackend:
         Failed: SageMaker allows only DeleteEndpoint on a failed endpoint, so it is deleted and
         created again (a failed first creation must not block every later deploy).
         """
-        if self._settled_or_deleted(endpoint_name) is not None:
-            return self.update_endpoint(endpoint_name=endpoint_name, version=version)
-        return self._create(endpoint_name, version)
+        current = self._replace_failed(endpoint_name, self._settled(endpoint_name, self.hosting.describe(endpoint_name)))
+        if current is None:
+            return self._create(endpoint_name, version)
+        return self._update(endpoint_name=endpoint_name, current=current, version=version, policy=BlueGreenPolicy.for_aws(self.config))
 
     def _create(self, endpoint_name: str, version: int | None) -> Endpoint:
         chosen, config_name = self._prepare(endpoint_name, version)
@@ -170,38 +189,44 @@ class SageMakerBackend:
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
-    def _settled_or_deleted(self, endpoint_name: str) -> dict[str, Any] | None:
-        """The endpoint once it leaves transitional states; ``None`` if absent, or Failed and now deleted."""
-        current = self.hosting.describe(endpoint_name)
+    def _existing(self, endpoint_name: str) -> dict[str, Any]:
+        """The one DescribeEndpoint a verb on an existing endpoint makes before it acts (polls follow
+        only while the endpoint is changing); NotFoundError when there is none."""
+        current = self._settled(endpoint_name, self.hosting.describe(endpoint_name))
         if current is None:
-            return None
-        if current["EndpointStatus"] in TRANSITIONAL:
-            self._log(f"endpoint {endpoint_name} is {current['EndpointStatus']}; waiting for it to settle first")
-            current = self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
-        if current["EndpointStatus"] == "Failed":
-            reason = current.get("FailureReason") or "no reason given"
-            self._log(
-                f"endpoint {endpoint_name} is Failed ({reason}); only DeleteEndpoint works on a failed endpoint, "
-                "so it is deleted and created again"
-            )
-            self.hosting.delete_endpoint(endpoint_name)
-            return None
+            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
         return current
 
-    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
-        if self.hosting.describe(endpoint_name) is None:
-            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
-        if self._settled_or_deleted(endpoint_name) is None:
-            return self._create(endpoint_name, version)  # it was Failed: there is nothing to shift traffic from
-        return self._update(endpoint_name=endpoint_name, version=version, policy=policy or BlueGreenPolicy.for_aws(self.config))
+    def _settled(self, endpoint_name: str, described: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``described`` once the endpoint leaves every transitional status; ``None`` when it does not exist."""
+        if described is None or described["EndpointStatus"] not in TRANSITIONAL:
+            return described
+        self._log(f"endpoint {endpoint_name} is {described['EndpointStatus']}; waiting for it to settle first")
+        return self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
 
-    def _update(self, *, endpoint_name: str, version: int | None, policy: BlueGreenPolicy, alarms: bool = True) -> Endpoint:
-        current = self.hosting.describe(endpoint_name)
+    def _replace_failed(self, endpoint_name: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A Failed endpoint is deleted (``None``: create it again); any other is returned as it is."""
+        if current is None or current["EndpointStatus"] != "Failed":
+            return current
+        reason = current.get("FailureReason") or "no reason given"
+        self._log(
+            f"endpoint {endpoint_name} is Failed ({reason}); only DeleteEndpoint works on a failed endpoint, "
+            "so it is deleted and created again"
+        )
+        self.hosting.delete_endpoint(endpoint_name)
+        return None
+
+    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
+        current = self._replace_failed(endpoint_name, self._existing(endpoint_name))
         if current is None:
-            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
+            return self._create(endpoint_name, version)  # it was Failed: there is nothing to shift traffic from
+        return self._update(
+            endpoint_name=endpoint_name, current=current, version=version, policy=policy or BlueGreenPolicy.for_aws(self.config)
+        )
+
+    def _update(self, *, endpoint_name: str, current: dict[str, Any], version: int | None, policy: BlueGreenPolicy) -> Endpoint:
+        """Move the settled endpoint ``current`` (as last described) to ``version`` under ``policy``."""
         chosen, config_name = self._prepare(endpoint_name, version)
-        if current["EndpointStatus"] != "InService":
-            current = self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
         if current["EndpointStatus"] != "InService":
             reason = current.get("FailureReason") or "no reason given"
             raise JobFailedError(
@@ -221,7 +246,7 @@ class SageMakerBackend:
                 endpoint_name=endpoint_name,
                 config_name=config_name,
                 policy=policy,
-                alarm_names=self.outputs.alarm_names if alarms else (),
+                alarm_names=self.outputs.alarm_names if policy.auto_rollback else (),
                 sagemaker=self.clients.sagemaker,
                 rollout=rollout,
             )
@@ -229,31 +254,18 @@ class SageMakerBackend:
         return self._record(final)
 
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
-        """Put the previously deployed version (or ``to_version``) back, all at once.
-
-        No alarm auto-rollback here: the alarms are likely firing because of the version being
-        replaced, and they would roll the rollback back onto it.
-        """
-        current = self.hosting.describe(endpoint_name)
-        if current is None:
-            raise NotFoundError(f"endpoint {endpoint_name} does not exist; nothing to roll back")
+        """The contract's rollback (:meth:`ml.backends.base.Backend.rollback`): no alarm auto-rollback,
+        because the alarms are likely firing for the version being replaced and would roll the
+        rollback back onto it; the history is this checkout's record of the endpoint's deployments."""
+        current = self._existing(endpoint_name)
         serving = endpoint_record(current).version
-        target = to_version if to_version is not None else self._previous_version(endpoint_name, serving)
-        if target == serving:
-            raise UserInputError(f"endpoint {endpoint_name} already serves version {serving}")
-        policy = BlueGreenPolicy(
-            traffic="ALL_AT_ONCE", step_percent=100, wait_seconds=0, baking_seconds=0, error_rate_percent=0, p99_latency_ms=1
-        )
-        return self._update(endpoint_name=endpoint_name, version=target, policy=policy, alarms=False)
-
-    def _previous_version(self, endpoint_name: str, serving: int) -> int:
-        history = [v for v in self.state.deployed_versions(endpoint_name) if v != serving]
-        if history:
-            return history[-1]
-        older = [v.version for v in self.registry.list_versions() if v.version < serving and v.approval_status == "Approved"]
-        if not older:
-            raise NotFoundError(f"no earlier approved version to roll {endpoint_name} back to; pass --to VERSION")
-        return max(older)
+        history = self.state.deployed_versions(endpoint_name)
+        versions = self.registry.list_versions()
+        chosen = rollback_target(versions, endpoint_name=endpoint_name, serving=serving, history=history, to_version=to_version)
+        if chosen.version == serving:
+            self._log(nothing_to_roll_back(endpoint_name, serving))
+            return self._record(current)
+        return self._update(endpoint_name=endpoint_name, current=current, version=chosen.version, policy=ROLLBACK_POLICY)
 
     def _record(self, described: dict[str, Any]) -> Endpoint:
         record = endpoint_record(described)
@@ -299,7 +311,7 @@ class SageMakerBackend:
         those a running transform job still uses)."""
         name = endpoint_name or self.outputs.endpoint_name
         scaled = self.scaling.deregister(name)
-        deleted = ([f"scalable-target/{resource_id(name, self.config.variant_name)}"] if scaled else []) + self.hosting.teardown(name)
+        deleted = ([f"scalable-target/{resource_id(name, VARIANT_NAME)}"] if scaled else []) + self.hosting.teardown(name)
         self.state.forget_endpoint(name)
         owner = transform_owner(self.config.project_name)
         return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

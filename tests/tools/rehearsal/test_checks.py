@@ -8,6 +8,7 @@ import pytest
 from test_ecr_fake import REPO, push
 
 from conftest import Fake
+from ml.tfstate import REQUIRED_OUTPUTS, StackOutputs
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.faults import REASONS
 from tools.rehearsal.plan import Stage
@@ -16,11 +17,10 @@ COMMIT = "0123456789ab" + "c" * 28
 
 
 def checks(fake: Fake, sagemaker: Any = None, s3: Any = None) -> StageChecks:
-    outputs = {
-        "BYOC_OUTPUTS_BUILDPIPELINESTACK": {"ecr_repository_name": REPO},
-        "BYOC_OUTPUTS_TRAINPIPELINESTACK": {"model_package_group": "group"},
-        "BYOC_OUTPUTS_DEPLOYPIPELINESTACK": {"endpoint_name": "ep"},
-    }
+    placeholders: dict[str, Any] = {name.value: f"unused-{name.value}" for names in REQUIRED_OUTPUTS.values() for name in names}
+    outputs = StackOutputs(
+        **{**placeholders, "alarm_names": (), "ecr_repository_name": REPO, "model_package_group": "group", "endpoint_name": "ep"}
+    )
     return StageChecks(registry=fake.registry.client, sagemaker=sagemaker, s3=s3, outputs=outputs, commit=COMMIT, project="scikit-byo")
 
 

@@ -26,13 +26,15 @@ FAST = {"local_bluegreen_wait_seconds": 0.2, "local_bluegreen_baking_seconds": 0
 
 
 def scratch_project(root: Path) -> Path:
-    """What `invoke` needs to run from ``root``: tasks, the ml package, config, sample data."""
+    """What `invoke` needs to run from ``root``: tasks, the ml package, config, sample data (and tools/,
+    where tasks.py finds the bench collection)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.out", ".byoc")
     shutil.copytree(REPO / "ml", root / "ml", ignore=ignore)
     shutil.copytree(REPO / "data", root / "data", ignore=ignore)
     shutil.copytree(REPO / "buildspecs", root / "buildspecs")
     for name in ("tasks.py", "cdktf.json"):
         shutil.copy(REPO / name, root / name)
+    (root / "tools").symlink_to(REPO / "tools")
     return root
 
 

@@ -22,6 +22,7 @@ from ml.backends.local.capture import CaptureConf
 from ml.backends.local.records import RouterRecord, Upstream
 from ml.monitor.project import run_project_monitor
 from ml.monitor.window import window_from
+from ml.names import VARIANT_NAME
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -197,7 +198,7 @@ def test_a_deployed_endpoint_captures_and_the_monitor_reads_it(trained: Project)
         for _ in range(30):
             assert trained.backend.invoke(endpoint_name="captured", body=rows).status_code == 200
         config = trained.backend.config
-        hour = trained.root / config.local_state_dir / config.capture_prefix / "captured" / config.variant_name
+        hour = trained.root / config.local_state_dir / config.capture_prefix / "captured" / VARIANT_NAME
         assert len(list(hour.rglob("*.jsonl"))) >= 1
         outcome = run_project_monitor(
             config=config, root=trained.root, backend="local", endpoint="captured", window=window_from(hours=1, default_hours=1)
@@ -223,6 +224,6 @@ def test_an_endpoint_deployed_with_a_sampling_percent_captures_that_share(traine
     assert statuses == {200}
     config = backend.config
     root = trained.root / config.local_state_dir / config.capture_prefix / "sampled"
-    kept = len(_records(CaptureConf(root=root, variant=config.variant_name, sampling_percent=20)))
+    kept = len(_records(CaptureConf(root=root, variant=VARIANT_NAME, sampling_percent=20)))
     # Binomial(300, 0.2): mean 60, sd 6.9; outside 25..100 has odds below one in 10^6. All 300 is capture at 100%.
     assert 25 <= kept <= 100, kept

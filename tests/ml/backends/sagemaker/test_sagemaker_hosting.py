@@ -164,6 +164,38 @@ def test_rollback_returns_to_the_previous_version_without_alarm_rollback(backend
     assert forward.version == v2
 
 
+def _describes_before_update(sm: Any, clients: Any) -> list[int]:
+    """How many DescribeEndpoint calls preceded each UpdateEndpoint, counted from now."""
+    describes = record_calls(clients.sagemaker, "DescribeEndpoint")
+    seen: list[int] = []
+    update = sm.update_endpoint
+
+    def counting(**request: Any) -> Any:
+        seen.append(len(describes))
+        return update(**request)
+
+    sm.update_endpoint = counting
+    return seen
+
+
+@pytest.mark.parametrize("verb", ["deploy_endpoint", "update_endpoint", "rollback"])
+def test_a_verb_on_an_existing_endpoint_reads_it_once_before_acting(backend: SageMakerBackend, clients: Any, sm: Any, verb: str) -> None:
+    _v1, v2, _ = _two_deployed(backend)
+    if verb == "rollback":
+        backend.update_endpoint(endpoint_name="scikit-byo-endpoint", version=v2)
+    seen = _describes_before_update(sm, clients)
+    getattr(backend, verb)(endpoint_name="scikit-byo-endpoint")
+    assert seen == [1]  # one settled read: it was InService, so nothing to wait for
+
+
+def test_an_endpoint_still_updating_is_waited_for_then_updated(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    _two_deployed(backend)
+    sm.script("scikit-byo-endpoint", ["Updating", "Updating", "InService"])
+    seen = _describes_before_update(sm, clients)
+    moved = backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert seen == [3] and moved.status == "InService"  # the read, then polls only while it moved
+
+
 def test_transform_request(backend: SageMakerBackend, clients: Any) -> None:
     calls = record_calls(clients.sagemaker, "CreateTransformJob")
     [v1] = _versions(backend, 1)
