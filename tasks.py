@@ -351,6 +351,7 @@ def _fresh_synth() -> Path:
         "capture_dir": "read captured files from this directory instead (SageMaker's layout under it)",
         "baseline": "compare with this baseline (a model/baseline folder or a model.tar.gz) instead of the served version's",
         "report": "where to write the HTML report (default <local_state_dir>/reports/monitor-<endpoint>-<until>.html)",
+        "earlier_endpoints": "also count records captured by earlier endpoints of the same name (default: the current endpoint's life)",
     }
 )
 @_user_errors
@@ -364,11 +365,13 @@ def monitor(
     capture_dir: str = "",
     report: str = "",
     baseline: str = "",
+    earlier_endpoints: bool = False,
 ) -> None:
-    """Compare captured traffic with the training baseline of the version that served it; exit 3 on a breach.
+    """Compare captured traffic with the training baseline of the version that answered it; exit 3 on a breach.
 
     Per feature: missing values, values outside the training range, drift (PSI); and the
-    predicted classes against the training labels. Prints a table and writes an HTML report.
+    predicted classes against the training labels. Error answers are counted apart (error rate).
+    Fewer rows than monitor_min_rows give INSUFFICIENT DATA (exit 0). Prints a table and writes an HTML report.
     """
     from ml.monitor.project import BREACH_EXIT_CODE, run_project_monitor
     from ml.monitor.window import window_from
@@ -384,6 +387,7 @@ def monitor(
         capture_dir=capture_dir,
         report=report,
         baseline=baseline,
+        earlier_endpoints=earlier_endpoints,
     )
     print(outcome.table, end="")
     print(f"report: {outcome.html}" + (f" (and {outcome.published})" if outcome.published else ""))

@@ -217,6 +217,8 @@ class ProjectConfig:
     monitor_missing_percent: float = _spec(_number(0.0, 100.0, integer=False))
     monitor_range_percent: float = _spec(_number(0.0, 100.0, integer=False))
     monitor_class_psi: float = _spec(_number(0.01, 10.0, integer=False))
+    # Fewer compared rows than this (per version) give no verdict: INSUFFICIENT DATA, not a BREACH on noise.
+    monitor_min_rows: int = _spec(_number(1, 10_000_000))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 

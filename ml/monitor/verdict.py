@@ -16,6 +16,7 @@ class Thresholds:
     missing_percent: float
     range_percent: float
     class_psi: float
+    min_rows: int = 1  # fewer compared rows than this: no verdict, INSUFFICIENT DATA
 
     @classmethod
     def from_config(cls, config: ProjectConfig) -> Thresholds:
@@ -24,6 +25,7 @@ class Thresholds:
             missing_percent=config.monitor_missing_percent,
             range_percent=config.monitor_range_percent,
             class_psi=config.monitor_class_psi,
+            min_rows=config.monitor_min_rows,
         )
 
 
@@ -58,19 +60,35 @@ class VariantResult:
     variant: str
     version: int
     baseline: str
-    records: int
-    rows: int
+    records: int  # every record attributed to this version in the window, errors included
+    rows: int  # rows compared with the baseline: those of answers that were predictions
     ragged_rows: int
     unanswered_rows: int
     features: tuple[FeatureResult, ...]
     classes: ClassResult
+    error_records: int = 0
+    error_rows: int = 0
+    sufficient: bool = True  # at least the threshold's min_rows were compared; else no verdict
+
+    @property
+    def error_percent(self) -> float:
+        """The share of records the endpoint answered with an error."""
+        return _percent(self.error_records, self.records)
 
     @property
     def breaches(self) -> list[str]:
-        found = [f"{self.variant} {f.name}: {b}" for f in self.features for b in f.breaches]
+        """Thresholds this version's traffic breached; none when too few rows were compared to say."""
+        if not self.sufficient:
+            return []
+        found = [f"{self.label} {f.name}: {b}" for f in self.features for b in f.breaches]
         if self.classes.breached:
-            found.append(f"{self.variant} predicted classes: PSI {self.classes.psi:.3f}")
+            found.append(f"{self.label} predicted classes: PSI {self.classes.psi:.3f}")
         return found
+
+    @property
+    def label(self) -> str:
+        """The variant, and the version that answered its records (none when --baseline gave the baseline)."""
+        return f"{self.variant} v{self.version}" if self.version else self.variant
 
 
 def _feature(stats: VariantStats, index: int, limits: Thresholds) -> FeatureResult:
@@ -125,4 +143,7 @@ def judge(stats: VariantStats, limits: Thresholds) -> VariantResult:
         unanswered_rows=stats.unanswered_rows,
         features=tuple(_feature(stats, i, limits) for i in range(len(stats.features))),
         classes=_classes(stats, limits),
+        error_records=stats.error_records,
+        error_rows=stats.error_rows,
+        sufficient=stats.rows >= limits.min_rows,
     )

@@ -29,9 +29,7 @@ BALANCED = ["a", "b"] * 50
 def _run(tmp_path: Path, values: list[float | str], predictions: list[str], *, extra: list[str] | None = None) -> MonitorReport:
     write_capture(tmp_path / "capture", values_lines(values, predictions, at=AT) + (extra or []), at=AT)
     finder = given_baseline(str(write_baseline(tmp_path / "baseline")))
-    return monitor(
-        source=LocalCapture(root=tmp_path / "capture"), endpoint=ENDPOINT, window=WINDOW, find_baseline=finder, thresholds=LIMITS
-    )
+    return monitor(source=LocalCapture(root=tmp_path / "capture"), endpoint=ENDPOINT, window=WINDOW, attribution=finder, thresholds=LIMITS)
 
 
 def test_a_sample_like_the_training_data_is_not_flagged(tmp_path: Path) -> None:
