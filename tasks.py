@@ -128,9 +128,12 @@ def train(
 @_user_errors
 def approve(c: Context, version: str, status: str = "Approved", note: str = "", backend: str = "local") -> None:
     """Approve (or reject) a model version; only approved versions deploy by default."""
+    from ml.approval import check, decide
+
     # invoke passes a required positional argument as text, whatever its annotation says.
     if not version.isdigit():
         raise Exit(f"error: VERSION must be a model version number such as 3, not {version!r} (see `invoke versions`)", code=2)
+    checked = check(status=status, note=note)  # before the report is written: a refused flag leaves nothing behind
     lifecycle = _backend(backend)
     if backend == "local":  # on AWS the deploy pipeline's approval notification links the report
         from ml.backends.local.backend import LocalBackend
@@ -138,7 +141,10 @@ def approve(c: Context, version: str, status: str = "Approved", note: str = "", 
 
         assert isinstance(lifecycle, LocalBackend)
         print("\n".join(review(lifecycle, version=int(version)).lines()))
-    _show(lifecycle.approve(version=int(version), status=status, note=note))
+    decided, lines = decide(lifecycle, version=int(version), checked=checked, endpoint=_config().endpoint_name)
+    for line in lines:
+        print(line)
+    _show(decided)
 
 
 @task(help={"version": "the model version to report on (default: the newest)", "backend": BACKEND_HELP})
@@ -173,10 +179,16 @@ def report(c: Context, version: int = 0, backend: str = "local") -> None:
 @task(help={"backend": BACKEND_HELP})
 @_user_errors
 def versions(c: Context, backend: str = "local") -> None:
-    """List the registered model versions, newest first, with metrics and approval status."""
+    """List the registered model versions, newest first: approval, algorithm, data version, metrics, and which one serves."""
+    from ml.errors import NotFoundError
     from ml.report import render_versions
 
-    print(render_versions(_backend(backend).list_versions()))
+    lifecycle = _backend(backend)
+    try:
+        serving: int | None = lifecycle.describe_endpoint(endpoint_name=_config().endpoint_name).version
+    except NotFoundError:
+        serving = None
+    print(render_versions(lifecycle.list_versions(), serving=serving))
 
 
 @task(
@@ -255,12 +267,13 @@ def restore(c: Context, new_url: bool = False) -> None:
 @_user_errors
 def teardown(c: Context, backend: str = "local", all: bool = False) -> None:
     """Stop and delete the endpoint and everything this project started for it, nothing else."""
+    if all and backend != "local":
+        raise Exit("error: --all is for the local backend; on AWS, teardown removes the configured endpoint", code=2)
     lifecycle = _backend(backend)
     if all:
         from ml.backends.local.backend import LocalBackend
 
-        if not isinstance(lifecycle, LocalBackend):
-            raise Exit("error: --all is for the local backend; on AWS, teardown removes the configured endpoint", code=2)
+        assert isinstance(lifecycle, LocalBackend)
         lines = lifecycle.teardown_all()
     else:
         lines = lifecycle.teardown(endpoint_name=_config().endpoint_name)
@@ -437,6 +450,14 @@ def outputs(c: Context) -> None:
 @_user_errors
 def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: int = 3, quick: bool = False, clients: str = "") -> None:
     """Run a benchmark and print its table (also written under docs/benchmarks/)."""
+    targets = ("serving", "transform", "monitor", "capture", "recovery", "capacity")
+    if target not in targets:
+        raise Exit(f"error: --target must be {', '.join(targets[:-1])} or {targets[-1]}, not {target!r}", code=2)
+    steps = [n.strip() for n in clients.split(",")] if clients else []
+    if not all(n.isdigit() and int(n) > 0 for n in steps):
+        raise Exit(f"error: --clients must be rising client counts such as 64,256,1000, not {clients!r}", code=2)
+    if rows < 1 or rounds < 1:
+        raise Exit(f"error: --rows and --rounds must be at least 1 (got {rows} and {rounds})", code=2)
     if target == "serving":
         from tools.bench.serving import run_serving_bench
 
@@ -460,10 +481,7 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
     elif target == "capacity":
         from tools.bench.capacity import STEPS, run_capacity_bench
 
-        steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
-        print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")
-    else:
-        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery or capacity, not {target!r}", code=2)
+        print(run_capacity_bench(root=ROOT, steps=tuple(int(n) for n in steps) or STEPS, duration_s=2 if quick else 5), end="")
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})

@@ -52,6 +52,43 @@ def test_unknown_deploy_mode_is_rejected_before_any_work() -> None:
     assert "endpoint, transform or update" in str(caught.value.message)
 
 
+@pytest.mark.parametrize(
+    ("task", "args", "flags", "code", "message"),
+    [
+        ("approve", ["8"], {"status": "Maybe"}, 1, "approval status must be Approved or Rejected, not 'Maybe'"),
+        ("approve", ["8"], {"note": "two\nlines"}, 1, "approval note must be one line"),
+        ("approve", ["v3"], {}, 2, "model version number"),
+        ("deploy", [], {"mode": "canary"}, 2, "endpoint, transform or update"),
+        ("teardown", [], {"all": True, "backend": "sagemaker"}, 2, "--all is for the local backend"),
+        ("test_endpoint", [], {"rows": 0}, 1, "--rows must be at least 1"),
+        ("train", [], {"hyperparameter": ["max_depth"]}, 1, "must look like NAME=VALUE"),
+        ("monitor", [], {"hours": -1.0}, 1, "--hours must be positive"),
+        ("monitor", [], {"since": "2026-11-28T05:00", "hours": 1.0}, 1, "give --since or --hours, not both"),
+        ("monitor", [], {"until": "yesterday"}, 1, "--until 'yesterday' is not a time"),
+        ("bench", [], {"target": "nope"}, 2, "--target must be serving, transform, monitor, capture, recovery or capacity"),
+        ("bench", [], {"target": "capacity", "clients": "64,lots"}, 2, "--clients must be rising client counts"),
+        ("bench", [], {"target": "transform", "rows": 0}, 2, "--rows and --rounds must be at least 1"),
+        ("rehearse", [], {"pipelines": "build,ship"}, 2, "--pipelines takes build, train, deploy, not ship"),
+        ("pipeline", [], {"mode": "later"}, 1, "--mode must be endpoint, transform or update"),
+    ],
+)
+def test_every_task_checks_its_flags_before_any_side_effect(  # noqa: PLR0917 - pytest passes parameters positionally
+    task: str, args: list[str], flags: dict[str, object], code: int, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused flag leaves nothing behind: no backend is made (no report, no process, no AWS call)."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError(f"{task} reached a backend before checking its flags")
+
+    monkeypatch.setattr(tasks, "_backend", refuse)
+    monkeypatch.setattr("ml.backends.make_backend", refuse)
+    monkeypatch.setattr("ml.pipeline.run_streaming", refuse)
+    with pytest.raises(Exit) as caught:
+        getattr(tasks, task)(MockContext(), *args, **flags)
+    assert caught.value.code == code
+    assert message in str(caught.value.message)
+
+
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(Exit, match="unknown backend 'azure'"):
         tasks.build_image(MockContext(), backend="azure")
