@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sagemaker_setup import TEST_REPO
 
-from conftest import TEST_REPO
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import push_image
 from ml.names import REGISTRIES_CONF_ENV
