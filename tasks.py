@@ -30,6 +30,7 @@ RUNTIME_HELP = (
     "local only: process (default) runs the container's programs from the checkout; image builds or runs the real image with buildah"
 )
 F = TypeVar("F", bound=Callable[..., Any])
+MUTATION_GOAL_PERCENT = 90.0  # issue 25: each decision module's tests catch at least this share of mutants
 
 
 def _user_errors(func: F) -> F:
@@ -484,6 +485,38 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
         print(run_capacity_bench(root=ROOT, steps=tuple(int(n) for n in steps) or STEPS, duration_s=2 if quick else 5), end="")
 
 
+@task(
+    help={
+        "modules": "comma-separated targets by name or path (default: every decision module; list in docs/testing.md)",
+        "minutes": "time box per module (default 15)",
+        "workdir": "where the scratch copies go (default: a new temp folder, kept to inspect mutants)",
+    }
+)
+def mutation(c: Context, modules: str = "", minutes: float = 15.0, workdir: str = "") -> None:
+    """Mutation testing (mutmut) of the decision modules with their fast tests: the score per module, every survivor.
+
+    Not part of `invoke check`: minutes per module on two cores. Exit 1 when a module scores under 90%.
+    """
+    import tempfile
+
+    from tools.mutation.run import report, run_target
+    from tools.mutation.targets import chosen
+
+    try:
+        targets = chosen(modules)
+    except ValueError as err:
+        raise Exit(f"error: {err}", code=2) from err
+    if minutes <= 0:
+        raise Exit(f"error: --minutes must be positive, not {minutes:g}", code=2)
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="byoc-mutation-"))
+    scores = [run_target(ROOT, folder, t, children=2, timeout_s=minutes * 60, say=print) for t in targets]
+    text = report(scores, goal=MUTATION_GOAL_PERCENT)
+    (folder / "report.txt").write_text(text, encoding="utf-8")
+    print(text + f"report: {folder / 'report.txt'}")
+    if any(s.percent < MUTATION_GOAL_PERCENT for s in scores):
+        raise Exit(f"mutation: a module scored under {MUTATION_GOAL_PERCENT:g}%", code=1)
+
+
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
 def check(c: Context, fast: bool = False) -> None:
     """Run every quality gate: ruff lint and format, mypy --strict, and the test suite."""
@@ -514,6 +547,7 @@ ns = Collection(
     synth,
     outputs,
     bench,
+    mutation,
     check,
 )
 ns.configure({"run": {"echo": False}})

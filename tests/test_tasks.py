@@ -17,7 +17,7 @@ import tasks
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TASKS = {
     "data", "build-image", "train", "approve", "report", "versions", "deploy", "test-endpoint", "rollback",
-    "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "synth", "outputs", "bench", "check",
+    "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "synth", "outputs", "bench", "mutation", "check",
 }  # fmt: skip
 
 
@@ -70,6 +70,8 @@ def test_unknown_deploy_mode_is_rejected_before_any_work() -> None:
         ("bench", [], {"target": "transform", "rows": 0}, 2, "--rows and --rounds must be at least 1"),
         ("rehearse", [], {"pipelines": "build,ship"}, 2, "--pipelines takes build, train, deploy, not ship"),
         ("pipeline", [], {"mode": "later"}, 1, "--mode must be endpoint, transform or update"),
+        ("mutation", [], {"modules": "everything"}, 2, "unknown mutation target(s) everything"),
+        ("mutation", [], {"minutes": 0}, 2, "--minutes must be positive"),
     ],
 )
 def test_every_task_checks_its_flags_before_any_side_effect(  # noqa: PLR0917 - pytest passes parameters positionally
