@@ -490,9 +490,10 @@ def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: in
         "modules": "comma-separated targets by name or path (default: every decision module; list in docs/testing.md)",
         "minutes": "time box per module (default 15)",
         "workdir": "where the scratch copies go (default: a new temp folder, kept to inspect mutants)",
+        "show": "survivors shown with their diff per module (default 60; the rest by name)",
     }
 )
-def mutation(c: Context, modules: str = "", minutes: float = 15.0, workdir: str = "") -> None:
+def mutation(c: Context, modules: str = "", minutes: float = 15.0, workdir: str = "", show: int = 60) -> None:
     """Mutation testing (mutmut) of the decision modules with their fast tests: the score per module, every survivor.
 
     Not part of `invoke check`: minutes per module on two cores. Exit 1 when a module scores under 90%.
@@ -509,7 +510,7 @@ def mutation(c: Context, modules: str = "", minutes: float = 15.0, workdir: str 
     if minutes <= 0:
         raise Exit(f"error: --minutes must be positive, not {minutes:g}", code=2)
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="byoc-mutation-"))
-    scores = [run_target(ROOT, folder, t, children=2, timeout_s=minutes * 60, say=print) for t in targets]
+    scores = [run_target(ROOT, folder, t, children=2, timeout_s=minutes * 60, say=print, shown=show) for t in targets]
     text = report(scores, goal=MUTATION_GOAL_PERCENT)
     (folder / "report.txt").write_text(text, encoding="utf-8")
     print(text + f"report: {folder / 'report.txt'}")

@@ -85,7 +85,9 @@ def _mutmut(folder: Path, *args: str, timeout: float) -> subprocess.CompletedPro
     return subprocess.run([mutmut, *args], cwd=folder, capture_output=True, text=True, check=False, timeout=timeout)
 
 
-def run_target(root: Path, workdir: Path, target: Target, *, children: int, timeout_s: float, say: Callable[[str], None]) -> Score:
+def run_target(
+    root: Path, workdir: Path, target: Target, *, children: int, timeout_s: float, say: Callable[[str], None], shown: int = SHOWN
+) -> Score:
     folder = prepare(root, workdir, target)
     say(f"mutating {target.path} ({target.name}) in {folder}")
     ran = _mutmut(folder, "run", "--max-children", str(children), timeout=timeout_s)
@@ -95,9 +97,9 @@ def run_target(root: Path, workdir: Path, target: Target, *, children: int, time
     stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
     listed = _mutmut(folder, "results", timeout=120).stdout.splitlines()
     names = [line.split(":")[0].strip() for line in listed if line.strip().endswith(("survived", "no tests"))]
-    # Each `mutmut show` is a process of its own: the first SHOWN with their diff, the rest by name.
-    survivors = tuple(f"{name}\n{_mutmut(folder, 'show', name, timeout=120).stdout.strip()}" for name in names[:SHOWN]) + tuple(
-        names[SHOWN:]
+    # Each `mutmut show` is a process of its own: the first ``shown`` with their diff, the rest by name.
+    survivors = tuple(f"{name}\n{_mutmut(folder, 'show', name, timeout=120).stdout.strip()}" for name in names[:shown]) + tuple(
+        names[shown:]
     )
     return Score(
         target=target,
