@@ -9,20 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MONITOR_TESTS = (
-    "tests/ml/monitor/test_monitor_window.py",
-    "tests/ml/monitor/test_monitor_errors.py",
+WINDOW_TESTS = ("tests/ml/monitor/test_monitor_window.py", "tests/ml/monitor/test_monitor_errors.py")
+STATS_TESTS = (
     "tests/ml/monitor/test_monitor_drift.py",
     "tests/ml/monitor/test_monitor_verdict.py",
-    "tests/ml/monitor/test_monitor_served.py",
-    "tests/ml/monitor/test_monitor_history.py",
-    "tests/ml/monitor/test_monitor_capture.py",
-    "tests/ml/monitor/test_monitor_report.py",
+    "tests/ml/monitor/test_monitor_stats.py",
 )
+VERDICT_TESTS = (*STATS_TESTS, "tests/ml/monitor/test_monitor_report.py")
+ATTRIBUTION_TESTS = ("tests/ml/monitor/test_monitor_history.py", "tests/ml/monitor/test_monitor_served.py")
 SCALING_TESTS = ("tests/ml/backends/local/test_local_scaling.py", "tests/ml/backends/local/test_local_scaling_policy.py")
 HEALTH_TESTS = ("tests/ml/backends/local/test_local_health.py",)
 METADATA_TESTS = ("tests/ml/backends/sagemaker/test_sagemaker_metadata.py",)
-CONFIG_TESTS = ("tests/ml/test_config.py", "tests/ml/test_config_timeouts.py", "tests/ml/test_config_spot_boundary.py")
+EVALUATE_TESTS = ("tests/tools/awscheck/test_permissions.py", "tests/tools/awscheck/test_evaluate.py")
+CONFIG_TESTS = (
+    "tests/ml/test_aws_limits.py",
+    "tests/ml/test_config.py",
+    "tests/ml/test_config_timeouts.py",
+    "tests/ml/test_config_spot_boundary.py",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,15 +43,15 @@ class Target:
 TARGETS = (
     Target(name="autoscaling policy", path="ml/backends/local/autoscale/policy.py", tests=SCALING_TESTS),
     Target(name="health-check counting", path="ml/backends/local/supervise/health.py", tests=HEALTH_TESTS),
-    Target(name="monitor window", path="ml/monitor/window.py", tests=MONITOR_TESTS),
-    Target(name="monitor statistics", path="ml/monitor/stats.py", tests=MONITOR_TESTS),
-    Target(name="monitor drift", path="ml/monitor/drift.py", tests=MONITOR_TESTS),
-    Target(name="monitor verdict", path="ml/monitor/verdict.py", tests=MONITOR_TESTS),
-    Target(name="monitor attribution", path="ml/monitor/history.py", tests=MONITOR_TESTS),
+    Target(name="monitor window", path="ml/monitor/window.py", tests=WINDOW_TESTS),
+    Target(name="monitor statistics", path="ml/monitor/stats.py", tests=STATS_TESTS),
+    Target(name="monitor drift", path="ml/monitor/drift.py", tests=STATS_TESTS),
+    Target(name="monitor verdict", path="ml/monitor/verdict.py", tests=VERDICT_TESTS),
+    Target(name="monitor attribution", path="ml/monitor/history.py", tests=ATTRIBUTION_TESTS),
     Target(name="AWS limits", path="ml/aws_limits.py", tests=CONFIG_TESTS),
     Target(name="config validation", path="ml/config.py", tests=CONFIG_TESTS),
     Target(name="request checker", path="tools/awscheck/requests.py", tests=("tests/tools/awscheck/test_requests.py",)),
-    Target(name="permission evaluator", path="tools/awscheck/evaluate.py", tests=("tests/tools/awscheck/test_permissions.py",)),
+    Target(name="permission evaluator", path="tools/awscheck/evaluate.py", tests=EVALUATE_TESTS),
     Target(name="metadata escaping", path="ml/backends/sagemaker/metadata.py", tests=METADATA_TESTS),
     Target(name="rollout vocabulary", path="ml/backends/rollout.py", tests=("tests/ml/backends/test_rollout.py",)),
 )
