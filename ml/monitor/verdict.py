@@ -95,7 +95,7 @@ def _feature(stats: VariantStats, index: int, limits: Thresholds) -> FeatureResu
     counts = stats.features[index]
     missing = _percent(counts.missing, counts.values)
     outside = _percent(counts.below + counts.above, counts.present)
-    drift = psi(counts.baseline.counts, counts.histogram.tolist()) if counts.histogram.sum() else math.nan
+    drift = psi(counts.baseline.counts, counts.histogram.tolist())  # NaN when nothing was present
     breaches = []
     if missing > limits.missing_percent:
         breaches.append(f"missing {missing:.2f}% > {limits.missing_percent:g}%")
@@ -118,14 +118,14 @@ def _feature(stats: VariantStats, index: int, limits: Thresholds) -> FeatureResu
 
 def _classes(stats: VariantStats, limits: Thresholds) -> ClassResult:
     names = sorted(set(stats.baseline.classes) | set(stats.classes))
-    expected = [float(stats.baseline.classes.get(n, 0)) for n in names]
-    actual = [float(stats.classes.get(n, 0)) for n in names]
-    drift = psi(expected, actual)
-    total_e, total_a = sum(expected), sum(actual)
+    expected = {n: float(stats.baseline.classes.get(n, 0)) for n in names}
+    actual = {n: float(stats.classes.get(n, 0)) for n in names}
+    drift = psi(list(expected.values()), list(actual.values()))
+    total_e, total_a = sum(expected.values()), sum(actual.values())
     return ClassResult(
         psi=drift,
-        training={n: e / total_e for n, e in zip(names, expected, strict=True)} if total_e else {},
-        predicted={n: a / total_a for n, a in zip(names, actual, strict=True)} if total_a else {},
+        training={n: e / total_e for n, e in expected.items()} if total_e else {},
+        predicted={n: a / total_a for n, a in actual.items()} if total_a else {},
         unseen=tuple(n for n in names if n not in stats.baseline.classes),
         breached=not math.isnan(drift) and drift > limits.class_psi,
     )

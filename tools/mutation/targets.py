@@ -24,6 +24,7 @@ EVALUATE_TESTS = ("tests/tools/awscheck/test_permissions.py", "tests/tools/awsch
 CONFIG_TESTS = (
     "tests/ml/test_aws_limits.py",
     "tests/ml/test_config.py",
+    "tests/ml/test_config_messages.py",
     "tests/ml/test_config_timeouts.py",
     "tests/ml/test_config_spot_boundary.py",
 )

@@ -80,3 +80,15 @@ def _two_features() -> dict[str, object]:
     statistics = documents["statistics.json"]
     statistics["features"] = [statistics["features"][0], {**statistics["features"][0], "name": "_c1"}]
     return documents
+
+
+def test_every_counter_adds_up_over_many_blocks_and_records() -> None:
+    counts = FeatureCounts(baseline=_baseline().features[0])
+    for _ in range(2):
+        counts.add(np.array([NAN, -1.0, 11.0, 5.5]))
+    assert (counts.values, counts.missing, counts.below, counts.above) == (8, 2, 2, 2)
+    stats = VariantStats(variant="AllTraffic", version=3, baseline=parse(_two_features(), source="two"))
+    for _ in range(2):
+        stats.add([[1.0, 2.0, 3.0]], ["a"])  # one ragged row each time
+        stats.add([[1.0, 2.0]], [])  # one unanswered row each time
+    assert (stats.ragged_rows, stats.unanswered_rows, stats.records) == (2, 2, 4)

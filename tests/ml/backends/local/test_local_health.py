@@ -3,10 +3,14 @@ servers and a real process to replace; what it decides is read back from its hea
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -136,3 +140,85 @@ def test_a_fresh_or_unreadable_record_starts_empty(tmp_path: Path) -> None:
     (tmp_path / "health.json").write_text("{half", encoding="utf-8")
     assert health.Checker(tmp_path).state == {"checks": {}, "restarts": []}
     assert health.Checker(tmp_path).urls() == {}  # no checks.json yet
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("away_from_utc")
+def test_times_are_utc_whatever_the_machines_zone(tmp_path: Path, ping_url: str, instance: subprocess.Popen[bytes]) -> None:
+    checker = _checker(tmp_path, {PROGRAM: ping_url})
+    before = time.strftime("%Y-%m-%dT%H:%M", time.gmtime())
+    check = _tick(checker, instance, status=200)
+    checker.state_change({"eventname": "PROCESS_STATE_FATAL"}, "processname:v2-0 pid:44")
+    (restart,) = _recorded(tmp_path)["restarts"]
+    for stamp in (check["time"], restart["time"]):
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", stamp) and stamp[:16] in (
+            before,
+            time.strftime("%Y-%m-%dT%H:%M", time.gmtime()),
+        )
+
+
+def test_a_programs_not_running_yet_does_not_stop_the_others_being_checked(tmp_path: Path, ping_url: str) -> None:
+    checker = _checker(tmp_path, {"starting": ping_url, PROGRAM: ping_url})  # the one not running comes first
+    checker.tick(_rpc({"starting": ("STARTING", 2), PROGRAM: ("RUNNING", 1)}))
+    assert set(_recorded(tmp_path)["checks"]) == {PROGRAM}
+
+
+def test_replacing_an_instance_that_already_died_is_no_error(tmp_path: Path, ping_url: str) -> None:
+    gone = subprocess.Popen(["true"], start_new_session=True)
+    gone.wait()
+    checker = _checker(tmp_path, {PROGRAM: ping_url})
+    _Ping.status = 503
+    for _ in range(3):
+        checker.tick(_rpc({PROGRAM: ("RUNNING", gone.pid)}))
+    assert [r["reason"] for r in _recorded(tmp_path)["restarts"]] == ["/ping failed 3 checks in a row (HTTP 503); replaced"]
+
+
+class _Hung(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        time.sleep(2)  # longer than the ping's time limit below
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_server_that_does_not_answer_in_time_fails_its_ping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health, "PING_TIMEOUT_S", 0.2)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hung)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        assert health.ping(f"http://127.0.0.1:{server.server_address[1]}/ping") == (False, "timed out")
+        assert time.monotonic() - started < 1.5
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert health.ping(f"http://127.0.0.1:{free_port()}/ping") == (False, "[Errno 111] Connection refused")
+
+
+def test_the_listener_answers_supervisords_events(tmp_path: Path, ping_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() speaks supervisord's event listener protocol: READY, one event, RESULT OK; a tick checks, an event records."""
+    (tmp_path / "checks.json").write_text(json.dumps({PROGRAM: ping_url}), encoding="utf-8")
+    events = [("TICK_5", "when:1"), ("PROCESS_STATE_EXITED", f"processname:{PROGRAM} expected:0 pid:7"), ("PROCESS_LOG_STDOUT", "x")]
+    stdin = "".join(
+        f"ver:3.0 server:supervisor serial:{i} pool:health poolserial:{i} eventname:{name} len:{len(body)}\n{body}"
+        for i, (name, body) in enumerate(events)
+    )
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "argv", ["health.py", str(tmp_path)])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(health.childutils, "getRPCInterface", lambda env: _rpc({PROGRAM: ("RUNNING", 1)}))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the listener ends when supervisord closes its stdin
+        health.main()
+    assert out.getvalue().startswith("READY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\n")
+    recorded = _recorded(tmp_path)
+    assert recorded["checks"][PROGRAM]["ok"] is True
+    assert [r["reason"] for r in recorded["restarts"]] == ["exited unexpectedly (pid 7); restarted by supervisord"]
