@@ -20,6 +20,7 @@ ATTRIBUTION_TESTS = ("tests/ml/monitor/test_monitor_history.py", "tests/ml/monit
 SCALING_TESTS = ("tests/ml/backends/local/test_local_scaling.py", "tests/ml/backends/local/test_local_scaling_policy.py")
 HEALTH_TESTS = ("tests/ml/backends/local/test_local_health.py",)
 METADATA_TESTS = ("tests/ml/backends/sagemaker/test_sagemaker_metadata.py",)
+REQUESTS_TESTS = ("tests/tools/awscheck/test_requests.py", "tests/tools/awscheck/test_request_rules.py")
 EVALUATE_TESTS = ("tests/tools/awscheck/test_permissions.py", "tests/tools/awscheck/test_evaluate.py")
 CONFIG_TESTS = (
     "tests/ml/test_aws_limits.py",
@@ -51,7 +52,7 @@ TARGETS = (
     Target(name="monitor attribution", path="ml/monitor/history.py", tests=ATTRIBUTION_TESTS),
     Target(name="AWS limits", path="ml/aws_limits.py", tests=CONFIG_TESTS),
     Target(name="config validation", path="ml/config.py", tests=CONFIG_TESTS),
-    Target(name="request checker", path="tools/awscheck/requests.py", tests=("tests/tools/awscheck/test_requests.py",)),
+    Target(name="request checker", path="tools/awscheck/requests.py", tests=REQUESTS_TESTS),
     Target(name="permission evaluator", path="tools/awscheck/evaluate.py", tests=EVALUATE_TESTS),
     Target(name="metadata escaping", path="ml/backends/sagemaker/metadata.py", tests=METADATA_TESTS),
     Target(name="rollout vocabulary", path="ml/backends/rollout.py", tests=("tests/ml/backends/test_rollout.py",)),
