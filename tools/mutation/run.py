@@ -8,6 +8,7 @@ mutants the tests caught: killed, or made to time out (a mutant that hangs the t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -85,6 +86,11 @@ def _mutmut(folder: Path, *args: str, timeout: float) -> subprocess.CompletedPro
     return subprocess.run([mutmut, *args], cwd=folder, capture_output=True, text=True, check=False, timeout=timeout)
 
 
+def _survivors(folder: Path) -> list[str]:
+    listed = _mutmut(folder, "results", timeout=120).stdout.splitlines()
+    return [line.split(":")[0].strip() for line in listed if line.strip().endswith(("survived", "no tests"))]
+
+
 def run_target(
     root: Path, workdir: Path, target: Target, *, children: int, timeout_s: float, say: Callable[[str], None], shown: int = SHOWN
 ) -> Score:
@@ -99,10 +105,15 @@ def run_target(
         ran = subprocess.CompletedProcess(args=[], returncode=0, stdout="", stderr="")
     if ran.returncode != 0:
         raise RuntimeError(f"mutmut failed on {target.path} (exit {ran.returncode}):\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}")
+    names = _survivors(folder)
+    if names:
+        # On two busy cores a forked test run now and then fails to kill a mutant it kills when run
+        # again; a survivor counts only if it survives a second, separate run.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _mutmut(folder, "run", *names, timeout=timeout_s)
+        names = _survivors(folder)
     _mutmut(folder, "export-cicd-stats", timeout=120)
     stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
-    listed = _mutmut(folder, "results", timeout=120).stdout.splitlines()
-    names = [line.split(":")[0].strip() for line in listed if line.strip().endswith(("survived", "no tests"))]
     # Each `mutmut show` is a process of its own: the first ``shown`` with their diff, the rest by name.
     survivors = tuple(f"{name}\n{_mutmut(folder, 'show', name, timeout=120).stdout.strip()}" for name in names[:shown]) + tuple(
         names[shown:]

@@ -172,3 +172,85 @@ def test_an_operator_not_evaluated_is_an_error_naming_it() -> None:
     odd = _allow(conditions=(("DateGreaterThan", "aws:CurrentTime", ("2020-01-01",)),))
     with pytest.raises(UnsupportedCondition, match=r"^condition operator DateGreaterThan \(on aws:CurrentTime\) is not evaluated"):
         decide([odd], [], "s3:GetObject", "r", {"aws:CurrentTime": "2026-01-01"})
+
+
+def _referencing() -> Synthesis:
+    """Names given as references, as cdktn writes them: each resolves only within its own stack."""
+    resources = {
+        "aws_s3_bucket": {"lake": {"bucket": "the-lake"}},
+        "aws_kms_key": {"key": {}},
+        "aws_iam_role": {"role": {"name": "train"}},
+        "aws_iam_role_policy": {
+            "doc": {"role": "${aws_iam_role.role.id}", "policy": "${data.aws_iam_policy_document.doc.json}"},
+            "inline": {
+                "role": "${aws_iam_role.role.id}",
+                "policy": '{"Statement": [{"Effect": "Deny", "NotAction": "s3:Get*", "NotResource": "${aws_s3_bucket.lake.arn}/*"}]}',
+            },
+        },
+        "aws_s3_bucket_policy": {
+            "lake": {
+                "bucket": "${aws_s3_bucket.lake.bucket}",
+                "policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "${aws_s3_bucket.lake.arn}/*"}]}',
+            }
+        },
+        "aws_s3_bucket_server_side_encryption_configuration": {
+            "lake": {
+                "bucket": "${aws_s3_bucket.lake.id}",
+                "rule": [
+                    {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.key.arn}"}}
+                ],
+            },
+            "bare": {"bucket": "bare"},  # no rule at all
+            "plain": {"bucket": "plain", "rule": [{}]},  # a rule without a default
+        },
+    }
+    document = {"statement": [{"actions": ["s3:ListBucket"], "resources": ["${aws_s3_bucket.lake.arn}"]}]}  # no effect: Allow
+    stack = {"resource": resources, "data": {"aws_iam_policy_document": {"doc": document}}}
+    return Synthesis(
+        {
+            STACK: stack,
+            "Empty": {
+                "resource": {"aws_iam_role": {"r": {}}, "aws_iam_role_policy": {"p": {"role": "${aws_iam_role.r.id}", "policy": "{}"}}}
+            },
+        },
+        region="us-east-1",
+        account="1",
+    )
+
+
+def test_references_resolve_in_their_own_stack_and_defaults_apply() -> None:
+    synthesis = _referencing()
+    listed, denied = role_statements(synthesis, STACK, "role")
+    assert (listed.effect, listed.actions, listed.resources) == ("Allow", ("s3:ListBucket",), ("arn:aws:s3:::the-lake",))
+    assert (denied.effect, denied.not_actions, denied.not_resources) == ("Deny", ("s3:Get*",), ("arn:aws:s3:::the-lake/*",))
+    (allowed,) = bucket_policies(synthesis)["the-lake"]
+    assert allowed.resources == ("arn:aws:s3:::the-lake/*",)
+    assert bucket_keys(synthesis) == {"the-lake": "arn:aws:kms:us-east-1:1:key/trainpipelinestack-key"}
+    assert role_statements(synthesis, "Empty", "r") == []  # a policy with no statements grants nothing
+
+
+def test_a_document_without_statements_grants_nothing() -> None:
+    empty = Synthesis(
+        {
+            STACK: {
+                "resource": {
+                    "aws_iam_role": {"role": {}},
+                    "aws_iam_role_policy": {"p": {"role": "${aws_iam_role.role.name}", "policy": "${data.aws_iam_policy_document.d.json}"}},
+                },
+                "data": {"aws_iam_policy_document": {"d": {}}},
+            }
+        },
+        region="us-east-1",
+        account="1",
+    )
+    assert role_statements(empty, STACK, "role") == []
+
+
+def test_the_refusal_names_the_attachment_and_its_policy() -> None:
+    attached = {
+        "aws_iam_role_policy_attachment": {"admin": {"role": "${aws_iam_role.role.id}", "policy_arn": "arn:aws:iam::aws:policy/Admin"}}
+    }
+    with pytest.raises(
+        ManagedPolicyAttached, match=rf"^{STACK}: aws_iam_role_policy_attachment.admin attaches arn:aws:iam::aws:policy/Admin to role$"
+    ):
+        role_statements(_synthesis(**attached), STACK, "role")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.model import ServiceModel
 
-from tools.awscheck.requests import RequestValidationError, Violation, check_request, compiled, install
+from tools.awscheck.requests import RequestValidationError, Violation, check_request, compiled, install, install_on_every_client
 
 MODEL = ServiceModel(
     {
@@ -135,3 +136,37 @@ def test_install_checks_before_the_parameters_are_built_once_per_recorder() -> N
     with pytest.raises(RequestValidationError):
         recording(params={"Name": "a"}, model=PUT)
     assert [v.path for v in seen] == ["Name"]
+
+
+def test_a_value_of_another_type_is_left_to_botocore() -> None:
+    assert _rules(Name=["ab"], Free={"a": 1}, Count=[1], Items="ab", Labels=["ab"]) == []
+
+
+def test_each_recorder_gets_its_own_check() -> None:
+    client, first, second = _client(), [], []
+    install(client, record=first.extend)
+    install(client, record=second.extend)
+    assert len(client.meta.events.handlers) == 2
+    for _event, check in client.meta.events.handlers.values():
+        with pytest.raises(RequestValidationError):
+            check(params={"Name": "a"}, model=PUT)
+    assert [v.path for v in first] == [v.path for v in second] == ["Name"]
+
+
+def test_every_client_made_after_the_install_checks_its_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.client import ClientCreator
+
+    # Under the suite's own hook (tests/conftest.py) lies botocore's create_client: start from it.
+    cells = [cell.cell_contents for cell in ClientCreator.create_client.__closure__ or ()]
+    botocores = next(f for f in cells if getattr(f, "__qualname__", "") == "ClientCreator.create_client")
+    monkeypatch.setattr(ClientCreator, "create_client", botocores)
+    seen: list[Violation] = []
+    undo = install_on_every_client(record=seen.extend)
+    assert ClientCreator.create_client is not botocores
+    assert install_on_every_client()() is None  # already installed: nothing more to undo
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    with pytest.raises(RequestValidationError, match="DescribeEndpoint: parameter EndpointName"):
+        client.describe_endpoint(EndpointName="not valid!")
+    assert [v.path for v in seen] == ["EndpointName"]
+    undo()
+    assert ClientCreator.create_client is botocores
