@@ -112,3 +112,25 @@ def test_without_a_sink_nothing_is_said_and_nothing_fails() -> None:
     rollout.plan(POLICY)
     rollout.described(_described("Updating", green="Creating"))
     rollout.rolled_back()
+
+
+def test_each_variant_is_followed_by_name_and_only_its_changes_are_said() -> None:
+    lines: list[str] = []
+    rollout = Rollout(sink=lines.append, endpoint="ep", version=2, blue_version=1)
+    a = {"VariantName": "A", "CurrentWeight": 0.5, "DesiredWeight": 0.5, "CurrentInstanceCount": 1, "DesiredInstanceCount": 1}
+    b = {**a, "VariantName": "B"}
+    rollout.described({"ProductionVariants": [a, b]})  # no status given: nothing said about it
+    rollout.described({"ProductionVariants": [a, {**b, "CurrentWeight": 0.25}]})
+    assert lines == [
+        "blue fleet (version 1): serving; weight 0.5 -> 0.5, instances 1 -> 1",
+        "blue fleet (version 1): serving; weight 0.5 -> 0.5, instances 1 -> 1",
+        "blue fleet (version 1): serving; weight 0.25 -> 0.5, instances 1 -> 1",
+    ]
+
+
+def test_a_variant_status_without_a_status_word_shows_its_message() -> None:
+    lines: list[str] = []
+    rollout = Rollout(sink=lines.append, endpoint="ep", version=2, blue_version=1)
+    green = {"VariantName": "AllTraffic", "VariantStatus": [{"StatusMessage": "waiting for capacity"}]}
+    rollout.described({"EndpointStatus": "Updating", "PendingDeploymentSummary": {"ProductionVariants": [green]}})
+    assert lines == ["endpoint ep: Updating", "green fleet (version 2):  (waiting for capacity); weight - -> -, instances - -> -"]
