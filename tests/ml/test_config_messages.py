@@ -189,3 +189,24 @@ def test_file_problems_in_full(tmp_path: Path) -> None:
     path.write_text('{"context": []}')
     with pytest.raises(ConfigError, match=rf"^cdktf.json context key 'context': {path} has no context object$"):
         load_config(path)
+
+
+def test_a_project_timeout_may_reach_codebuilds_limit_but_not_pass_it(context: dict[str, Any]) -> None:
+    # train: ceil((runtime + 1800 s) / 60) + 20 minutes of set-up; CodeBuild allows 2160.
+    at_limit = _config(context, training_use_spot=False, training_max_runtime_seconds=126600)
+    assert at_limit.project_timeout_minutes("train") == 2160
+    assert _problem(context, training_use_spot=False, training_max_runtime_seconds=126601).startswith(
+        "training_max_runtime_seconds: makes the train CodeBuild project wait 2161 minutes"
+    )
+    spot = {"training_use_spot": True, "training_max_runtime_seconds": 3600, "training_max_wait_seconds": 126601}
+    assert _problem(context, **spot).startswith("training_max_wait_seconds: makes the train CodeBuild project wait 2161 minutes")
+    slow = {"bluegreen_traffic": "CANARY", "bluegreen_wait_seconds": 3600, "bluegreen_baking_seconds": 3600, "bluegreen_step_percent": 50}
+    assert config_from_mapping({**context, **slow}).project_timeout_minutes("deploy") < 2160
+
+
+def test_the_default_file_is_cdktf_json_in_the_working_folder(
+    tmp_path: Path, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cdktf.json").write_text(json.dumps({"context": {**context, "region": "ap-south-1"}}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_config().region == "ap-south-1"
