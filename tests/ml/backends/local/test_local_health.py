@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -215,10 +216,31 @@ def test_the_listener_answers_supervisords_events(tmp_path: Path, ping_url: str,
     monkeypatch.setattr(sys, "argv", ["health.py", str(tmp_path)])
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     monkeypatch.setattr(sys, "stdout", out)
-    monkeypatch.setattr(health.childutils, "getRPCInterface", lambda env: _rpc({PROGRAM: ("RUNNING", 1)}))
+    rpc = _rpc({PROGRAM: ("RUNNING", 1)})
+    monkeypatch.setattr(health.childutils, "getRPCInterface", lambda env: rpc if env is os.environ else None)
     with pytest.raises(Exception):  # noqa: B017, PT011 - the listener ends when supervisord closes its stdin
         health.main()
     assert out.getvalue().startswith("READY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\nRESULT 2\nOKREADY\n")
     recorded = _recorded(tmp_path)
     assert recorded["checks"][PROGRAM]["ok"] is True
     assert [r["reason"] for r in recorded["restarts"]] == ["exited unexpectedly (pid 7); restarted by supervisord"]
+
+
+def test_a_failing_check_is_logged_and_the_listener_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken() -> list[dict[str, Any]]:
+        raise RuntimeError("supervisord is restarting")
+
+    stdin = "".join(f"ver:3.0 server:supervisor serial:{i} pool:health poolserial:{i} eventname:TICK_5 len:0\n" for i in range(2))
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "argv", ["health.py", str(tmp_path)])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(
+        health.childutils, "getRPCInterface", lambda env: SimpleNamespace(supervisor=SimpleNamespace(getAllProcessInfo=broken))
+    )
+    with pytest.raises(Exception):  # noqa: B017, PT011 - stdin closed
+        health.main()
+    assert out.getvalue().startswith("READY\nRESULT 2\nOKREADY\nRESULT 2\nOK")  # each event answered all the same
+    assert capsys.readouterr().err.splitlines()[:2] == ["health: RuntimeError('supervisord is restarting')"] * 2
