@@ -38,6 +38,7 @@ RUNTIME_HELP = (
     "local only: process (default) runs the container's programs from the checkout; image builds or runs the real image with buildah"
 )
 F = TypeVar("F", bound=Callable[..., Any])
+MUTATION_GOAL_PERCENT = 90.0  # issue 25: each decision module's tests catch at least this share of mutants
 
 
 def _user_errors(func: F) -> F:
@@ -148,13 +149,19 @@ def train(
 @_user_errors
 def approve(c: Context, version: str, status: str = "Approved", note: str = "", backend: str = "") -> None:
     """Approve (or reject) a model version; only approved versions deploy by default."""
+    from ml.approval import check, decide
+
     # invoke passes a required positional argument as text, whatever its annotation says.
     if not version.isdigit():
         raise Exit(f"error: VERSION must be a model version number such as 3, not {version!r} (see `invoke versions`)", code=2)
+    checked = check(status=status, note=note)  # before the report is written: a refused flag leaves nothing behind
     lifecycle = _backend(c, backend)
     if (verbs := lifecycle.local_verbs) is not None:  # on AWS the deploy pipeline's approval email links the report
         print("\n".join(verbs.review(version=int(version)).lines))
-    _show(lifecycle.approve(version=int(version), status=status, note=note))
+    decided, lines = decide(lifecycle, version=int(version), checked=checked, endpoint=_config().endpoint_name)
+    for line in lines:
+        print(line)
+    _show(decided)
 
 
 @task(help={"version": "the model version to report on (default: the newest)", "backend": BACKEND_HELP})
@@ -174,10 +181,16 @@ def report(c: Context, version: int = 0, backend: str = "") -> None:
 @task(help={"backend": BACKEND_HELP})
 @_user_errors
 def versions(c: Context, backend: str = "") -> None:
-    """List the registered model versions, newest first, with metrics and approval status."""
+    """List the registered model versions, newest first: approval, algorithm, data version, metrics, and which one serves."""
+    from ml.errors import NotFoundError
     from ml.report import render_versions
 
-    print(render_versions(_backend(c, backend).list_versions()))
+    lifecycle = _backend(c, backend)
+    try:
+        serving: int | None = lifecycle.describe_endpoint(endpoint_name=_config().endpoint_name).version
+    except NotFoundError:
+        serving = None
+    print(render_versions(lifecycle.list_versions(), serving=serving))
 
 
 @task(
@@ -337,6 +350,7 @@ def _synthesize(outdir: str) -> Path:
         "capture_dir": "read captured files from this directory instead (SageMaker's layout under it)",
         "baseline": "compare with this baseline (a model/baseline folder or a model.tar.gz) instead of the served version's",
         "report": "where to write the HTML report (default <local_state_dir>/reports/monitor-<endpoint>-<until>.html)",
+        "earlier_endpoints": "also count records captured by earlier endpoints of the same name (default: the current endpoint's life)",
     }
 )
 @_user_errors
@@ -350,11 +364,13 @@ def monitor(
     capture_dir: str = "",
     report: str = "",
     baseline: str = "",
+    earlier_endpoints: bool = False,
 ) -> None:
-    """Compare captured traffic with the training baseline of the version that served it; exit 3 on a breach.
+    """Compare captured traffic with the training baseline of the version that answered it; exit 3 on a breach.
 
     Per feature: missing values, values outside the training range, drift (PSI); and the
-    predicted classes against the training labels. Prints a table and writes an HTML report.
+    predicted classes against the training labels. Error answers are counted apart (error rate).
+    Fewer rows than monitor_min_rows give INSUFFICIENT DATA (exit 0). Prints a table and writes an HTML report.
     """
     from ml.monitor.project import BREACH_EXIT_CODE, run_project_monitor
     from ml.monitor.window import window_from
@@ -370,6 +386,7 @@ def monitor(
         capture_dir=capture_dir,
         report=report,
         baseline=baseline,
+        earlier_endpoints=earlier_endpoints,
     )
     print(outcome.table, end="")
     print(f"report: {outcome.html}" + (f" (and {outcome.published})" if outcome.published else ""))
@@ -420,6 +437,39 @@ def outputs(c: Context) -> None:
     print(outputs_table(config, root=ROOT, s3_client=s3_client), end="")
 
 
+@task(
+    help={
+        "modules": "comma-separated targets by name or path (default: every decision module; list in docs/testing.md)",
+        "minutes": "time box per module (default 15)",
+        "workdir": "where the scratch copies go (default: a new temp folder, kept to inspect mutants)",
+        "show": "survivors shown with their diff per module (default 60; the rest by name)",
+    }
+)
+def mutation(c: Context, modules: str = "", minutes: float = 15.0, workdir: str = "", show: int = 60) -> None:
+    """Mutation testing (mutmut) of the decision modules with their fast tests: the score per module, every survivor.
+
+    Not part of `invoke check`: minutes per module on two cores. Exit 1 when a module scores under 90%.
+    """
+    import tempfile
+
+    from tools.mutation.run import report, run_target
+    from tools.mutation.targets import chosen
+
+    try:
+        targets = chosen(modules)
+    except ValueError as err:
+        raise Exit(f"error: {err}", code=2) from err
+    if minutes <= 0:
+        raise Exit(f"error: --minutes must be positive, not {minutes:g}", code=2)
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="byoc-mutation-"))
+    scores = [run_target(ROOT, folder, t, children=2, timeout_s=minutes * 60, say=print, shown=show) for t in targets]
+    text = report(scores, goal=MUTATION_GOAL_PERCENT)
+    (folder / "report.txt").write_text(text, encoding="utf-8")
+    print(text + f"report: {folder / 'report.txt'}")
+    if any(s.percent < MUTATION_GOAL_PERCENT for s in scores):
+        raise Exit(f"mutation: a module scored under {MUTATION_GOAL_PERCENT:g}%", code=1)
+
+
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
 def check(c: Context, fast: bool = False) -> None:
     """Run every quality gate: ruff lint and format, mypy --strict, and the test suite."""
@@ -450,6 +500,7 @@ ns = Collection(
     console,
     synth,
     outputs,
+    mutation,
     check,
     bench,
 )

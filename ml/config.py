@@ -9,6 +9,7 @@ that names the key and the expected form.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -61,26 +62,30 @@ _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 
-def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if not isinstance(value, str):
-            raise ConfigError(key, f"expected a string ({form}), got {type(value).__name__} {value!r}")
-        if allow_empty and value == "":
-            return value
-        if not regex.match(value):
-            raise ConfigError(key, f"{value!r} is not valid; expected {form}")
+# Each factory returns its check as a partial of a module-level function: the check runs when a
+# config is validated (so mutation testing can swap it), not when the class body is built.
+def _check_pattern(key: str, value: Any, *, regex: re.Pattern[str], form: str, allow_empty: bool) -> Any:
+    if not isinstance(value, str):
+        raise ConfigError(key, f"expected a string ({form}), got {type(value).__name__} {value!r}")
+    if allow_empty and value == "":
         return value
+    if not regex.match(value):
+        raise ConfigError(key, f"{value!r} is not valid; expected {form}")
+    return value
 
-    return check
+
+def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:
+    return functools.partial(_check_pattern, regex=regex, form=form, allow_empty=allow_empty)
+
+
+def _check_choice(key: str, value: Any, *, options: tuple[str, ...]) -> Any:
+    if value not in options:
+        raise ConfigError(key, f"{value!r} is not one of {', '.join(options)}")
+    return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if value not in options:
-            raise ConfigError(key, f"{value!r} is not one of {', '.join(options)}")
-        return value
-
-    return check
+    return functools.partial(_check_choice, options=options)
 
 
 def _boolean(key: str, value: Any) -> Any:
@@ -89,30 +94,31 @@ def _boolean(key: str, value: Any) -> Any:
     return value
 
 
-def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, Any], Any]:
+def _check_number(key: str, value: Any, *, low: float, high: float, integer: bool) -> Any:
     kind = "a whole number" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not low <= value <= high:
+        raise ConfigError(key, f"expected {kind} from {low:g} to {high:g}, got {value!r}")
+    return value
 
-    def check(key: str, value: Any) -> Any:
-        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok_type or not low <= value <= high:
-            raise ConfigError(key, f"expected {kind} from {low:g} to {high:g}, got {value!r}")
-        return value
 
-    return check
+def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, Any], Any]:
+    return functools.partial(_check_number, low=low, high=high, integer=integer)
+
+
+def _check_string_map(key: str, value: Any, *, key_form: re.Pattern[str], value_form: re.Pattern[str] | None) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
+    for k, v in value.items():
+        if not key_form.match(str(k)) or not isinstance(v, str):
+            raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
+        if value_form is not None and not value_form.match(v):
+            raise ConfigError(key, f"entry {k!r}: value {v!r} may hold only up to 256 letters, digits, spaces and _ . : / = + - @")
+    return dict(value)
 
 
 def _string_map(key_form: re.Pattern[str], value_form: re.Pattern[str] | None = None) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
-        for k, v in value.items():
-            if not key_form.match(str(k)) or not isinstance(v, str):
-                raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
-            if value_form is not None and not value_form.match(v):
-                raise ConfigError(key, f"entry {k!r}: value {v!r} may hold only up to 256 letters, digits, spaces and _ . : / = + - @")
-        return dict(value)
-
-    return check
+    return functools.partial(_check_string_map, key_form=key_form, value_form=value_form)
 
 
 def _retention(key: str, value: Any) -> Any:
@@ -216,6 +222,8 @@ class ProjectConfig:
     monitor_missing_percent: float = _spec(_number(0.0, 100.0, integer=False))
     monitor_range_percent: float = _spec(_number(0.0, 100.0, integer=False))
     monitor_class_psi: float = _spec(_number(0.01, 10.0, integer=False))
+    # Fewer compared rows than this (per version) give no verdict: INSUFFICIENT DATA, not a BREACH on noise.
+    monitor_min_rows: int = _spec(_number(1, 10_000_000))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 

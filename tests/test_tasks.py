@@ -17,12 +17,13 @@ from invoke.runners import Result
 
 import tasks
 from ml.backends.records import ModelVersion, ReportRecord
+from ml.errors import NotFoundError
 from tools.bench import tasks as bench_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TASKS = {
     "data", "build-image", "train", "approve", "report", "versions", "deploy", "test-endpoint", "rollback",
-    "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "console", "synth", "outputs", "check",
+    "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "console", "synth", "outputs", "mutation", "check",
 }  # fmt: skip
 BENCHMARKS = {"serving", "transform", "monitor", "capture", "recovery", "capacity", "console"}
 
@@ -78,6 +79,46 @@ def test_unknown_deploy_mode_is_rejected_before_any_work() -> None:
     assert "endpoint, transform or update" in str(caught.value.message)
 
 
+@pytest.mark.parametrize(
+    ("task", "args", "flags", "code", "message"),
+    [
+        ("approve", ["8"], {"status": "Maybe"}, 1, "approval status must be Approved or Rejected, not 'Maybe'"),
+        ("approve", ["8"], {"note": "two\nlines"}, 1, "approval note must be one line"),
+        ("approve", ["v3"], {}, 2, "model version number"),
+        ("deploy", [], {"mode": "canary"}, 2, "endpoint, transform or update"),
+        ("test_endpoint", [], {"rows": 0}, 1, "--rows must be at least 1"),
+        ("train", [], {"hyperparameter": ["max_depth"]}, 1, "must look like NAME=VALUE"),
+        ("monitor", [], {"hours": -1.0}, 1, "--hours must be positive"),
+        ("monitor", [], {"since": "2026-11-28T05:00", "hours": 1.0}, 1, "give --since or --hours, not both"),
+        ("monitor", [], {"until": "yesterday"}, 1, "--until 'yesterday' is not a time"),
+        ("bench.run", [], {"target": "nope"}, 2, "--target must be one of serving, transform"),
+        ("bench.capacity", [], {"clients": "64,lots"}, 2, "--clients takes whole numbers separated by commas"),
+        ("bench.run", [], {"target": "transform", "rows": 0}, 2, "--rows must be at least 1 (got --rows 0)"),
+        ("bench.serving", [], {"rounds": 0}, 2, "--rounds must be at least 1"),
+        ("rehearse", [], {"pipelines": "build,ship"}, 2, "--pipelines takes build, train, deploy, not ship"),
+        ("pipeline", [], {"mode": "later"}, 1, "--mode must be endpoint, transform or update"),
+        ("mutation", [], {"modules": "everything"}, 2, "unknown mutation target(s) everything"),
+        ("mutation", [], {"minutes": 0}, 2, "--minutes must be positive"),
+    ],
+)
+def test_every_task_checks_its_flags_before_any_side_effect(  # noqa: PLR0917 - pytest passes parameters positionally
+    task: str, args: list[str], flags: dict[str, object], code: int, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused flag leaves nothing behind: no backend is made (no report, no process, no AWS call)."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError(f"{task} reached a backend before checking its flags")
+
+    monkeypatch.setattr(tasks, "_backend", refuse)
+    monkeypatch.setattr("ml.backends.make_backend", refuse)
+    monkeypatch.setattr("ml.pipeline.run_streaming", refuse)
+    module, _, name = task.rpartition(".")
+    with pytest.raises(Exit) as caught:
+        getattr(bench_tasks if module == "bench" else tasks, name)(MockContext(), *args, **flags)
+    assert caught.value.code == code
+    assert message in str(caught.value.message)
+
+
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(Exit, match="unknown backend 'azure'"):
         tasks.build_image(context(), backend="azure")
@@ -129,6 +170,12 @@ class _Backend:
     def review(self, *, version: int) -> ReportRecord:
         self.calls.append(f"review {version}")
         return ReportRecord(version=version, location="here", lines=(f"candidate v{version} beside serving",))
+
+    def list_versions(self) -> list[ModelVersion]:
+        return [ModelVersion(group="g", version=3, approval_status="PendingManualApproval", artifact_uri="file:///m")]
+
+    def describe_endpoint(self, *, endpoint_name: str) -> None:
+        raise NotFoundError(f"no endpoint {endpoint_name}")
 
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
         self.calls.append(f"approve {version} {status}")

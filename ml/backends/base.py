@@ -203,7 +203,8 @@ class Backend(Protocol):
 
     def approve(self, *, version: int, status: str = "Approved", note: str = "") -> ModelVersion:
         """Set a version to ``Approved`` or ``Rejected``; ``PendingManualApproval`` is not a target
-        (a decision cannot be taken back to undecided) and raises UserInputError."""
+        (a decision cannot be taken back to undecided) and raises UserInputError. The status the
+        version already has is a no-op: the version comes back unchanged, with no new audit entry."""
         ...
 
     def list_versions(self) -> list[ModelVersion]:

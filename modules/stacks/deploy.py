@@ -159,6 +159,8 @@ class DeployPipelineStack(PipelineStack):
                         "sagemaker:DeleteEndpoint",
                         "sagemaker:DescribeEndpoint",
                         "sagemaker:InvokeEndpoint",
+                        # Reads the deployment history tag before appending to it (ml/backends/sagemaker/deployments.py).
+                        "sagemaker:ListTags",
                         "sagemaker:UpdateEndpoint",
                         # Application Auto Scaling sets the variant's capacity as the caller.
                         "sagemaker:UpdateEndpointWeightsAndCapacities",

@@ -9,6 +9,7 @@ never becomes healthy is removed again and the failure says why (its log's tail)
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import time
 import urllib.error
@@ -94,6 +95,15 @@ def wait_healthy(variant: Variant, *, state_of: Callable[[str], str], timeout: f
 
 def variant_id(version: int) -> str:
     return f"v{version}-{stamp()}"
+
+
+_VARIANT_ID = re.compile(r"^v(\d+)-\d{8}-\d{6}-\d{3}$")
+
+
+def version_of_variant(variant: str) -> int | None:
+    """The model version a :func:`variant_id` names (the router's X-Byoc-Variant); None for anything else."""
+    match = _VARIANT_ID.match(variant)
+    return int(match.group(1)) if match else None
 
 
 def release(variant: Variant) -> None:

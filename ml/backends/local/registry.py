@@ -72,6 +72,8 @@ class Registry:
         note = approval_note(note)
         with self._store.locked():
             current = self.get(version)
+            if current.approval_status == chosen:
+                return current  # the same decision again: nothing changes, and the audit trail gets no duplicate
             event = ApprovalEvent(status=chosen, by=_who(), at=now_iso(), note=note)
             updated = dataclasses.replace(current, approval_status=chosen, approvals=(*current.approvals, event))
             self._store.put(KIND, _key(self._group, version), updated.to_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ml.backends.base import (
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
 from ml.backends.rollout_journal import RolloutJournal, journal_path
-from ml.backends.sagemaker import bluegreen, image_pins, images
+from ml.backends.sagemaker import bluegreen, deployments, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
@@ -32,7 +33,7 @@ from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
-from ml.errors import JobFailedError, NotFoundError
+from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError
 from ml.gitrev import source_revision
 from ml.names import TRACKED_IMAGE_TAG, VARIANT_NAME
 from ml.tfstate import StackOutputs, read_stack_outputs
@@ -182,9 +183,22 @@ class SageMakerBackend:
             return self._create(endpoint_name, version)
         return self._update(endpoint_name=endpoint_name, current=current, version=version, policy=BlueGreenPolicy.for_aws(self.config))
 
+    def _remember(self, endpoint_name: str, *, start: datetime, version: int) -> None:
+        """Append a settled deploy to the endpoint's history: the monitor attributes captured records by it."""
+        described = self.hosting.describe(endpoint_name)
+        if described is not None:
+            settled = datetime.now(UTC)  # after the wait saw it settle: the window of both fleets errs wide, never short
+            deployments.record(
+                self.clients.sagemaker,
+                endpoint_arn=str(described["EndpointArn"]),
+                deployment=deployments.Deployment(start=start, settled=settled, version=version),
+            )
+
     def _create(self, endpoint_name: str, version: int | None) -> Endpoint:
         chosen, config_name = self._prepare(endpoint_name, version)
+        start = datetime.now(UTC)
         final = self.hosting.create(endpoint_name=endpoint_name, config_name=config_name, version=chosen.version)
+        self._remember(endpoint_name, start=start, version=chosen.version)
         self.scaling.register(endpoint_name)  # create() returns only once the endpoint is InService
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
@@ -240,16 +254,22 @@ class SageMakerBackend:
         blue = version_of_config(str(current.get("EndpointConfigName", "")))
         journal = RolloutJournal(journal_path(state_dir=self.root / self.config.local_state_dir, backend=self.name, endpoint=endpoint_name))
         rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue, journal=journal)
+        start = datetime.now(UTC)
         with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
-            final = bluegreen.run_update(
-                self.hosting,
-                endpoint_name=endpoint_name,
-                config_name=config_name,
-                policy=policy,
-                alarm_names=self.outputs.alarm_names if policy.auto_rollback else (),
-                sagemaker=self.clients.sagemaker,
-                rollout=rollout,
-            )
+            try:
+                final = bluegreen.run_update(
+                    self.hosting,
+                    endpoint_name=endpoint_name,
+                    config_name=config_name,
+                    policy=policy,
+                    alarm_names=self.outputs.alarm_names if policy.auto_rollback else (),
+                    sagemaker=self.clients.sagemaker,
+                    rollout=rollout,
+                )
+            except DeployRolledBackError:
+                self._remember(endpoint_name, start=start, version=blue)  # green answered some traffic, then blue again
+                raise
+        self._remember(endpoint_name, start=start, version=chosen.version)
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 

@@ -131,6 +131,8 @@ class Registry:
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
         status, note = decision(status), approval_note(note)  # the contract: see Backend.approve
         target = self.get(version)
+        if target.approval_status == status:
+            return target  # the same decision again changes nothing (the Backend contract)
         request: dict[str, Any] = {"ModelPackageArn": target.arn, "ModelApprovalStatus": status}
         if note:
             request["ApprovalDescription"] = note

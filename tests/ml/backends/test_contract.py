@@ -37,6 +37,14 @@ def test_registering_a_job_twice_returns_its_version(contract: Contract) -> None
     assert [v.version for v in contract.backend.list_versions()] == [once.version]
 
 
+def test_approving_twice_changes_nothing_the_second_time(contract: Contract) -> None:
+    version = contract.backend.register(job_name=contract.jobs[0]).version
+    first = contract.backend.approve(version=version, note="good")
+    again = contract.backend.approve(version=version, note="still good")
+    assert again == first  # same record: no second audit entry, the first note kept
+    assert [v for v in contract.backend.list_versions() if v.version == version] == [first]
+
+
 def test_approve_takes_approved_or_rejected_never_pending(contract: Contract) -> None:
     version = contract.backend.register(job_name=contract.jobs[0]).version
     with pytest.raises(UserInputError, match="Approved or Rejected"):

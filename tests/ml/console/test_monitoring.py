@@ -48,8 +48,8 @@ def test_no_runs_yet_says_how_to_make_one(client: FlaskClient) -> None:
 def test_the_run_button_runs_the_monitor_and_shows_its_error_line(project: Project, client: FlaskClient) -> None:
     token = csrf_of(client, "/monitor")
     answer = client.post("/monitor/run", data={"hours": "2", "endpoint": project.config.endpoint_name, "csrf_token": token})
-    assert answer.status_code == 400  # nothing captured yet: the monitor's own words
-    assert "no captured records of endpoint" in text_of(answer.get_data(as_text=True))
+    assert answer.status_code == 404  # no endpoint yet, so no lifetime to read: the monitor's own words
+    assert "does not exist now" in text_of(answer.get_data(as_text=True))
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ the recorded calls name exactly the resources the policies were written for.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import boto3
 from ml.backends.local.backend import LocalBackend
 from ml.backends.local.programs import ProcessPrograms
 from ml.backends.records import TrainingJob
+from ml.backends.sagemaker import deployments
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
 from ml.backends.sagemaker.clients import AwsClients, make_clients
@@ -146,15 +148,18 @@ def run_monitor(backend: SageMakerBackend, outputs: StackOutputs, version: int) 
     """invoke monitor --backend sagemaker, on one hour SageMaker captured, with the backend's clients."""
     plain = boto3.client("s3", region_name=backend.config.region)  # the setup is not the monitor's calls
     # The served version's model.tar.gz is the real one _report uploaded: its baseline/ is training's own.
-    hour = datetime(2026, 11, 28, 5, tzinfo=UTC)
+    # A record answered after the endpoint's deploy settled: its history names the version that answered.
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    hour = at.replace(minute=0, second=0, microsecond=0)
     key = hour_prefix(capture_prefix=backend.config.capture_prefix, endpoint=outputs.endpoint_name, variant="AllTraffic", hour=hour)
-    line = capture_line(rows=["5.1,3.5,1.4,0.2"], predictions=["setosa"], at=hour + timedelta(minutes=5))
+    line = capture_line(rows=["5.1,3.5,1.4,0.2"], predictions=["setosa"], at=at)
     plain.put_object(Bucket=outputs.datalake_bucket, Key=f"{key}part-0.jsonl", Body=(line + "\n").encode())
     source = S3Capture(client=backend.clients.s3, bucket=outputs.datalake_bucket, prefix=backend.config.capture_prefix)
-    found = ServedBaselines(backend=backend, endpoint=outputs.endpoint_name, s3_client=backend.clients.s3)
-    window = Window(since=hour, until=hour + timedelta(hours=1))
+    history = functools.partial(deployments.history_of, backend.clients.sagemaker, outputs.endpoint_name)
+    found = ServedBaselines(backend=backend, endpoint=outputs.endpoint_name, s3_client=backend.clients.s3, deployments=history)
+    window = Window(since=hour, until=at + timedelta(hours=1))
     report = monitor(
-        source=source, endpoint=outputs.endpoint_name, window=window, find_baseline=found, thresholds=Thresholds.from_config(backend.config)
+        source=source, endpoint=outputs.endpoint_name, window=window, attribution=found, thresholds=Thresholds.from_config(backend.config)
     )
     assert report.variants[0].version == version and report.variants[0].rows == 1
     html = write_html(report, Path(tempfile.mkdtemp(prefix="monitor-report-")) / "monitor.html")

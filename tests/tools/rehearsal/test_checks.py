@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rehearsal_fake import Fake
 from test_ecr_fake import REPO, push
 
-from conftest import Fake
 from ml.tfstate import REQUIRED_OUTPUTS, StackOutputs
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.faults import REASONS

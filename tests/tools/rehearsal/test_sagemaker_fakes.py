@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from rehearsal_fake import Fake
 
-from conftest import Fake
 from tools.rehearsal.faults import REASONS
 
 REPO = Path(__file__).resolve().parents[3]

@@ -168,8 +168,8 @@ def test_rollback_returns_to_the_previous_version_under_load(trained: Project, e
 def test_rollback_knows_every_version_the_endpoint_served(trained: Project, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
     monkeypatch.setattr(trained.backend, "_on_event", events.append)
-    created = trained.backend.describe_endpoint(endpoint_name=endpoint).created_at
-    with pytest.raises(NotFoundError, match=re.escape(f"has served only version 1 since it was created at {created}; there is no earlier")):
+    # The contract (ml/backends/base.py rollback_target): no earlier version served and none older approved.
+    with pytest.raises(NotFoundError, match=re.escape("has served only version 1 and no older version is approved: there is no earlier")):
         trained.backend.rollback(endpoint_name=endpoint)
     trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=QUICK)
     back = trained.backend.rollback(endpoint_name=endpoint)

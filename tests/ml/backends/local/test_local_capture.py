@@ -20,6 +20,7 @@ from local_helpers import Project, make_backend, supervised_router
 
 from ml.backends.local.capture import CaptureConf
 from ml.backends.local.records import RouterRecord, Upstream
+from ml.monitor.capture import parse_line
 from ml.monitor.project import run_project_monitor
 from ml.monitor.window import window_from
 from ml.names import VARIANT_NAME
@@ -39,9 +40,13 @@ class _Model(BaseHTTPRequestHandler):
             answer, answer_type = b'{"predictions": ["setosa"]}', "application/json"
         elif kind.startswith("text/csv"):
             answer, answer_type = b"setosa\n" * body.count(b"\n"), "text/csv; charset=utf-8"
+        elif kind.startswith("text/plain"):  # refused, as serve refuses a type it cannot read
+            answer, answer_type = b"unsupported content type 'text/plain'\n", "text/plain; charset=utf-8"
+            self.send_response(415)
         else:
             answer, answer_type = b"\x00\xffbin", "application/octet-stream"
-        self.send_response(200)
+        if not kind.startswith("text/plain"):
+            self.send_response(200)
         self.send_header("Content-Type", answer_type)
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
@@ -116,7 +121,9 @@ def test_records_match_sagemaker_field_for_field_under_the_hourly_path(tmp_path:
         assert list(line) == ["captureData", "eventMetadata", "eventVersion"]
         assert line["eventVersion"] == "0"
         meta = line["eventMetadata"]
-        assert list(meta) == ["eventId", "inferenceTime"] and UUID.match(meta["eventId"])
+        # SageMaker's two fields, then the local router's own: who answered, with which status.
+        assert list(meta) == ["eventId", "inferenceTime", "byocVariant", "byocStatus"] and UUID.match(meta["eventId"])
+        assert (meta["byocVariant"], meta["byocStatus"]) == ("v1-x", 200)
         ids.append(meta["eventId"])
         when = datetime.strptime(meta["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert before <= when <= after
@@ -158,6 +165,17 @@ def test_records_match_sagemaker_field_for_field_under_the_hourly_path(tmp_path:
     assert base64.b64decode(raw["endpointOutput"]["data"]) == b"\x00\xffbin"
 
 
+def test_an_error_answer_is_recorded_with_its_status_and_read_as_an_error(tmp_path: Path, model_port: int) -> None:
+    capture = _capture(tmp_path)
+    with _router(tmp_path, model_port, capture) as record:
+        assert _post(record, b"5.1,3.5", "text/plain")[0] == 415
+        _wait_records(capture, 1)
+    ((path, line),) = _records(capture)
+    assert line["eventMetadata"]["byocStatus"] == 415 and line["eventMetadata"]["byocVariant"] == "v1-x"
+    parsed = parse_line(path.read_text(encoding="utf-8"), where=str(path))
+    assert parsed.error and parsed.predictions == [] and parsed.variant == "v1-x"
+
+
 def test_only_invocations_are_captured(tmp_path: Path, model_port: int) -> None:
     capture = _capture(tmp_path)
     with _router(tmp_path, model_port, capture) as record:
@@ -190,12 +208,17 @@ def test_a_capture_that_cannot_be_written_costs_no_request(tmp_path: Path, model
     assert "byoc capture" in (tmp_path / "router" / "logs" / "front-error.log").read_text()
 
 
-def test_a_deployed_endpoint_captures_and_the_monitor_reads_it(trained: Project) -> None:
-    """The local backend's endpoint writes under the local data lake; invoke monitor finds the served version's baseline."""
+def test_a_deployed_endpoint_captures_and_the_monitor_reads_each_version_against_its_own_baseline(trained: Project) -> None:
+    """The local backend's endpoint writes under the local data lake; each record names the version that
+    answered it, so traffic before and after a blue/green update is compared with each version's baseline."""
     trained.backend.deploy_endpoint(endpoint_name="captured", version=1)
     try:
         rows = b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n5.9,3.0,4.2,1.5\n"
         for _ in range(30):
+            assert trained.backend.invoke(endpoint_name="captured", body=rows).status_code == 200
+        assert trained.backend.invoke(endpoint_name="captured", body=b"1,2\n").status_code == 400  # wrong feature count
+        trained.backend.update_endpoint(endpoint_name="captured", version=2)
+        for _ in range(20):
             assert trained.backend.invoke(endpoint_name="captured", body=rows).status_code == 200
         config = trained.backend.config
         hour = trained.root / config.local_state_dir / config.capture_prefix / "captured" / VARIANT_NAME
@@ -205,8 +228,10 @@ def test_a_deployed_endpoint_captures_and_the_monitor_reads_it(trained: Project)
         )
     finally:
         trained.backend.teardown(endpoint_name="captured")
-    (variant,) = outcome.report.variants
-    assert (variant.variant, variant.version, variant.records, variant.rows) == ("AllTraffic", 1, 30, 90)
+    first, second = outcome.report.variants
+    assert (first.variant, first.version, first.records, first.error_records, first.rows) == ("AllTraffic", 1, 31, 1, 90)
+    assert (second.version, second.records, second.error_records, second.rows) == (2, 20, 0, 60)
+    assert first.baseline != second.baseline and outcome.report.unattributed == ()
     assert outcome.html.exists()
 
 

@@ -180,6 +180,13 @@ class EndpointFake(_Delegating):
         self._deleting[name] = {**last, "EndpointStatus": "Deleting"}
         return reply
 
+    def list_tags(self, **request: Any) -> Any:
+        """AddTags "Adds or overwrites one or more tags" and "Tag keys must be unique per resource" (API
+        reference); moto 5 appends a second tag of the same key instead, so only each key's last value is shown."""
+        reply = dict(self.real.list_tags(**request))
+        reply["Tags"] = [{"Key": k, "Value": v} for k, v in {t["Key"]: t["Value"] for t in reply.get("Tags", [])}.items()]
+        return reply
+
     def update_endpoint(self, **request: Any) -> dict[str, Any]:
         name, new = request["EndpointName"], request["EndpointConfigName"]
         self.real.describe_endpoint_config(EndpointConfigName=new)  # a missing config fails as on AWS

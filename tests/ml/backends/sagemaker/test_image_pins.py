@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import TEST_GROUP, TEST_REPO
+import pytest
+from sagemaker_setup import TEST_GROUP, TEST_REPO
+
 from ml.backends.sagemaker import image_pins
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
+from ml.errors import AwsError
 from ml.names import pinned_image_tag
 
 
@@ -39,3 +42,26 @@ def test_pin_keeps_the_manifest(backend: SageMakerBackend, clients: AwsClients, 
     by_commit = clients.ecr.batch_get_image(repositoryName=TEST_REPO, imageIds=[{"imageTag": "abc1234def56"}])["images"][0]
     assert by_tag["imageManifest"] == by_commit["imageManifest"]
     assert by_tag["imageId"]["imageDigest"] == version.image.rsplit("@", 1)[1]
+
+
+class _PutImageFails:
+    """The ECR client, except that PutImage answers ``code`` (as ECR would for a full repository)."""
+
+    def __init__(self, real: Any, code: str) -> None:
+        self.real, self.code = real, code
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def put_image(self, **_request: Any) -> Any:
+        error = {"Error": {"Code": self.code, "Message": "The operation did not succeed"}}
+        raise self.real.exceptions.ClientError(error, "PutImage")
+
+
+def test_a_put_image_error_other_than_already_exists_fails_the_pin_loudly(backend: SageMakerBackend, clients: AwsClients) -> None:
+    version = backend.register(job_name=backend.train().name)
+    broken = _PutImageFails(clients.ecr, "LimitExceededException")
+    with pytest.raises(AwsError, match=r"pinning .*@sha256:.* as .*: ecr:PutImage failed with LimitExceededException"):
+        image_pins.sync(ecr=broken, version=version)
+    # The one answer that means "already pinned" (a re-run) is fine.
+    image_pins.sync(ecr=_PutImageFails(clients.ecr, "ImageAlreadyExistsException"), version=version)

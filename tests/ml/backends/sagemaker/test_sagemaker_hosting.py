@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from sagemaker_fakes import record_calls
+from sagemaker_setup import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
 
-from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sagemaker_setup import MANIFEST_V2, TEST_REPO
 
-from conftest import MANIFEST_V2, TEST_REPO
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import marked_insecure

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sagemaker_setup import TEST_REPO
 
-from conftest import TEST_REPO
 from ml.backends.local.procs import free_port
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import push_image

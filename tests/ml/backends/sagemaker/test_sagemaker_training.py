@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from sagemaker_fakes import FakeClock
+from sagemaker_setup import TEST_DATALAKE
 
-from conftest import TEST_DATALAKE
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.training import METRIC_DEFINITIONS
 from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError, UserInputError
