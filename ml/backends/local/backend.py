@@ -179,6 +179,8 @@ class LocalBackend:
             output_filter=filters.parse_selector(self.config.transform_output_filter),
             join_input=self.config.transform_join_source == "Input",
             server_workers=server_workers,
+            instances=self.config.transform_instance_count,
+            split_parts=self.config.split_objects,
         )
         return run_transform_job(
             store=self.store,

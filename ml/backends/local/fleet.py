@@ -243,8 +243,11 @@ def start_variant(
     return variant
 
 
-def stop_variant(variant: Variant) -> bool:
-    """Stop an unsupervised variant's recorded process group (only if it is still ours); release it."""
-    stopped = procs.stop(variant.proc)
+def stop_variant(variant: Variant, *, kill: bool = False) -> bool:
+    """Stop an unsupervised variant's recorded process group (only if it is still ours); release it.
+
+    ``kill``: at once (SIGKILL), for a server with no request left to answer.
+    """
+    stopped = procs.kill(variant.proc) if kill else procs.stop(variant.proc)
     release(variant)
     return stopped

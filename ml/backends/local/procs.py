@@ -96,6 +96,22 @@ def stop(record: Mapping[str, Any], *, grace: float = 5.0) -> bool:
     return True
 
 
+def kill(record: Mapping[str, Any], *, timeout: float = 5.0) -> bool:
+    """SIGKILL the recorded process group and wait until it is gone; False when it was not ours.
+
+    For a process with nothing left to finish (a transform job's model server once every answer
+    is in): a graceful stop would only wait for the server's own shutdown.
+    """
+    if not is_ours(record):
+        reap(int(record.get("pid", 0)))
+        return False
+    pid = int(record["pid"])
+    _signal_group(pid, signal.SIGKILL)
+    _wait_group_gone(pid, timeout)
+    reap(pid)
+    return True
+
+
 def processes_under(folder: Path) -> list[psutil.Process]:
     """Live processes whose working directory is ``folder`` or below it, recorded or not."""
     inside = str(folder.resolve())

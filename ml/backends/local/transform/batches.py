@@ -31,12 +31,23 @@ def _batch(first: int, body: bytes) -> Batch:
     return Batch(first=first, count=body.count(b"\n") + 1 if body else 0, data=body)
 
 
-def read_batches(path: Path, *, max_bytes: int) -> Iterator[Batch]:
-    record = 1
+def read_batches(
+    path: Path, *, max_bytes: int, start: int = 0, end: int | None = None, first_record: int = 1, name: str = ""
+) -> Iterator[Batch]:
+    """Batches of the records in bytes ``start``-``end`` of ``path`` (a split part; default: all of it).
+
+    Records are numbered from ``first_record`` (a part's place in its file); ``name`` is what an
+    error calls the input (default: the file's name).
+    """
+    record = first_record
     carry = b""
+    left = -1 if end is None else end - start  # bytes of the range not yet read; -1: to the end
     with path.open("rb") as handle:
+        handle.seek(start)
         while True:
-            chunk = handle.read(max_bytes - len(carry))
+            want = max_bytes - len(carry)
+            chunk = handle.read(want if left < 0 else min(want, left))
+            left = left if left < 0 else left - len(chunk)
             buffer = carry + chunk if carry else chunk
             if not chunk:
                 if buffer.strip():
@@ -48,7 +59,7 @@ def read_batches(path: Path, *, max_bytes: int) -> Iterator[Batch]:
             if cut < 0:
                 if len(buffer) >= max_bytes:
                     raise JobFailedError(
-                        f"record {record} of {path.name} is larger than MaxPayloadInMB ({max_bytes / 1e6:g} MB); "
+                        f"record {record} of {name or path.name} is larger than MaxPayloadInMB ({max_bytes / 1e6:g} MB); "
                         "raise transform_max_payload_mb"
                     )
                 carry = buffer
