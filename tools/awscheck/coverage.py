@@ -60,13 +60,17 @@ def _bucket_of(resource: str) -> str:
 
 # S3 calls on objects of an SSE-KMS bucket use its key: a read decrypts, a write makes a data key.
 KMS_FOR_S3 = {"s3:GetObject": "kms:Decrypt", "s3:GetObjectVersion": "kms:Decrypt", "s3:PutObject": "kms:GenerateDataKey"}
+# A multipart upload's parts are decrypted too: "the requester needs permissions for the
+# kms:Decrypt action on the UploadPart and UploadPartCopy APIs" (S3 API reference, CreateMultipartUpload).
+KMS_FOR_S3_OPERATION = {"UploadPart": "kms:Decrypt", "UploadPartCopy": "kms:Decrypt"}
 
 
 def _with_keys(needs: list[Need], bucket_keys: Mapping[str, str]) -> list[Need]:
     extra = [
-        Need(call=n.call, action=KMS_FOR_S3[n.action], resource=bucket_keys[_bucket_of(n.resource)], context=n.context)
+        Need(call=n.call, action=kms, resource=bucket_keys[_bucket_of(n.resource)], context=n.context)
         for n in needs
-        if n.action in KMS_FOR_S3 and _bucket_of(n.resource) in bucket_keys
+        if _bucket_of(n.resource) in bucket_keys
+        for kms in {KMS_FOR_S3.get(n.action), KMS_FOR_S3_OPERATION.get(n.call.operation) if n.call.service == "s3" else None} - {None}
     ]
     return needs + extra
 
