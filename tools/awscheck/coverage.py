@@ -70,9 +70,14 @@ def _with_keys(needs: list[Need], bucket_keys: Mapping[str, str]) -> list[Need]:
         Need(call=n.call, action=kms, resource=bucket_keys[_bucket_of(n.resource)], context=n.context)
         for n in needs
         if _bucket_of(n.resource) in bucket_keys
-        for kms in {KMS_FOR_S3.get(n.action), KMS_FOR_S3_OPERATION.get(n.call.operation) if n.call.service == "s3" else None} - {None}
+        for kms in _kms_actions(n)
     ]
     return needs + extra
+
+
+def _kms_actions(need: Need) -> set[str]:
+    by_operation = KMS_FOR_S3_OPERATION.get(need.call.operation) if need.call.service == "s3" else None
+    return {action for action in (KMS_FOR_S3.get(need.action), by_operation) if action}
 
 
 def check(
