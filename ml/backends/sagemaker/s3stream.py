@@ -2,9 +2,9 @@
 
 Neither holds an object in memory: a read yields the body a chunk at a time, and a write keeps one
 part's buffer, uploading it as soon as it is full. An object written this way appears only when
-the upload completes ("Amazon S3 creates an object by concatenating the parts ... after you
-complete the multipart upload", S3 User Guide); a failed write aborts the upload, so no reader
-ever sees half of it.
+the upload completes ("When you complete a multipart upload, Amazon S3 creates an object by
+concatenating the parts in ascending order based on the part number", S3 User Guide); a failed
+write aborts the upload, so no reader ever sees half of it.
 """
 
 from __future__ import annotations

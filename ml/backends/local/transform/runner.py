@@ -66,6 +66,7 @@ def run_transform_job(
     job_name: str,
 ) -> TransformJob:
     inputs = input_files(data)  # before any record or process: a bad input is refused untouched
+    planning = time.monotonic()
     plan = parts.plan(
         inputs,
         single_file=data.is_file(),
@@ -84,14 +85,17 @@ def run_transform_job(
         instance_count=settings.instances,
         split_parts=len(plan.objects) if plan.split else 0,
     )
-    record = job.to_dict()
+    # The split's and the join's cost are kept in the record, as the servers' start-up is.
+    record = job.to_dict() | {"split_s": round(time.monotonic() - planning, 3)}
     store.put(KIND, job_name, record)
     output_dir.mkdir(parents=True, exist_ok=True)
     fleet = _Fleet(store=store, record=record, job_name=job_name)
     try:
         try:
             count = _run(plan, fleet=fleet, layout=layout, programs=programs, version=version, settings=settings, job_name=job_name)
+            joining = time.monotonic()
             parts.commit(plan, job_name=job_name)
+            fleet.note(join_s=round(time.monotonic() - joining, 3))
         finally:
             parts.discard(plan, job_name=job_name)
             fleet.stop()
