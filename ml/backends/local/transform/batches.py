@@ -6,11 +6,14 @@ Memory is bounded by one read buffer per batch, whatever the file's size: this i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ml.errors import JobFailedError
+
+_EMPTY_LINE = re.compile(rb"\n(?=\n)")  # the newline of an empty line follows another
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,3 +72,19 @@ def read_batches(
             if batch.count:
                 record += batch.count
                 yield batch
+
+
+def records_before(path: Path, offset: int) -> int:
+    """How many records (non-empty lines) of ``path`` lie before byte ``offset`` (a line boundary):
+    a split part's place in its file, counted only when an error names a record (the split does not
+    count, to stay a memchr over the file). Read in blocks: memory stays flat."""
+    records, previous, left = 0, ord("\n"), offset  # before the file: as if after a newline
+    with path.open("rb") as handle:
+        while left > 0:
+            block = handle.read(min(left, 8 << 20))
+            if not block:
+                break
+            empty = (1 if previous == ord("\n") and block[0] == ord("\n") else 0) + len(_EMPTY_LINE.findall(block))
+            records += block.count(b"\n") - empty
+            previous, left = block[-1], left - len(block)
+    return records

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ml.backends.local.transform import filters
-from ml.backends.local.transform.batches import Batch, read_batches
+from ml.backends.local.transform.batches import Batch, read_batches, records_before
 from ml.backends.local.transform.client import Answer, InvocationsClient
 from ml.errors import JobFailedError
 
@@ -52,12 +52,16 @@ class InputObject:
     part: str = ""  # a split file's part: its name; errors name it too
     start: int = 0
     end: int | None = None
-    first_record: int = 1  # the part's first record's number in the file
+    first_record: int = 1  # the part's first record's number in the file; 0: not counted yet
 
     @property
     def label(self) -> str:
         """The file, and the part when it is one: what an error about its records names."""
         return f"{self.name} ({self.part})" if self.part else self.name
+
+    def record(self, number: int) -> int:
+        """Record ``number`` of this object (batches count from ``first_record``, or 1) as the file's record number."""
+        return number + records_before(self.path, self.start) if not self.first_record else number
 
 
 class Stopped(Exception):
@@ -74,7 +78,9 @@ class _Pipeline:
     def __init__(self, *, client: InvocationsClient, settings: Settings, pool: ThreadPoolExecutor, stop: threading.Event) -> None:
         self._client, self._settings, self._pool, self._stop = client, settings, pool, stop
         self._pending: deque[tuple[int, Batch, bytes, Future[Answer]]] = deque()
-        self._outputs: dict[int, BinaryIO] = {}  # open output of each object with batches in flight
+        # Open outputs in the order first used. Objects sharing one (the consecutive parts of a
+        # split file) follow each other into it; an output is closed once its batches are written.
+        self._open: dict[Path, BinaryIO] = {}
         self._objects: Sequence[InputObject] = ()
         self.records = 0
 
@@ -82,19 +88,25 @@ class _Pipeline:
         self._objects = objects
         try:
             for index, item in enumerate(objects):
-                self._outputs[index] = item.output.open("wb")
+                if item.output not in self._open:
+                    self._open[item.output] = item.output.open("wb")
                 self._read(index, item)
             while self._pending:
                 self._finish()
         finally:
-            for handle in self._outputs.values():
+            for handle in self._open.values():
                 handle.close()
         return self.records
 
     def _read(self, index: int, item: InputObject) -> None:
         max_bytes = self._settings.max_payload_mb * 1_000_000
         batches = read_batches(
-            item.path, max_bytes=max_bytes, start=item.start, end=item.end, first_record=item.first_record, name=item.label
+            item.path,
+            max_bytes=max_bytes,
+            start=item.start,
+            end=item.end,
+            first_record=item.first_record or 1,
+            name=f"{item.part} of {item.name}" if item.part and not item.first_record else item.label,
         )
         for batch in batches:
             if self._stop.is_set():
@@ -106,9 +118,12 @@ class _Pipeline:
 
     def _finish(self) -> None:
         index, batch, sent, future = self._pending.popleft()
-        for done in [k for k in self._outputs if k < index]:
-            self._outputs.pop(done).close()  # FIFO: every batch of an earlier object is written
-        item, out = self._objects[index], self._outputs[index]
+        item = self._objects[index]
+        for path in list(self._open):
+            if path == item.output:
+                break
+            self._open.pop(path).close()  # FIFO: every batch of an earlier output is written
+        out = self._open[item.output]
         out.write(_collect(item, batch, sent, future.result(), client=self._client, settings=self._settings))
         out.write(b"\n")  # a second write, not a copy of the whole batch to add one byte
         self.records += batch.count
@@ -122,7 +137,7 @@ def _collect(item: InputObject, batch: Batch, sent: bytes, answer: Answer, *, cl
     answered = body.count(b"\n") + 1 if body.strip() else 0
     if answered != batch.count:
         raise JobFailedError(
-            f"{item.label} records {batch.first}-{batch.last}: the model server returned {answered} predictions "
+            f"{item.label} records {item.record(batch.first)}-{item.record(batch.last)}: the model server returned {answered} predictions "
             f"for {batch.count} records; it must answer one line per input line"
         )
     joined = filters.join(batch.data, body) if settings.join_input else body
@@ -145,8 +160,10 @@ def _locate(item: InputObject, batch: Batch, sent: bytes, answer: Answer, client
     if len(lines) == 1 and (budget == MAX_BISECT_REQUESTS or client.post(lines[0]).status != 200):
         shown = lines[0][:80].decode(errors="replace")
         part = f" in {item.part}" if item.part else ""
-        return f"{item.name} record {first}{part} ({shown!r}, after the input filter) was rejected by the model server: {reason}"
-    return f"{item.label} records {batch.first}-{batch.last} were rejected by the model server: {reason}"
+        return (
+            f"{item.name} record {item.record(first)}{part} ({shown!r}, after the input filter) was rejected by the model server: {reason}"
+        )
+    return f"{item.label} records {item.record(batch.first)}-{item.record(batch.last)} were rejected by the model server: {reason}"
 
 
 def _reason(answer: Answer) -> str:

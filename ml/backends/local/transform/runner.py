@@ -28,7 +28,6 @@ from ml.backends.local.transform.client import InvocationsClient
 from ml.backends.local.transform.job import InputObject, Settings, Stopped, transform_objects
 from ml.backends.records import ModelVersion, TransformJob
 from ml.backends.split.contract import InputContract
-from ml.backends.split.spread import spread
 from ml.errors import JobFailedError, UserInputError
 
 KIND = "transform-jobs"
@@ -68,13 +67,9 @@ def run_transform_job(
     inputs = input_files(data)  # before any record or process: a bad input is refused untouched
     planning = time.monotonic()
     plan = parts.plan(
-        inputs,
-        single_file=data.is_file(),
-        parts=settings.split_parts,
-        output_dir=output_dir,
-        job_name=job_name,
-        contract=InputContract.current(),
+        inputs, single_file=data.is_file(), parts=settings.split_parts, output_dir=output_dir, contract=InputContract.current()
     )
+    assigned = parts.assign(plan, instances=settings.instances, job_name=job_name)
     job = TransformJob(
         name=job_name,
         status="InProgress",
@@ -92,12 +87,12 @@ def run_transform_job(
     fleet = _Fleet(store=store, record=record, job_name=job_name)
     try:
         try:
-            count = _run(plan, fleet=fleet, layout=layout, programs=programs, version=version, settings=settings, job_name=job_name)
+            count = _run(assigned, fleet=fleet, layout=layout, programs=programs, version=version, settings=settings, job_name=job_name)
             joining = time.monotonic()
-            parts.commit(plan, job_name=job_name)
+            parts.commit(assigned.outputs)
             fleet.note(join_s=round(time.monotonic() - joining, 3))
         finally:
-            parts.discard(plan, job_name=job_name)
+            parts.discard(assigned.outputs)
             fleet.stop()
     except BaseException as err:
         store.put(KIND, job_name, fleet.record | {"status": "Failed", "ended_at": now_iso(), "failure_reason": str(err)})
@@ -148,7 +143,14 @@ class _Fleet:
 
 
 def _run(
-    plan: parts.Plan, *, fleet: _Fleet, layout: Layout, programs: Programs, version: ModelVersion, settings: Settings, job_name: str
+    assigned: parts.Assignment,
+    *,
+    fleet: _Fleet,
+    layout: Layout,
+    programs: Programs,
+    version: ModelVersion,
+    settings: Settings,
+    job_name: str,
 ) -> int:
     started = time.monotonic()
     workers = server_workers(settings)
@@ -165,11 +167,11 @@ def _run(
     # The model servers start (~0.3 s: Python, numpy, the model) while the instances read and
     # filter their first mini-batches; the requests wait for them in the clients' threads.
     fleet.start(settings.instances, start)
-    runs = spread(plan.objects, instances=settings.instances)
+    runs = assigned.runs
     fleet.note(instance_objects=[[item.part or item.name for item in run] for run in runs])  # which instance ran what
     stop = threading.Event()
 
-    def instance(k: int, objects: list[InputObject]) -> int:
+    def instance(k: int, objects: tuple[InputObject, ...]) -> int:
         try:
             with InvocationsClient(port=lambda: fleet.port(k)) as client:
                 return transform_objects(objects, client=client, settings=settings, stop=stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -140,3 +141,20 @@ def test_every_record_is_in_exactly_one_part_in_order(lines: list[bytes], parts:
         line_start = data.rfind(b"\n", 0, piece.offset) + 1  # a piece may start inside its first line
         assert piece.first_record == len(records(data[:line_start])) + 1
         assert piece.first_line == data[: piece.offset].count(b"\n") + 1
+
+
+def test_a_memory_mapped_input_cuts_where_a_streamed_one_does_without_copying(tmp_path: Path) -> None:
+    import mmap
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\n" + ROWS * 3)
+    streamed = LineCutter(size=len(ROWS) * 3 + 1, parts=5, source="in.csv", contract=InputContract())
+    spans = [(p.part, p.offset, p.size) for p in pieces(streamed, chunked(path.read_bytes(), 999))]
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        cutter = LineCutter(size=len(mapped), parts=5, source="in.csv", contract=InputContract(), count=False)
+        found = list(pieces(cutter, [mapped]))
+        assert [(p.part, p.first_line, p.first_record) for p in found] == [(k, 0, 0) for k in range(5)]  # not counted
+        joined: dict[int, list[int]] = {}
+        for part, offset, size in spans:
+            joined.setdefault(part, [offset, 0])[1] += size
+        assert [(p.offset, p.size) for p in found] == [tuple(v) for _, v in sorted(joined.items())]
