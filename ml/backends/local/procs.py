@@ -22,6 +22,9 @@ from typing import Any
 
 import psutil
 
+# A loopback /ping refused or answered costs about a millisecond: polling often lets a job start
+# sending the moment its server is up (a batch transform waits on this).
+HEALTH_POLL_S = 0.01
 # Start times are floats from /proc; compare them with a tolerance, not for equality.
 _START_TOLERANCE_S = 0.05
 # Children started by this run, kept so their exit status is collected when we stop them (a
@@ -108,11 +111,16 @@ def kill(record: Mapping[str, Any], *, timeout: float = 5.0) -> bool:
     pid = int(record["pid"])
     members = [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pid]  # the group, before it goes
     _signal_group(pid, signal.SIGKILL)
-    reap(pid)
-    # Waiting on the members themselves returns as each exits (polled in microseconds at first),
-    # where re-scanning the process table every 20 ms would cost a scan and a sleep each round.
-    _gone, alive = psutil.wait_procs(members, timeout=timeout)
-    if alive:
+    # Watch the members themselves, every 2 ms: re-scanning the whole process table every 20 ms
+    # costs a scan and a sleep a round. A zombie counts as gone (its parent, or init, reaps it;
+    # psutil.wait_procs would wait for that too).
+    deadline = time.monotonic() + timeout
+    while members and time.monotonic() < deadline:
+        reap(pid)
+        members = [p for p in members if _running(p)]
+        if members:
+            time.sleep(0.002)
+    if members:
         _wait_group_gone(pid, timeout)
     reap(pid)
     return True
@@ -213,7 +221,7 @@ def wait_healthy(url: str, *, record: Mapping[str, Any], timeout: float, what: s
             last = f"HTTP {err.code}"
         except (urllib.error.URLError, OSError) as err:
             last = str(getattr(err, "reason", err))
-        time.sleep(0.05)
+        time.sleep(HEALTH_POLL_S)
     return f"{what} did not answer 200 on {url} within {timeout:g}s (last: {last}); see {record['log']}"
 
 
