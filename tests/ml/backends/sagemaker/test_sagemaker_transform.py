@@ -114,26 +114,27 @@ def test_a_failing_part_fails_the_job_naming_the_part_its_records_and_the_models
 
 
 def test_a_join_that_fails_half_way_leaves_no_output(make: MakeBackend, clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = make(transform_instance_count=2, transform_max_payload_mb=1)
+    # Large enough that the join has uploaded parts (S3 multipart) before the second output fails to read.
+    clients.s3.put_object(Bucket=TEST_DATALAKE, Key=INPUT_KEY, Body=CSV * 14_000)
+    backend = make(transform_split_objects=2)
+    uploads = record_calls(clients.s3, "UploadPart")
     real_get = clients.s3.get_object
-    seen: list[str] = []
 
     def flaky(**kwargs: Any) -> Any:
-        if kwargs["Key"].endswith(".out"):
-            seen.append(kwargs["Key"])
-            if len(seen) == 3:  # the join has written two parts' outputs when the third cannot be read
-                raise AwsError("reading part-00003.csv.out: connection reset")
+        if kwargs["Key"].endswith("part-00002.csv.out"):
+            raise AwsError("reading part-00002.csv.out: connection reset")
         return real_get(**kwargs)
 
     monkeypatch.setattr(clients.s3, "get_object", flaky)
     with pytest.raises(AwsError, match="connection reset"):
         backend.transform()
+    assert any(call["Key"].startswith("iris/output/") for call in uploads)  # the join had begun uploading
     listed = clients.s3.list_objects_v2(Bucket=TEST_DATALAKE, Prefix="iris/output/")
-    assert [item["Key"] for item in listed.get("Contents", [])] == []
+    assert [item["Key"] for item in listed.get("Contents", [])] == []  # no output, not even a partial one
     assert clients.s3.list_multipart_uploads(Bucket=TEST_DATALAKE).get("Uploads", []) == []  # the upload was aborted
     monkeypatch.setattr(clients.s3, "get_object", real_get)
     again = backend.transform()  # the re-run reuses the completed job and its parts, and joins
-    assert read(clients, f"{again.output_uri}iris.csv.out").count(b"\n") == len(ROWS)
+    assert read(clients, f"{again.output_uri}iris.csv.out").count(b"\n") == len(ROWS) * 14_000
     assert left_under(clients, "transform-splits/") == []
 
 
