@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -115,7 +116,11 @@ class PeakMemory:
         self._thread.join()
 
 
-def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int, size_mb: float) -> TransformResult:
+def timed_job(
+    backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int | None = None
+) -> tuple[float, dict[str, Any], PeakMemory]:
+    """One transform of ``source``, as ``invoke deploy --mode transform`` runs it: its seconds, its
+    job record and the memory of the whole process tree meanwhile; the output is deleted after."""
     with PeakMemory() as memory:
         started = time.perf_counter()
         job = backend.transform(data=str(source), output=str(out), server_workers=workers)
@@ -123,6 +128,11 @@ def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, work
     assert job.records == rows, f"transformed {job.records} of {rows} rows"
     record = backend.store.get(KIND, job.name) or {}
     (out / f"{source.name}.out").unlink()
+    return seconds, record, memory
+
+
+def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int, size_mb: float) -> TransformResult:
+    seconds, record, memory = timed_job(backend, source, out, rows=rows, workers=workers)
     return TransformResult(
         rows=rows,
         workers=workers,

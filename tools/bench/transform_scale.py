@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ml.backends.local.backend import LocalBackend
-from ml.backends.local.transform.runner import KIND
-from tools.bench.transform import PeakMemory
+from tools.bench.transform import timed_job
 
 INSTANCES = (1, 2, 4)
 # One on-demand price, dated and sourced, until issue 24 brings a price table. It could not be
@@ -49,20 +48,12 @@ class ScaleResult:
 
 
 def run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, instances: int) -> ScaleResult:
-    import time
-
     base = backend.config
     backend.config = replace(base, transform_instance_count=instances, transform_split_objects=None)
     try:
-        with PeakMemory() as memory:
-            started = time.perf_counter()
-            job = backend.transform(data=str(source), output=str(out))
-            seconds = time.perf_counter() - started
+        seconds, record, memory = timed_job(backend, source, out, rows=rows)
     finally:
         backend.config = base
-    assert job.records == rows, f"transformed {job.records} of {rows} rows"
-    record = backend.store.get(KIND, job.name) or {}
-    (out / f"{source.name}.out").unlink()
     return ScaleResult(
         instances=instances,
         rows=rows,
