@@ -17,6 +17,7 @@ from ml.backends.records import ImageRecord, Lineage, TrainingJob
 from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
+from ml.backends.sagemaker.s3data import data_size, volume_problem
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError, UserInputError
@@ -35,7 +36,6 @@ TAG_COMMIT = "byoc:git-commit"
 TAG_DATA_VERSION = "byoc:data-version"
 TAG_PROJECT = "byoc:project"
 _ACTIVE = ("InProgress", "Stopping")
-GIB = 1 << 30  # SageMaker sizes ML storage volumes (EBS) in GiB
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -59,39 +59,6 @@ def data_version(s3: Any, uri: str) -> str:
     if version and version != "null":
         return str(version)
     return "etag:" + str(head.get("ETag", "")).strip('"')
-
-
-def object_size(s3: Any, *, bucket: str, key: str, version: str = "") -> int:
-    """Bytes of one object (of ``version`` when it names one: the version the job records)."""
-    extra = {"VersionId": version} if version and not version.startswith("etag:") and version != "prefix" else {}
-    with aws_call(service="s3", action=f"reading the size of s3://{bucket}/{key}"):
-        return int(s3.head_object(Bucket=bucket, Key=key, **extra)["ContentLength"])
-
-
-def data_size(s3: Any, uri: str) -> int:
-    """Bytes a channel copies onto the training volume: the object, or every object under the prefix."""
-    bucket, key = split_s3_uri(uri)
-    if not key.endswith("/"):
-        return object_size(s3, bucket=bucket, key=key)
-    total = 0
-    with aws_call(service="s3", action=f"listing {uri} to size the training data"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-            total += sum(int(item["Size"]) for item in page.get("Contents", []))
-    return total
-
-
-def volume_problem(*, data_bytes: int, volume_gb: int, uris: list[str]) -> str | None:
-    """Why a data set does not fit the training volume, or ``None``. File mode copies every channel
-    onto the ML storage volume before the algorithm starts (ResourceConfig.VolumeSizeInGB)."""
-    volume_bytes = volume_gb * GIB
-    if data_bytes <= volume_bytes:
-        return None
-    needed = -(-data_bytes // GIB) + 1  # the data, and room for the model and checkpoints beside it
-    return (
-        f"the training data ({', '.join(uris)}) is {data_bytes / GIB:,.2f} GB, larger than the training volume of "
-        f"{volume_gb} GB (training_volume_size_gb): SageMaker copies the data onto that volume in File mode, so the job would fail; "
-        f"raise training_volume_size_gb in cdktf.json to at least {needed}"
-    )
 
 
 def data_versions_tag(versions: Mapping[str, str]) -> str:
@@ -228,7 +195,9 @@ class Trainer:
     ) -> TrainingJob:
         uris = [train_uri, *([validation_uri] if validation_uri else [])]
         problem = volume_problem(
-            data_bytes=sum(data_size(self._s3, uri) for uri in uris), volume_gb=self._config.training_volume_size_gb, uris=uris
+            data_bytes=sum(data_size(self._s3, bucket=b, key=k) for b, k in map(split_s3_uri, uris)),
+            volume_gb=self._config.training_volume_size_gb,
+            uris=uris,
         )
         if problem:  # refused before the job exists: it would fail on AWS after provisioning
             raise UserInputError(problem)

@@ -16,7 +16,8 @@ from ml.backends.base import LogSink
 from ml.backends.records import TransformJob
 from ml.backends.sagemaker import naming, splitjoin
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
-from ml.backends.sagemaker.training import data_version, object_size, split_s3_uri
+from ml.backends.sagemaker.s3data import object_size
+from ml.backends.sagemaker.training import data_version, split_s3_uri
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
 from ml.backends.split.cutter import part_count
 from ml.config import ProjectConfig

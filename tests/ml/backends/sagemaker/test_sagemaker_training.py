@@ -260,10 +260,10 @@ def test_data_larger_than_the_volume_is_refused_before_the_job_naming_both_sizes
 
 
 def test_a_prefix_is_sized_by_every_object_under_it(clients: Any) -> None:
-    from ml.backends.sagemaker.training import data_size
+    from ml.backends.sagemaker.s3data import data_size
 
     for k, body in enumerate([b"a" * 10, b"b" * 20, b"c" * 30]):
         clients.s3.put_object(Bucket=TEST_DATALAKE, Key=f"iris/parts/p{k}.csv", Body=body)
     clients.s3.put_object(Bucket=TEST_DATALAKE, Key="iris/partsx.csv", Body=b"x" * 1000)  # beside the prefix, not under it
-    assert data_size(clients.s3, f"s3://{TEST_DATALAKE}/iris/parts/") == 60
-    assert data_size(clients.s3, f"s3://{TEST_DATALAKE}/iris/partsx.csv") == 1000
+    assert data_size(clients.s3, bucket=TEST_DATALAKE, key="iris/parts/") == 60
+    assert data_size(clients.s3, bucket=TEST_DATALAKE, key="iris/partsx.csv") == 1000
