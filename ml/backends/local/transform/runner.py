@@ -80,8 +80,10 @@ def run_transform_job(
         instance_count=settings.instances,
         split_parts=len(plan.objects) if plan.split else 0,
     )
-    # The split's and the join's cost are kept in the record, as the servers' start-up is.
-    record = job.to_dict() | {"split_s": round(time.monotonic() - planning, 3)}
+    # The split's and the join's cost are kept in the record, as the servers' start-up is, and which
+    # instance runs which object. Each put is an fsync'd write: the record is written when it must be.
+    which = [[item.part or item.name for item in run] for run in assigned.runs]
+    record = job.to_dict() | {"split_s": round(time.monotonic() - planning, 3), "instance_objects": which}
     store.put(KIND, job_name, record)
     output_dir.mkdir(parents=True, exist_ok=True)
     fleet = _Fleet(store=store, record=record, job_name=job_name)
@@ -90,7 +92,7 @@ def run_transform_job(
             count = _run(assigned, fleet=fleet, layout=layout, programs=programs, version=version, settings=settings, job_name=job_name)
             joining = time.monotonic()
             parts.commit(assigned.outputs)
-            fleet.note(join_s=round(time.monotonic() - joining, 3))
+            joined_s = round(time.monotonic() - joining, 3)
         finally:
             parts.discard(assigned.outputs)
             fleet.stop()
@@ -99,7 +101,7 @@ def run_transform_job(
         if isinstance(err, JobFailedError):
             raise JobFailedError(f"transform job {job_name} failed: {err}") from err
         raise
-    done = fleet.record | {"status": "Completed", "records": count, "ended_at": now_iso()}
+    done = fleet.record | {"status": "Completed", "records": count, "ended_at": now_iso(), "join_s": joined_s}
     store.put(KIND, job_name, done)
     return TransformJob.from_dict(done)
 
@@ -121,11 +123,6 @@ class _Fleet:
         with self._lock:
             servers = [*self.record.get("servers", []), variant.proc]
             self.record = self.record | {"servers": servers}
-            self._store.put(KIND, self._job, self.record)
-
-    def note(self, **values: Any) -> None:
-        with self._lock:
-            self.record = self.record | values
             self._store.put(KIND, self._job, self.record)
 
     def port(self, k: int) -> int:
@@ -168,7 +165,6 @@ def _run(
     # filter their first mini-batches; the requests wait for them in the clients' threads.
     fleet.start(settings.instances, start)
     runs = assigned.runs
-    fleet.note(instance_objects=[[item.part or item.name for item in run] for run in runs])  # which instance ran what
     stop = threading.Event()
 
     def instance(k: int, objects: tuple[InputObject, ...]) -> int:
