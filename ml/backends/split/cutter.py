@@ -13,7 +13,7 @@ transform "doesn't support CSV-formatted input that contains embedded newline ch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,12 +88,21 @@ class Piece:
 class LineCutter:
     """Feed it the input's chunks in order (:meth:`feed`), then :meth:`finish`; both yield pieces.
 
-    ``count=False`` skips counting lines and records (the pieces say 0), for an input fed as one
-    chunk (a memory-mapped file) where only the cut points matter; a refusal still names its line.
+    ``count=False`` skips counting lines and records (the pieces say 0), where only the cut points
+    matter (a local file, read in place); a refusal then asks ``lines_before(offset)`` for its line.
     """
 
-    def __init__(self, *, size: int, parts: int, source: str, contract: InputContract, count: bool = True) -> None:
-        self._source, self._contract, self._count = source, contract, count
+    def __init__(
+        self,
+        *,
+        size: int,
+        parts: int,
+        source: str,
+        contract: InputContract,
+        count: bool = True,
+        lines_before: Callable[[int], int] | None = None,
+    ) -> None:
+        self._source, self._contract, self._count, self._lines_before = source, contract, count, lines_before
         # Part k (0-based) may end once the input's first (k+1)/parts share has been passed.
         self._targets = [-(-size * k // parts) for k in range(1, parts)]
         self._part = 0
@@ -186,7 +195,10 @@ class LineCutter:
             if found.group() == b'"':
                 inside = not inside  # an escaped quote ("") toggles twice: parity is what counts
             elif inside:
-                line = self._line + _newlines(chunk, found.start())
+                if self._count or self._lines_before is None:
+                    line = self._line + _newlines(chunk, found.start())
+                else:
+                    line = self._lines_before(self._offset + found.start()) + 1
                 raise UserInputError(
                     f"{self._source} line {line}: a quoted CSV field holds a newline, so no split on line boundaries can keep "
                     "its record whole (and SageMaker's batch transform does not support CSV input with embedded newlines); "

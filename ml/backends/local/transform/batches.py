@@ -74,17 +74,28 @@ def read_batches(
                 yield batch
 
 
-def records_before(path: Path, offset: int) -> int:
-    """How many records (non-empty lines) of ``path`` lie before byte ``offset`` (a line boundary):
-    a split part's place in its file, counted only when an error names a record (the split does not
-    count, to stay a memchr over the file). Read in blocks: memory stays flat."""
-    records, previous, left = 0, ord("\n"), offset  # before the file: as if after a newline
+def _count_before(path: Path, offset: int) -> tuple[int, int]:
+    """Newlines, and empty lines, in the bytes of ``path`` before ``offset``; read in blocks, so
+    memory stays flat. Only an error's message needs these (the split does not count)."""
+    lines, empty, previous, left = 0, 0, ord("\n"), offset  # before the file: as if after a newline
     with path.open("rb") as handle:
         while left > 0:
             block = handle.read(min(left, 8 << 20))
             if not block:
                 break
-            empty = (1 if previous == ord("\n") and block[0] == ord("\n") else 0) + len(_EMPTY_LINE.findall(block))
-            records += block.count(b"\n") - empty
+            empty += (1 if previous == ord("\n") and block[0] == ord("\n") else 0) + len(_EMPTY_LINE.findall(block))
+            lines += block.count(b"\n")
             previous, left = block[-1], left - len(block)
-    return records
+    return lines, empty
+
+
+def lines_before(path: Path, offset: int) -> int:
+    """Lines of ``path`` that end before byte ``offset``."""
+    return _count_before(path, offset)[0]
+
+
+def records_before(path: Path, offset: int) -> int:
+    """Records (non-empty lines) of ``path`` before byte ``offset`` (a line boundary): a split part's
+    place in its file, counted only when an error names a record."""
+    lines, empty = _count_before(path, offset)
+    return lines - empty

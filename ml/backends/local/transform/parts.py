@@ -2,8 +2,8 @@
 
 Files are used as they are, one object each, as the objects under an S3 prefix. A single input
 file is cut into parts on line boundaries first (the same cutter the SageMaker backend streams to
-S3), so every instance gets work; locally a part is a byte range of the file, found through a
-memory map and read in place, never a copy. The objects are spread over the instances as
+S3), so every instance gets work; locally a part is a byte range of the file, read in place, never
+a copy (finding the cut points is one read of the file in 8 MiB blocks, counting nothing). The objects are spread over the instances as
 SageMaker spreads S3 objects (:mod:`ml.backends.split.spread`): each instance gets a contiguous
 run, so the parts one instance runs are also contiguous in its file, and it writes them into one
 temp file. When the whole job succeeded, a split file's instance outputs are joined in input
@@ -14,15 +14,16 @@ renames nothing: no ``.out`` is left looking complete.
 from __future__ import annotations
 
 import dataclasses
-import mmap
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml.backends.local.transform.batches import lines_before
 from ml.backends.local.transform.job import InputObject
 from ml.backends.split.contract import InputContract
-from ml.backends.split.cutter import LineCutter, part_count, part_name, pieces
+from ml.backends.split.cutter import CHUNK_BYTES, LineCutter, part_count, part_name, pieces
 from ml.backends.split.spread import spread
 
 
@@ -75,10 +76,16 @@ def _split(source: Path, *, parts: int, output_dir: Path, contract: InputContrac
     if size == 0:
         return None
     spans: dict[int, list[int]] = {}  # part -> [start, end]
-    with source.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        cutter = LineCutter(size=size, parts=part_count(size=size, wanted=parts), source=source.name, contract=contract, count=False)
-        for piece in pieces(cutter, [mapped]):
-            spans.setdefault(piece.part, [piece.offset, 0])[1] = piece.offset + piece.size
+    cutter = LineCutter(
+        size=size,
+        parts=part_count(size=size, wanted=parts),
+        source=source.name,
+        contract=contract,
+        count=False,
+        lines_before=lambda offset: lines_before(source, offset),
+    )
+    for piece in pieces(cutter, _chunks(source)):
+        spans.setdefault(piece.part, [piece.offset, 0])[1] = piece.offset + piece.size
     if len(spans) < 2:  # one record, or none: nothing to spread, the file is used as it is
         return None
     final = output_path(source, output_dir)
@@ -87,6 +94,12 @@ def _split(source: Path, *, parts: int, output_dir: Path, contract: InputContrac
         for k, (start, end) in sorted(spans.items())
     )
     return Plan(objects=objects, finals=(final,) * len(objects), split=True, header=cutter.header)
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
 
 
 def assign(plan: Plan, *, instances: int, job_name: str) -> Assignment:
