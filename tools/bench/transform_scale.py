@@ -104,10 +104,11 @@ def render_scale_out(results: list[ScaleResult], *, file_mb: float, cores: int) 
     lines += [
         "",
         f"**Where this machine caps it.** It has {cores} cores, and one instance already keeps both busy: its client",
-        "(reading, `$[1:]`, the join) on one, its server's workers (one per core) on the other. More instances add",
-        "model servers but no cores: each gets `cores / instances` workers (at least one), so the same work is only",
-        "cut into more processes that take turns, and each server and its client threads cost memory. The table",
-        "measures the split's overhead, not a speed-up; on SageMaker every instance brings its own vCPUs.",
+        "(reading, `$[1:]`, the join) on one, its server's worker on the other. More instances add model servers",
+        "but no cores: each gets `(cores - 1) / instances` workers (at least one), so the same work is only cut",
+        "into more processes that take turns, and each server and its client threads cost memory. What a row",
+        "gains over one instance on a busy machine is the bigger share of the cores more processes win from",
+        "the other engineers' jobs, not a speed-up of the job; on SageMaker every instance brings its own vCPUs.",
     ]
     return lines
 

@@ -35,8 +35,8 @@ class Settings:
     input_filter: filters.Selector
     output_filter: filters.Selector
     join_input: bool
-    # serve workers per instance; None: the cores shared out over the instances, at most
-    # max_concurrent each (each worker costs ~60-180 MB of RSS)
+    # serve workers per instance; None: the cores the client leaves, shared out over the
+    # instances, at most max_concurrent each (each worker costs ~30-60 MB of RSS)
     server_workers: int | None = None
     instances: int = 1  # model servers, as SageMaker's InstanceCount
     split_parts: int = 0  # a single input file is cut into this many parts first; 0 or 1: not split
