@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ml.aws_limits import scaling_problem, traffic_problem, transform_problem
+from ml.aws_limits import MAX_SPLIT_OBJECTS, SPLIT_PARTS_PER_INSTANCE, scaling_problem, split_problem, traffic_problem, transform_problem
 from ml.errors import ConfigError
 from ml.names import (
     BLUEGREEN_EXECUTION_RANGE,
@@ -121,6 +121,20 @@ def _string_map(key_form: re.Pattern[str], value_form: re.Pattern[str] | None = 
     return functools.partial(_check_string_map, key_form=key_form, value_form=value_form)
 
 
+def _optional(check: Callable[[str, Any], Any], absent: str) -> Callable[[str, Any], Any]:
+    """``null`` (the key's computed default, described by ``absent``) or what ``check`` accepts."""
+
+    def accept(key: str, value: Any) -> Any:
+        if value is None:
+            return value
+        try:
+            return check(key, value)
+        except ConfigError as err:
+            raise ConfigError(key, f"{err.problem}, or null for {absent}") from err
+
+    return accept
+
+
 def _retention(key: str, value: Any) -> Any:
     if value not in LOG_RETENTION_DAYS:
         raise ConfigError(key, f"{value!r} is not a CloudWatch retention period; use one of {LOG_RETENTION_DAYS}")
@@ -193,9 +207,14 @@ class ProjectConfig:
     training_use_spot: bool = _spec(_boolean)
     training_max_runtime_seconds: int = _spec(_number(60, 432000))
     training_max_wait_seconds: int = _spec(_number(60, 432000))
+    # SageMaker's ML storage volume (gp2 EBS, at most 16 TiB); File mode copies the data onto it.
+    training_volume_size_gb: int = _spec(_number(1, 16384))
     hosting_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.t2.medium"))
     hosting_instance_count: int = _spec(_number(1, 100))
     transform_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large"))
+    transform_instance_count: int = _spec(_number(1, 100))
+    # Parts a single input object is split into so every instance gets work; null: 4 per instance.
+    transform_split_objects: int | None = _spec(_optional(_number(0, MAX_SPLIT_OBJECTS), "4 × transform_instance_count"))
     transform_max_payload_mb: int = _spec(_number(1, 100))
     transform_max_concurrent: int = _spec(_number(1, 64))
     transform_input_filter: str = _spec(_pattern(_JSONPATH, "a JSONPath such as $ or $[1:]"))
@@ -265,6 +284,7 @@ class ProjectConfig:
             if self.autoscaling_enabled
             else None,
             transform_problem(self.transform_max_concurrent, self.transform_max_payload_mb),
+            split_problem(self.split_objects, self.transform_instance_count),
         ):
             if problem is not None:
                 raise ConfigError(*problem)
@@ -283,6 +303,13 @@ class ProjectConfig:
                     f"makes the {project} CodeBuild project wait {minutes} minutes, over CodeBuild's limit of {limit} "
                     f"({limit // 60} h); lower it (with bluegreen_baking_seconds and the step count for deploy)",
                 )
+
+    @property
+    def split_objects(self) -> int:
+        """How many parts a single transform input is split into; 0 or 1: used as it is."""
+        if self.transform_split_objects is None:
+            return SPLIT_PARTS_PER_INSTANCE * self.transform_instance_count
+        return self.transform_split_objects
 
     @property
     def training_wait_seconds(self) -> int:

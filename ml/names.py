@@ -123,6 +123,12 @@ PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioni
 CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
 MONITOR_REPORTS_PREFIX = "monitor-reports"  # data lake prefix of invoke monitor's HTML reports on AWS (its role writes only there)
 TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
+TRANSFORM_OUTPUT_PREFIX = "iris/output"  # batch transform's default output: iris/output/<job>/<input>.out
+# A single transform input split into parts (and the parts' outputs) before they are joined back:
+# transform-splits/<job base>/{input/,output/<job>/,manifest.json}. The deploy role writes only here
+# and under TRANSFORM_OUTPUT_PREFIX (modules/stacks/deploy.py).
+TRANSFORM_SPLITS_PREFIX = "transform-splits"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"  # SageMaker's log group of every transform job
 REPORTS_PREFIX = "reports"  # training reports in the data lake: reports/<group>/<version>/ (ml/reports/aws.py)
 CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candidate, what the deploy approval links to
 

@@ -211,6 +211,8 @@ class TransformJob(_Record):
     created_at: str = ""
     ended_at: str = ""
     failure_reason: str = ""
+    instance_count: int = 1
+    split_parts: int = 0  # parts a single input was split into before the job; 0: used as it was
 
 
 @dataclass(frozen=True, kw_only=True)

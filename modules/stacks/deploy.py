@@ -8,7 +8,7 @@ from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStage
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import Output, candidate_report_key
+from ml.names import TRANSFORM_LOG_GROUP, TRANSFORM_OUTPUT_PREFIX, TRANSFORM_SPLITS_PREFIX, Output, candidate_report_key
 from modules.alarms import EndpointAlarms
 from modules.approver import LIST_MODEL_PACKAGES, read_registry
 from modules.build_project import BuildProject, read_buildspec
@@ -87,6 +87,35 @@ def approval_configuration(*, config: ProjectConfig, topic_arn: str, datalake: s
         ),
         "ExternalEntityLink": f"https://{config.region}.console.aws.amazon.com/s3/object/{datalake}?region={config.region}&prefix={key}",
     }
+
+
+def transform_split_statements(*, datalake_arn: str, facts: AccountFacts) -> list[Statement]:
+    """Batch transform across instances (ml/backends/sagemaker/splitjoin.py): the deploy project
+    splits a single input into parts under ``transform-splits/``, lists the parts' outputs there,
+    joins them into ``iris/output/`` (multipart uploads, aborted on failure), deletes the split by
+    version, and reads the failed parts' lines from the job's data log."""
+    splits = f"{datalake_arn}/{TRANSFORM_SPLITS_PREFIX}/*"
+    return [
+        Statement(
+            sid="SplitTransformInput",
+            actions=["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"],
+            resources=[splits],
+        ),
+        Statement(
+            sid="ListTransformSplits",
+            actions=["s3:ListBucket"],
+            resources=[datalake_arn],
+            conditions=[("StringLike", "s3:prefix", [f"{TRANSFORM_SPLITS_PREFIX}/*"])],
+        ),
+        Statement(
+            sid="JoinTransformOutput",
+            actions=["s3:AbortMultipartUpload", "s3:PutObject"],
+            resources=[f"{datalake_arn}/{TRANSFORM_OUTPUT_PREFIX}/*"],
+        ),
+        Statement(
+            sid="ReadTransformDataLog", actions=["logs:FilterLogEvents"], resources=[facts.arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}")]
+        ),
+    ]
 
 
 class DeployPipelineStack(PipelineStack):
@@ -188,8 +217,11 @@ class DeployPipelineStack(PipelineStack):
                 ),
                 *autoscaling_statements(config, facts),
                 pass_role(train.sagemaker_role.arn),
-                Statement(sid="ReadDataLake", actions=["s3:GetObject"], resources=[f"{train.datalake.arn}/*"]),
-                Statement(sid="DataLakeKey", actions=["kms:Decrypt"], resources=[train.key.arn]),
+                # GetObjectVersion: a split reads the very version of its input that names the job.
+                Statement(sid="ReadDataLake", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[f"{train.datalake.arn}/*"]),
+                *transform_split_statements(datalake_arn=train.datalake.arn, facts=facts),
+                # Decrypt reads the data lake; GenerateDataKey writes the split and the joined output.
+                Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[train.key.arn]),
             ],
         )
         statements = list(self.source.permissions)

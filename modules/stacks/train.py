@@ -107,6 +107,8 @@ class TrainPipelineStack(PipelineStack):
                 Statement(sid="PinImages", actions=PIN_IMAGES, resources=[image.arn]),
                 pass_role(self.sagemaker_role.arn),
                 Statement(sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{self.datalake.arn}/*"]),
+                # A data set under a prefix is sized by listing it, before the job (training_volume_size_gb).
+                Statement(sid="SizeTrainingData", actions=["s3:ListBucket"], resources=[self.datalake.arn]),
                 Statement(
                     sid="FindTrainingLogs", actions=["logs:DescribeLogStreams"], resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}")]
                 ),

@@ -163,8 +163,11 @@ def start_variant(
     return server
 
 
-def stop_variant(server: Server) -> bool:
-    """Stop an unsupervised variant's recorded process group (only if it is still ours); release it."""
-    stopped = procs.stop(server.process)
+def stop_variant(server: Server, *, kill: bool = False) -> bool:
+    """Stop an unsupervised variant's recorded process group (only if it is still ours); release it.
+
+    ``kill``: at once (SIGKILL), for a server with no request left to answer.
+    """
+    stopped = procs.kill(server.process) if kill else procs.stop(server.process)
     release(server.variant)
     return stopped

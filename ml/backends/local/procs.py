@@ -24,6 +24,9 @@ import psutil
 
 from ml.backends.local.records import ProcessRecord
 
+# A loopback /ping refused or answered costs about a millisecond: polling often lets a job start
+# sending the moment its server is up (a batch transform waits on this).
+HEALTH_POLL_S = 0.01
 # Start times are floats from /proc; compare them with a tolerance, not for equality.
 _START_TOLERANCE_S = 0.05
 # A stop repeats SIGTERM this often until the group is gone: a signal that lands while a program
@@ -106,6 +109,33 @@ def stop(record: ProcessRecord, *, grace: float = 5.0) -> bool:
     else:
         _signal_group(pid, signal.SIGKILL)
     _wait_group_gone(pid, grace)
+    return True
+
+
+def kill(record: ProcessRecord, *, timeout: float = 5.0) -> bool:
+    """SIGKILL the recorded process group and wait until it is gone; False when it was not ours.
+
+    For a process with nothing left to finish (a transform job's model server once every answer
+    is in): a graceful stop would only wait for the server's own shutdown.
+    """
+    if not is_ours(record):
+        reap(record.pid)
+        return False
+    pid = record.pid
+    members = [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pid]  # the group, before it goes
+    _signal_group(pid, signal.SIGKILL)
+    # Watch the members themselves, every 2 ms: re-scanning the whole process table every 20 ms
+    # costs a scan and a sleep a round. A zombie counts as gone (its parent, or init, reaps it;
+    # psutil.wait_procs would wait for that too).
+    deadline = time.monotonic() + timeout
+    while members and time.monotonic() < deadline:
+        reap(pid)
+        members = [p for p in members if _running(p)]
+        if members:
+            time.sleep(0.002)
+    if members:
+        _wait_group_gone(pid, timeout)
+    reap(pid)
     return True
 
 
@@ -216,7 +246,7 @@ def wait_healthy(url: str, *, record: ProcessRecord, timeout: float, what: str) 
             last = f"HTTP {err.code}"
         except (urllib.error.URLError, OSError) as err:
             last = str(getattr(err, "reason", err))
-        time.sleep(0.05)
+        time.sleep(HEALTH_POLL_S)
     return f"{what} did not answer 200 on {url} within {timeout:g}s (last: {last}); see {record.log}"
 
 

@@ -320,6 +320,7 @@ class SageMakerBackend:
         return Transformer(
             sagemaker=self.clients.sagemaker,
             s3=self.clients.s3,
+            logs=self.clients.logs,
             config=self.config,
             outputs=self.outputs,
             clock=self.clock,

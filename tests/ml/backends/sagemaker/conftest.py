@@ -84,7 +84,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def sm(clients: AwsClients) -> Any:
     """The SageMaker client with the training, transform and endpoint state machines moto lacks."""
-    return EndpointFake(TransformStatusFake(TrainingStatusFake(clients.sagemaker)))
+    return EndpointFake(TransformStatusFake(TrainingStatusFake(clients.sagemaker), s3=clients.s3, logs=clients.logs))
 
 
 @pytest.fixture

@@ -207,8 +207,14 @@ def test_transform_request(backend: SageMakerBackend, clients: Any) -> None:
     assert request["BatchStrategy"] == "MultiRecord"
     assert request["TransformInput"]["SplitType"] == "Line"
     assert request["DataProcessing"] == {"InputFilter": "$[1:]", "OutputFilter": "$", "JoinSource": "Input"}
-    assert request["TransformOutput"]["S3OutputPath"] == f"s3://{TEST_DATALAKE}/iris/output/{job.name}/"
-    assert job.status == "Completed"
+    assert request["TransformResources"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1}
+    # The one input object was split (default: 4 parts per instance; its two records make two).
+    assert request["TransformInput"]["DataSource"]["S3DataSource"] == {
+        "S3DataType": "S3Prefix",
+        "S3Uri": f"s3://{TEST_DATALAKE}/transform-splits/{job.name}/input/",
+    }
+    assert job.output_uri == f"s3://{TEST_DATALAKE}/iris/output/{job.name}/"  # where the joined output is
+    assert (job.status, job.split_parts, job.instance_count) == ("Completed", 2, 1)
 
 
 def test_teardown_deletes_only_what_the_endpoint_owns(backend: SageMakerBackend, clients: Any, outputs: Any) -> None:
