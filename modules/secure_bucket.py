@@ -63,6 +63,12 @@ class SecureBucket(Construct):
         S3BucketVersioningA(
             self, "versioning", bucket=self.bucket.id, versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled")
         )
+        self._encrypt(key)
+        self._expire_old_versions(noncurrent_days)
+        self.notification = S3BucketNotification(self, "eventbridge", bucket=self.bucket.id, eventbridge=True)
+        self._deny_plain_http()
+
+    def _encrypt(self, key: EncryptionKey) -> None:
         S3BucketServerSideEncryptionConfigurationA(
             self,
             "encryption",
@@ -76,6 +82,9 @@ class SecureBucket(Construct):
                 )
             ],
         )
+
+    def _expire_old_versions(self, noncurrent_days: int) -> None:
+        """Old versions and abandoned multipart uploads do not pile up."""
         S3BucketLifecycleConfiguration(
             self,
             "lifecycle",
@@ -94,7 +103,8 @@ class SecureBucket(Construct):
                 )
             ],
         )
-        self.notification = S3BucketNotification(self, "eventbridge", bucket=self.bucket.id, eventbridge=True)
+
+    def _deny_plain_http(self) -> None:
         tls_only = policy_document(
             self,
             "tls-only",

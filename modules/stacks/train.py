@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStageAction
+from cdktn_provider_aws.ecr_repository import EcrRepository
 from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPackageGroup
 from constructs import Construct
 
@@ -13,7 +14,7 @@ from ml.names import TRAINING_DATA_KEY
 from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy, model_packages_arn
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
-from modules.policy import Statement
+from modules.policy import AccountFacts, Statement
 from modules.sagemaker_role import TRAINING_LOGS, SageMakerExecutionRole
 from modules.secure_bucket import SecureBucket, bucket_prefix
 from modules.source import SOURCE_OUTPUT, SourceRepository
@@ -32,6 +33,96 @@ def pass_role(role_arn: str) -> Statement:
         resources=[role_arn],
         conditions=[("StringEquals", "iam:PassedToService", ["sagemaker.amazonaws.com"])],
     )
+
+
+def training_job_statements(config: ProjectConfig, facts: AccountFacts) -> list[Statement]:
+    """Start, tag and follow this project's training jobs."""
+    return [
+        Statement(
+            sid="RunTrainingJobs",
+            actions=["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:ListTags"],
+            resources=[facts.arn("sagemaker", f"training-job/{config.project_name}*")],
+        )
+    ]
+
+
+def registration_statements(config: ProjectConfig, facts: AccountFacts, *, group_arn: str, image_arn: str) -> list[Statement]:
+    """Register versions in the group, record their reports, and pin their images."""
+    packages = model_packages_arn(config, facts)
+    return [
+        # CreateModelPackage may name the group and the new version (the SAR lists both).
+        Statement(sid="RegisterModels", actions=["sagemaker:CreateModelPackage"], resources=[group_arn, packages]),
+        Statement(sid="ReadModelVersions", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
+        # `invoke report` records the report's data lake URI on the version it describes,
+        # and reads which version the endpoint serves, to compare the two.
+        # The Null condition keeps approval a person's decision: a request that sets
+        # ModelApprovalStatus at all is not allowed by this statement.
+        Statement(
+            sid="RecordReports",
+            actions=["sagemaker:UpdateModelPackage"],
+            resources=[packages],
+            conditions=[("Null", "sagemaker:ModelApprovalStatus", ["true"])],
+        ),
+        Statement(
+            sid="ReadServingEndpoint",
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
+        ),
+        LIST_MODEL_PACKAGES,
+        # Registration pins the version's image (ml/backends/sagemaker/image_pins.py).
+        Statement(sid="PinImages", actions=PIN_IMAGES, resources=[image_arn]),
+    ]
+
+
+def training_log_statements(facts: AccountFacts) -> list[Statement]:
+    """Find and tail the training job's log streams (``invoke train`` streams them)."""
+    return [
+        Statement(sid="FindTrainingLogs", actions=["logs:DescribeLogStreams"], resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}")]),
+        Statement(
+            sid="FollowTrainingLogs",
+            actions=["logs:GetLogEvents"],
+            resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}:log-stream:*")],
+        ),
+    ]
+
+
+def source_actions(*, source: SourceRepository, datalake: SecureBucket, image: EcrRepository) -> list[CodepipelineStageAction]:
+    """The three sources of a run: the train repository, the training data and the image."""
+    return [
+        source.action,
+        CodepipelineStageAction(
+            name="TrainingData",
+            category="Source",
+            owner="AWS",
+            provider="S3",
+            version="1",
+            output_artifacts=[DATA_OUTPUT],
+            configuration={"S3Bucket": datalake.name, "S3ObjectKey": TRAINING_DATA_KEY, "PollForSourceChanges": "false"},
+        ),
+        CodepipelineStageAction(
+            name="Image",
+            category="Source",
+            owner="AWS",
+            provider="ECR",
+            version="1",
+            output_artifacts=[IMAGE_OUTPUT],
+            configuration={"RepositoryName": image.name, "ImageTag": TRACKED_TAG},
+        ),
+    ]
+
+
+def source_statements(*, source: SourceRepository, datalake: SecureBucket, image: EcrRepository) -> list[Statement]:
+    """What the pipeline role needs to read its three sources."""
+    return [
+        *source.permissions,
+        Statement(sid="DataSourceBucket", actions=["s3:GetBucketVersioning"], resources=[datalake.arn]),
+        Statement(
+            sid="DataSourceObject",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[f"{datalake.arn}/{TRAINING_DATA_KEY}"],
+        ),
+        Statement(sid="ImageSource", actions=["ecr:DescribeImages"], resources=[image.arn]),
+    ]
 
 
 class TrainPipelineStack(PipelineStack):
@@ -58,9 +149,17 @@ class TrainPipelineStack(PipelineStack):
             self, "approver", config=config, facts=self.facts, group_arn=self.model_package_group.arn, ecr_repository_arn=image.arn
         )
         self.source = SourceRepository(self, "train-source", config=config, name=config.train_repo, branch=config.train_branch)
-        facts = self.facts
-        packages = model_packages_arn(config, facts)
-        self.build = BuildProject(
+        self.build = self._train_project(image)
+        self.pipeline = self._pipeline(image)
+        self._trigger_on_data_and_image(image)
+        self.connect(stage="train", pipeline=self.pipeline, source=self.source, email=config.train_notifications_email)
+        self._outputs()
+        self.build.add_variables(outputs_environment(build, self))
+
+    def _train_project(self, image: EcrRepository) -> BuildProject:
+        """The CodeBuild project that runs ``invoke train``, with what training and registration need."""
+        config, facts = self.config, self.facts
+        return BuildProject(
             self,
             "train",
             config=config,
@@ -72,97 +171,36 @@ class TrainPipelineStack(PipelineStack):
             timeout_minutes=config.project_timeout_minutes("train"),
             statements=[
                 *self.state_access,
-                Statement(
-                    sid="RunTrainingJobs",
-                    actions=[
-                        "sagemaker:AddTags",
-                        "sagemaker:CreateTrainingJob",
-                        "sagemaker:DescribeTrainingJob",
-                        "sagemaker:ListTags",
-                    ],
-                    resources=[facts.arn("sagemaker", f"training-job/{config.project_name}*")],
-                ),
-                # CreateModelPackage may name the group and the new version (the SAR lists both).
-                Statement(
-                    sid="RegisterModels", actions=["sagemaker:CreateModelPackage"], resources=[self.model_package_group.arn, packages]
-                ),
-                Statement(sid="ReadModelVersions", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
-                # `invoke report` records the report's data lake URI on the version it describes,
-                # and reads which version the endpoint serves, to compare the two.
-                # The Null condition keeps approval a person's decision: a request that sets
-                # ModelApprovalStatus at all is not allowed by this statement.
-                Statement(
-                    sid="RecordReports",
-                    actions=["sagemaker:UpdateModelPackage"],
-                    resources=[packages],
-                    conditions=[("Null", "sagemaker:ModelApprovalStatus", ["true"])],
-                ),
-                Statement(
-                    sid="ReadServingEndpoint",
-                    actions=["sagemaker:DescribeEndpoint"],
-                    resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
-                ),
-                LIST_MODEL_PACKAGES,
-                # Registration pins the version's image (ml/backends/sagemaker/image_pins.py).
-                Statement(sid="PinImages", actions=PIN_IMAGES, resources=[image.arn]),
+                *training_job_statements(config, facts),
+                *registration_statements(config, facts, group_arn=self.model_package_group.arn, image_arn=image.arn),
                 pass_role(self.sagemaker_role.arn),
                 Statement(sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{self.datalake.arn}/*"]),
-                Statement(
-                    sid="FindTrainingLogs", actions=["logs:DescribeLogStreams"], resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}")]
-                ),
-                Statement(
-                    sid="FollowTrainingLogs",
-                    actions=["logs:GetLogEvents"],
-                    resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}:log-stream:*")],
-                ),
+                *training_log_statements(facts),
             ],
         )
-        sources = [
-            self.source.action,
-            CodepipelineStageAction(
-                name="TrainingData",
-                category="Source",
-                owner="AWS",
-                provider="S3",
-                version="1",
-                output_artifacts=[DATA_OUTPUT],
-                configuration={"S3Bucket": self.datalake.name, "S3ObjectKey": TRAINING_DATA_KEY, "PollForSourceChanges": "false"},
-            ),
-            CodepipelineStageAction(
-                name="Image",
-                category="Source",
-                owner="AWS",
-                provider="ECR",
-                version="1",
-                output_artifacts=[IMAGE_OUTPUT],
-                configuration={"RepositoryName": image.name, "ImageTag": TRACKED_TAG},
-            ),
-        ]
+
+    def _pipeline(self, image: EcrRepository) -> Pipeline:
+        """Source (code, data, image), then train and register."""
+        sources = source_actions(source=self.source, datalake=self.datalake, image=image)
         # The data object and imageDetail.json arrive as secondary sources
         # ($CODEBUILD_SRC_DIR_data, $CODEBUILD_SRC_DIR_image): the run trains on what triggered it.
         train = self.build.pipeline_action(name="TrainAndRegister", inputs=[SOURCE_OUTPUT, DATA_OUTPUT, IMAGE_OUTPUT])
-        self.pipeline = Pipeline(
+        return Pipeline(
             self,
             "train-pipeline",
-            config=config,
-            facts=facts,
-            name=config.train_pipeline,
+            config=self.config,
+            facts=self.facts,
+            name=self.config.train_pipeline,
             key=self.key,
             artifacts=self.artifacts,
             builds=[self.build],
             triggers=self.source.pipeline_trigger,
-            statements=[
-                *self.source.permissions,
-                Statement(sid="DataSourceBucket", actions=["s3:GetBucketVersioning"], resources=[self.datalake.arn]),
-                Statement(
-                    sid="DataSourceObject",
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[f"{self.datalake.arn}/{TRAINING_DATA_KEY}"],
-                ),
-                Statement(sid="ImageSource", actions=["ecr:DescribeImages"], resources=[image.arn]),
-            ],
+            statements=source_statements(source=self.source, datalake=self.datalake, image=image),
             stages=[CodepipelineStage(name="Source", action=sources), CodepipelineStage(name="Train", action=[train])],
         )
+
+    def _trigger_on_data_and_image(self, image: EcrRepository) -> None:
+        """New training data in the data lake, or a new tracked image, starts a run."""
         self.pipeline.trigger_on(
             "train-data",
             description=f"New s3://<datalake>/{TRAINING_DATA_KEY}",
@@ -181,7 +219,8 @@ class TrainPipelineStack(PipelineStack):
                 "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": [image.name], "image-tag": [TRACKED_TAG]},
             },
         )
-        self.connect(stage="train", pipeline=self.pipeline, source=self.source, email=config.train_notifications_email)
+
+    def _outputs(self) -> None:
         self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
         self.output("datalake_key_arn", self.key.arn, "KMS key of the data lake; endpoints encrypt captured data with it")
         self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
@@ -190,6 +229,5 @@ class TrainPipelineStack(PipelineStack):
         self.output("train_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the train repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
         # carries this value, and a reference would make it depend on its own pipeline (a cycle).
-        self.output("train_pipeline_name", config.train_pipeline, "Train pipeline name")
+        self.output("train_pipeline_name", self.config.train_pipeline, "Train pipeline name")
         self.output("artifact_bucket", self.artifacts.name, "Train pipeline artifact bucket")
-        self.build.add_variables(outputs_environment(build, self))
