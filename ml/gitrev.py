@@ -8,11 +8,15 @@ both in one string, use :func:`commit_tag` and are read back with :func:`split_c
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 DIRTY_SUFFIX = "-dirty"
+# What commit_tag makes: a full commit, maybe marked dirty. Image tags are an unordered set (ECR
+# documents no order for imageTags), so the commit tag is found by its form, never its position.
+COMMIT_TAG = re.compile(rf"^(?:[0-9a-f]{{40}}|[0-9a-f]{{64}})(?:{DIRTY_SUFFIX})?$")  # SHA-1 or SHA-256 git
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +46,12 @@ def read_revision(root: Path) -> GitRevision:
 
 def commit_tag(revision: GitRevision) -> str:
     return f"{revision.commit}{DIRTY_SUFFIX if revision.dirty else ''}"
+
+
+def commit_tag_among(tags: list[str]) -> str:
+    """The one tag of ``tags`` that has the form :func:`commit_tag` makes, or ``""`` when none does."""
+    found = sorted({t for t in tags if COMMIT_TAG.match(t)})
+    return found[0] if len(found) == 1 else ""
 
 
 def split_commit_tag(tag: str) -> GitRevision:

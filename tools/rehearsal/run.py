@@ -25,7 +25,7 @@ from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
 from tools.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.codebuild_env import BuildHost, build_environment, image_detail, project_variables
-from tools.rehearsal.fakes.ecr import Mutability
+from tools.rehearsal.fakes.ecr import Mutability, shuffled
 from tools.rehearsal.front import FakeAwsServer, make_front, reset_moto
 from tools.rehearsal.plan import Stage
 from tools.rehearsal.registry import LoopbackRegistry
@@ -153,6 +153,7 @@ class Rehearsal:
         if latest is None:
             raise ValueError(f"the ECR source has no image: {repository}:latest was never pushed (run the build stage first)")
         tags = [t for t in self.registry.client.tags(repository) if self.registry.client.head_digest(repository, t) == latest.digest]
+        tags = shuffled(tags)  # CodePipeline's imageDetail.json lists ECR's tags, which have no order
         image_dir, data_dir = base / "image", base / "data"
         image_dir.mkdir()
         data_dir.mkdir()

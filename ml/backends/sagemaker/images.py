@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ml.backends.records import ImageRecord
 from ml.errors import NotFoundError, UserInputError
+from ml.gitrev import commit_tag_among
 from ml.imaging import STORAGE
-from ml.names import TRACKED_IMAGE_TAG
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.
@@ -90,9 +90,10 @@ def image_from_detail(path: Path) -> ImageRecord:
     uri = detail.get("ImageURI") if isinstance(detail, dict) else None
     if not isinstance(uri, str):
         raise UserInputError(f"{path} has no ImageURI; expected the ECR source action's imageDetail.json")
-    tags = [t for t in detail.get("ImageTags") or [] if isinstance(t, str) and t != TRACKED_IMAGE_TAG]
-    # The commit tag, when ECR lists it, keeps the job name's commit part meaningful.
-    return pinned_record(uri, tag=tags[0] if tags else "", origin=str(path))
+    tags = [t for t in detail.get("ImageTags") or [] if isinstance(t, str)]
+    # The commit tag keeps the job name's commit part and the lineage meaningful. ImageTags is a
+    # set (registration adds registered-<group>-vN, `latest` moves): its order means nothing.
+    return pinned_record(uri, tag=commit_tag_among(tags), origin=str(path))
 
 
 def training_image(*, explicit: str | None, environ: Mapping[str, str], last_image: Callable[[], ImageRecord]) -> ImageRecord:

@@ -125,6 +125,38 @@ def _push_commit_tag(repo: Repository, *, builder: str, local_name: str, tag: st
     return digest
 
 
+# PutImage's two answers for a tag that already exists (ECR API reference, PutImage): the same
+# manifest under a mutable tag, and any manifest under an immutable tag, even the same digest.
+TAG_EXISTS_CODES = ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException")
+
+
+def put_tag(repo: Repository, *, tag: str, digest: str, manifest: Mapping[str, Any]) -> bool:
+    """Give ``digest`` (whose BatchGetImage answer is ``manifest``) the tag ``tag``; ``False`` if it had it.
+
+    The tag is looked up first: ECR refuses to re-put an immutable tag even for the same digest,
+    so a re-run must not depend on which exception that gives. A tag-exists answer to the put
+    (a race with another run) is accepted only after the tag is seen to name ``digest``.
+    """
+    if registry_digest(repo, tag) == digest:
+        return False
+    request: dict[str, Any] = {"repositoryName": repo.name, "imageManifest": manifest["imageManifest"], "imageTag": tag}
+    if manifest.get("imageManifestMediaType"):
+        request["imageManifestMediaType"] = manifest["imageManifestMediaType"]
+    with aws_call(service="ecr", action=f"tagging {repo.url}@{digest} as {tag}"):
+        try:
+            repo.ecr.put_image(**request, imageDigest=digest)
+        except ClientError as err:
+            if error_code(err) not in TAG_EXISTS_CODES:
+                raise
+            holder = registry_digest(repo, tag)
+            if holder != digest:
+                raise AwsError(
+                    f"{repo.url}:{tag} already names {holder}, not {digest}, and ECR keeps that tag ({error_code(err)}); "
+                    "delete the tag in ECR if it is wrong, then re-run"
+                ) from err
+    return True
+
+
 def move_tag(repo: Repository, *, tag: str, digest: str, builder: str, local_name: str, runner: Runner) -> None:
     """Point the mutable ``tag`` at ``digest``: ECR's retag when ECR holds it, else push the same build."""
     with aws_call(service="ecr", action=f"reading the manifest of {repo.url}@{digest}"):
@@ -134,15 +166,7 @@ def move_tag(repo: Repository, *, tag: str, digest: str, builder: str, local_nam
         if moved != digest:
             raise UserInputError(f"{repo.url}:{tag} was pushed as {moved}, not {digest}; the registry re-encoded the image")
         return
-    request: dict[str, Any] = {"repositoryName": repo.name, "imageManifest": found[0]["imageManifest"], "imageTag": tag}
-    if found[0].get("imageManifestMediaType"):
-        request["imageManifestMediaType"] = found[0]["imageManifestMediaType"]
-    with aws_call(service="ecr", action=f"moving {repo.url}:{tag} to {digest}"):
-        try:
-            repo.ecr.put_image(**request)
-        except ClientError as err:
-            if error_code(err) != "ImageAlreadyExistsException":  # the tag already names this digest
-                raise
+    put_tag(repo, tag=tag, digest=digest, manifest=found[0])
 
 
 def push_image(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ecr_fake import EcrTagImmutability
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake, TransformStatusFake
@@ -50,7 +52,7 @@ def clients() -> Iterator[AwsClients]:
             imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
             imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
         )
-        yield made
+        yield dataclasses.replace(made, ecr=EcrTagImmutability(made.ecr))
 
 
 @pytest.fixture

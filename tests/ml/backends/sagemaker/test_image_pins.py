@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import TEST_GROUP, TEST_REPO
+import pytest
+
+from conftest import TEST_GROUP, TEST_REPO, push_fake_image
 from ml.backends.sagemaker import image_pins
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
+from ml.errors import AwsError
 from ml.names import pinned_image_tag
 
 
@@ -39,3 +42,21 @@ def test_pin_keeps_the_manifest(backend: SageMakerBackend, clients: AwsClients, 
     by_commit = clients.ecr.batch_get_image(repositoryName=TEST_REPO, imageIds=[{"imageTag": "abc1234def56"}])["images"][0]
     assert by_tag["imageManifest"] == by_commit["imageManifest"]
     assert by_tag["imageId"]["imageDigest"] == version.image.rsplit("@", 1)[1]
+
+
+def test_approving_a_registered_version_keeps_its_pin(backend: SageMakerBackend, clients: AwsClients) -> None:
+    # Registration pinned the image; approval pins it again: ECR refuses to re-put an immutable
+    # tag even with the same digest (ImageTagAlreadyExistsException), so the pin is looked up first.
+    version = backend.register(job_name=backend.train().name)
+    approved = backend.approve(version=version.version, status="Approved", note="ok")
+    assert approved.approval_status == "Approved"
+    assert pinned_image_tag(TEST_GROUP, version.version) in _tags(clients, backend.state.last_image().digest)
+
+
+def test_a_pin_tag_on_another_image_is_an_error_not_a_silent_success(backend: SageMakerBackend, clients: AwsClients) -> None:
+    version = backend.register(job_name=backend.train().name)
+    pin = pinned_image_tag(TEST_GROUP, version.version)
+    clients.ecr.batch_delete_image(repositoryName=TEST_REPO, imageIds=[{"imageTag": pin}])
+    push_fake_image(clients, pin)  # the tag now names a different manifest
+    with pytest.raises(AwsError, match="already names"):
+        image_pins.sync(ecr=clients.ecr, version=version)
