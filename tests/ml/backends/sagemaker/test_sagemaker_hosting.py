@@ -9,6 +9,7 @@ from sagemaker_fakes import record_calls
 
 from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
 from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.backends.sagemaker.hosting import CONFIG_VISIBLE_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
 
 
@@ -196,3 +197,25 @@ def test_teardown_deletes_only_what_the_endpoint_owns(backend: SageMakerBackend,
     remaining = [m["ModelName"] for m in clients.sagemaker.list_models()["Models"]]
     assert remaining == ["scikit-byo-endpoint-someone-else"]
     assert backend.teardown() == []
+
+
+def test_create_and_update_wait_for_the_new_config_to_be_visible(backend: SageMakerBackend, sm: Any, clock: Any) -> None:
+    # CreateEndpoint reference: the config lookup is eventually consistent and "retry logic is
+    # recommended". The fake hides each new config from the next 3 Create/UpdateEndpoint calls.
+    sm.config_lag = 3
+    v1, v2 = _versions(backend, 2)
+    backend.approve(version=v1)
+    slept = len(clock.sleeps)
+    assert backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint").status == "InService"
+    assert clock.sleeps[slept : slept + 3] == [1.0, 2.0, 4.0]  # backoff, then the create went through
+    backend.approve(version=v2)
+    assert backend.update_endpoint(endpoint_name="scikit-byo-endpoint").version == v2
+
+
+def test_a_config_that_never_becomes_visible_fails_within_the_bound(backend: SageMakerBackend, sm: Any, clock: Any) -> None:
+    sm.config_lag = 10_000
+    backend.approve(version=_versions(backend, 1)[0])
+    start = clock.now
+    with pytest.raises(TimeoutExpiredError, match="creating endpoint"):
+        backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert clock.now - start <= CONFIG_VISIBLE_SECONDS
