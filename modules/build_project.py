@@ -95,11 +95,8 @@ class BuildProject(Construct):
     def _own_statements(self, *, key: EncryptionKey, artifacts: SecureBucket, in_pipeline: bool) -> list[Statement]:
         """Its own log group and the stack key; in a pipeline, the artifact bucket too."""
         base = [
-            Statement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.arn, f"{self.log_group.arn}:*"],
-            ),
+            # The group's ARN with ":*": the form IAM policies use for log actions (botocore's logs model).
+            Statement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{self.log_group.arn}:*"]),
             Statement(
                 sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
             ),

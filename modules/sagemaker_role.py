@@ -49,7 +49,9 @@ class SageMakerExecutionRole(Construct):
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 resources=[ecr_repository_arn],
             ),
-            Statement(sid="OwnLogGroups", actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resources=groups),
+            # The group's ARN with a trailing ":*": IAM evaluates these actions on
+            # "log-group:NAME:log-stream:", which a bare group ARN does not match.
+            Statement(sid="OwnLogGroups", actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resources=[f"{g}:*" for g in groups]),
             Statement(
                 sid="OwnLogStreams", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{g}:log-stream:*" for g in groups]
             ),

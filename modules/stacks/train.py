@@ -75,9 +75,15 @@ def registration_statements(config: ProjectConfig, facts: AccountFacts, *, group
 
 
 def training_log_statements(facts: AccountFacts) -> list[Statement]:
-    """Find and tail the training job's log streams (``invoke train`` streams them)."""
+    """Find and tail the training job's log streams (``invoke train`` streams them).
+
+    DescribeLogStreams needs the group's ARN with a trailing ``:*``: botocore's logs model says to
+    use that form in IAM policies for most actions, and IAM evaluates "log-group:NAME:log-stream:".
+    """
     return [
-        Statement(sid="FindTrainingLogs", actions=["logs:DescribeLogStreams"], resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}")]),
+        Statement(
+            sid="FindTrainingLogs", actions=["logs:DescribeLogStreams"], resources=[facts.arn("logs", f"log-group:{TRAINING_LOGS}:*")]
+        ),
         Statement(
             sid="FollowTrainingLogs",
             actions=["logs:GetLogEvents"],
