@@ -132,10 +132,15 @@ def source_statements(*, source: SourceRepository, datalake: SecureBucket, image
 
 
 class TrainPipelineStack(PipelineStack):
-    """Any of three events starts a run, and all three artifacts reach the build.
+    """Any of three events starts a run: a push to the train branch, a new
+    ``iris/input/iris.csv`` in the data lake (S3 to EventBridge, no CloudTrail) or a new image in
+    the build stack's ECR repository.
 
-    A push to the train branch, a new ``iris/input/iris.csv`` in the data lake (S3 to
-    EventBridge, no CloudTrail) or a new image in the build stack's ECR repository.
+    The code and the image reach the build; the data does not. The S3 source action records which
+    object version the run started from, but its artifact is the bare CSV, and "downstream actions
+    that expect a .zip file will fail" (CodePipeline's S3 source action reference): CodeBuild
+    unzips every input artifact. The training job reads the data from S3 itself and records the
+    object version it read, so nothing is lost, and users keep uploading a plain CSV.
     """
 
     def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, build: BuildPipelineStack) -> None:
@@ -188,9 +193,9 @@ class TrainPipelineStack(PipelineStack):
     def _pipeline(self, image: EcrRepository) -> Pipeline:
         """Source (code, data, image), then train and register."""
         sources = source_actions(source=self.source, datalake=self.datalake, image=image)
-        # The data object and imageDetail.json arrive as secondary sources
-        # ($CODEBUILD_SRC_DIR_data, $CODEBUILD_SRC_DIR_image): the run trains on what triggered it.
-        train = self.build.pipeline_action(name="TrainAndRegister", inputs=[SOURCE_OUTPUT, DATA_OUTPUT, IMAGE_OUTPUT])
+        # imageDetail.json arrives as the secondary source $CODEBUILD_SRC_DIR_image: the run trains
+        # the image that triggered it. The data artifact is not an input (see the class docstring).
+        train = self.build.pipeline_action(name="TrainAndRegister", inputs=[SOURCE_OUTPUT, IMAGE_OUTPUT])
         return Pipeline(
             self,
             "train-pipeline",

@@ -111,8 +111,8 @@ class SageMakerBackend:
 
         The image, always ``repository@sha256:...``: ``image`` when given, else the pipeline's
         ECR source (``$CODEBUILD_SRC_DIR_image/imageDetail.json``), else the last image pushed
-        from this checkout. The data is read from the data lake even in the pipeline (the
-        ``$CODEBUILD_SRC_DIR_data`` copy is not used), so the job records the S3 object version.
+        from this checkout. The data is read from the data lake, in the pipeline too (its S3
+        source is not handed to CodeBuild), so the job records the S3 object version.
         """
         chosen = images.training_image(explicit=image, environ=os.environ, last_image=self.state.last_image)
         params = {**self.config.hyperparameters, **(hyperparameters or {})}
