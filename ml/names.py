@@ -45,3 +45,20 @@ CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candida
 def candidate_report_key(group: str) -> str:
     """The data lake key of the newest candidate's report page (one home: ml.reports and modules/)."""
     return f"{REPORTS_PREFIX}/{group}/{CANDIDATE_REPORT}/index.html"
+
+
+# CloudWatch alarms that guard a blue/green update (modules/alarms.py for the whole endpoint,
+# ml/backends/sagemaker/guardrail_alarms.py for the new fleet only): one-minute periods, and two
+# breaching periods in a row before an alarm fires.
+ALARM_PERIOD_SECONDS = 60
+ALARM_EVALUATION_PERIODS = 2
+NEW_FLEET_ALARM_SUFFIXES = ("new-fleet-5xx-error-rate", "new-fleet-p99-model-latency")
+
+
+def new_fleet_alarm_names(endpoint_name: str) -> tuple[str, str]:
+    """The auto-rollback alarms of an update: error rate and p99 latency of the new fleet only.
+
+    Named after the endpoint, so the execution role's DescribeAlarms grant and the deploy role's
+    PutMetricAlarm grant (``alarm:<endpoint>-new-fleet-*``) cover them."""
+    errors, latency = (f"{endpoint_name}-{suffix}" for suffix in NEW_FLEET_ALARM_SUFFIXES)
+    return errors, latency

@@ -22,6 +22,7 @@ from modules.stacks.deploy_permissions import (
     autoscaling_statements,
     datalake_statements,
     model_statements,
+    new_fleet_alarm_statements,
     registry_and_listing_statements,
     transform_statements,
 )
@@ -100,6 +101,7 @@ class DeployPipelineStack(PipelineStack):
                 *transform_statements(config, facts),
                 *registry_and_listing_statements(config, facts),
                 *autoscaling_statements(config, facts),
+                *new_fleet_alarm_statements(config, facts),
                 *datalake_statements(train),
             ],
         )

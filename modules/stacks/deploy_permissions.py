@@ -100,6 +100,17 @@ def model_statements(config: ProjectConfig, facts: AccountFacts) -> list[Stateme
     ]
 
 
+def new_fleet_alarm_statements(config: ProjectConfig, facts: AccountFacts) -> list[Statement]:
+    """Put, read and delete the update's new-fleet alarms (ml/backends/sagemaker/guardrail_alarms.py)."""
+    return [
+        Statement(
+            sid="NewFleetAlarms",
+            actions=["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+            resources=[facts.arn("cloudwatch", f"alarm:{config.endpoint_name}-new-fleet-*")],
+        )
+    ]
+
+
 def transform_statements(config: ProjectConfig, facts: AccountFacts) -> list[Statement]:
     """Run, follow and stop this project's batch transform jobs."""
     return [

@@ -10,7 +10,7 @@ from typing import Any
 from ml.backends.base import BlueGreenPolicy, LogSink, select_version
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
-from ml.backends.sagemaker import bluegreen, image_pins, images
+from ml.backends.sagemaker import bluegreen, guardrail_alarms, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
@@ -213,13 +213,21 @@ class SageMakerBackend:
             return self._record(current)
         blue = version_of_config(str(current.get("EndpointConfigName", "")))
         rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue)
+        # Alarms on the new fleet only: an alarm that the old fleet can trip would stop the very
+        # deployment that fixes it (guardrail_alarms).
+        cloudwatch = self.clients.cloudwatch
+        alarm_names = (
+            guardrail_alarms.put_new_fleet_alarms(cloudwatch, self.config, endpoint_name=endpoint_name, config_name=config_name)
+            if alarms
+            else ()
+        )
         with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
             final = bluegreen.run_update(
                 self.hosting,
                 endpoint_name=endpoint_name,
                 config_name=config_name,
                 policy=policy,
-                alarm_names=self.outputs.alarm_names if alarms else (),
+                alarm_names=alarm_names,
                 sagemaker=self.clients.sagemaker,
                 rollout=rollout,
             )
@@ -298,6 +306,7 @@ class SageMakerBackend:
         name = endpoint_name or self.outputs.endpoint_name
         scaled = self.scaling.deregister(name)
         deleted = ([f"scalable-target/{resource_id(name, self.config.variant_name)}"] if scaled else []) + self.hosting.teardown(name)
+        deleted += guardrail_alarms.delete_new_fleet_alarms(self.clients.cloudwatch, name)
         self.state.forget_endpoint(name)
         owner = transform_owner(self.config.project_name)
         return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

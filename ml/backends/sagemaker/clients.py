@@ -20,6 +20,7 @@ class AwsClients:
     ecr: Any
     logs: Any
     autoscaling: Any  # application-autoscaling
+    cloudwatch: Any  # the blue/green update's new-fleet alarms
 
 
 def make_session(config: ProjectConfig) -> Any:
@@ -48,4 +49,5 @@ def make_clients(session: Any, *, retry_mode: str = "adaptive", max_attempts: in
         ecr=session.client("ecr", config=retries),
         logs=session.client("logs", config=retries),
         autoscaling=session.client("application-autoscaling", config=retries),
+        cloudwatch=session.client("cloudwatch", config=retries),
     )

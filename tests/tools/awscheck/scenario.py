@@ -7,6 +7,7 @@ the recorded calls name exactly the resources the policies were written for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from ml.backends.local.programs import ProcessPrograms
 from ml.backends.records import TrainingJob
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
-from ml.backends.sagemaker.clients import AwsClients, make_clients
+from ml.backends.sagemaker.clients import make_clients
 from ml.config import ProjectConfig, load_config
 from ml.monitor.html import write_html
 from ml.monitor.publish import publish_report as publish_monitor_report
@@ -117,10 +118,10 @@ def prepare(outputs: StackOutputs, region: str) -> None:
 
 def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, recorder: CallRecorder) -> tuple[SageMakerBackend, Any]:
     made = make_clients(boto3.Session(region_name=config.region), retry_mode="standard", max_attempts=1)
-    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling):
+    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling, made.cloudwatch):
         recorder.attach(client)
     sm = RecordedEndpointFake(LoggingTrainingFake(made.sagemaker, boto3.client("logs", region_name=config.region)), recorder)
-    wired = AwsClients(sagemaker=sm, runtime=made.runtime, s3=made.s3, ecr=made.ecr, logs=made.logs, autoscaling=made.autoscaling)
+    wired = dataclasses.replace(made, sagemaker=sm)
     plain_ecr = boto3.client("ecr", region_name=config.region)  # the registry's side of a push: not our code's calls
 
     def runner(argv: Sequence[str], stdin: str | None) -> str:

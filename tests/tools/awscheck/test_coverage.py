@@ -161,6 +161,9 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("deploy", "deploy", "iam:CreateServiceLinkedRole"),
         ("update", "deploy", "application-autoscaling:DeregisterScalableTarget"),
         ("update", "deploy", "cloudwatch:DeleteAlarms"),
+        ("update", "deploy", "cloudwatch:PutMetricAlarm"),  # the new-fleet rollback alarms
+        ("teardown", "deploy", "cloudwatch:DeleteAlarms"),
+        ("register", "train", "ecr:DescribeImages"),  # the pin tag is looked up before PutImage
         ("rollback", "deploy", "application-autoscaling:DeleteScalingPolicy"),
         ("teardown", "deploy", "application-autoscaling:DeregisterScalableTarget"),
         ("teardown", "deploy", "sagemaker:ListModels"),

@@ -103,9 +103,7 @@ def sm(clients: AwsClients) -> Any:
 def backend(  # noqa: PLR0917 - pytest passes fixtures positionally
     config: ProjectConfig, outputs: StackOutputs, clients: AwsClients, sm: Any, clock: FakeClock, tmp_path: Path
 ) -> SageMakerBackend:
-    wired = AwsClients(
-        sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
-    )
+    wired = dataclasses.replace(clients, sagemaker=sm)
     made = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=wired, clock=clock, builder="docker")
     tag = "abc1234def56"
     pushed = push_fake_image(clients, tag)

@@ -11,6 +11,7 @@ from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.hosting import CONFIG_VISIBLE_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
+from ml.names import new_fleet_alarm_names
 
 
 def _versions(backend: SageMakerBackend, count: int) -> list[int]:
@@ -99,8 +100,31 @@ def test_update_is_blue_green_with_same_variant_and_alarm_rollback(backend: Sage
     }
     assert policy["TerminationWaitInSeconds"] == 600
     assert 600 <= policy["MaximumExecutionTimeoutInSeconds"] <= 28800
-    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": n} for n in TEST_ALARMS]}
+    new_fleet = new_fleet_alarm_names("scikit-byo-endpoint")
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": n} for n in new_fleet]}
     assert endpoint.status == "InService" and endpoint.version == v2
+
+
+def test_the_rollback_alarms_watch_only_the_new_fleet(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    # "Auto-Rollback Configuration and Monitoring": an alarm the old fleet can trip stops the
+    # deployment; an alarm with the EndpointConfigName of the new config watches the new fleet only.
+    _two_deployed(backend)
+    endpoint = backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    [update] = sm.updates
+    named = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert not set(named) & set(TEST_ALARMS)  # the stack's whole-endpoint alarms watch both fleets
+    alarms = clients.cloudwatch.describe_alarms(AlarmNames=named)["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(named)
+    for alarm in alarms:
+        stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m] or [alarm]
+        for metric in stats:
+            assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
+                "EndpointName": "scikit-byo-endpoint",
+                "VariantName": "AllTraffic",
+                "EndpointConfigName": endpoint.config_name,
+            }
+    assert backend.teardown(endpoint_name="scikit-byo-endpoint")
+    assert clients.cloudwatch.describe_alarms(AlarmNames=named)["MetricAlarms"] == []  # teardown removes them
 
 
 def test_an_update_says_what_sagemaker_does_as_it_polls(backend: SageMakerBackend) -> None:
