@@ -62,3 +62,14 @@ def new_fleet_alarm_names(endpoint_name: str) -> tuple[str, str]:
     PutMetricAlarm grant (``alarm:<endpoint>-new-fleet-*``) cover them."""
     errors, latency = (f"{endpoint_name}-{suffix}" for suffix in NEW_FLEET_ALARM_SUFFIXES)
     return errors, latency
+
+
+# The log groups SageMaker writes to (the stacks declare them with retention and a key; the
+# backend tails the training and transform ones).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+
+
+def endpoint_log_group(endpoint_name: str) -> str:
+    """An endpoint's own log group: SageMaker names it after the endpoint."""
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"

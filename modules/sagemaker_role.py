@@ -7,11 +7,12 @@ from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from ml.config import ProjectConfig
+from ml.names import TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, endpoint_log_group
 from modules.build_project import role_name
 from modules.kms import EncryptionKey
 from modules.policy import AccountFacts, Statement, assume_role_document, policy_document
 
-TRAINING_LOGS, ENDPOINT_LOGS, TRANSFORM_LOGS = "/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs"
+TRAINING_LOGS, TRANSFORM_LOGS = TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
 
 
 class SageMakerExecutionRole(Construct):
@@ -35,7 +36,7 @@ class SageMakerExecutionRole(Construct):
         alarms = facts.arn("cloudwatch", f"alarm:{config.endpoint_name}-*")
         # Training and transform jobs log to the shared groups; an endpoint to a group of its own.
         groups = [facts.arn("logs", f"log-group:{group}") for group in (TRAINING_LOGS, TRANSFORM_LOGS)]
-        groups.append(facts.arn("logs", f"log-group:{ENDPOINT_LOGS}/{config.endpoint_name}"))
+        groups.append(facts.arn("logs", f"log-group:{endpoint_log_group(config.endpoint_name)}"))
         statements = [
             Statement(sid="ListDataLake", actions=["s3:ListBucket"], resources=[bucket_arn]),
             Statement(

@@ -8,13 +8,14 @@ from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStage
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import candidate_report_key
+from ml.names import TRANSFORM_LOG_GROUP, candidate_report_key, endpoint_log_group
 from modules.alarms import EndpointAlarms
 from modules.build_project import BuildProject, read_buildspec
 from modules.monitor_schedule import MonitorSchedule
 from modules.notifications import EmailTopic
 from modules.pipeline import Pipeline
 from modules.policy import Statement
+from modules.sagemaker_logs import SageMakerLogGroups
 from modules.source import SOURCE_OUTPUT, SourceRepository
 from modules.stacks.base import PipelineStack, outputs_environment
 from modules.stacks.build import BuildPipelineStack
@@ -22,6 +23,7 @@ from modules.stacks.deploy_permissions import (
     autoscaling_statements,
     datalake_statements,
     model_statements,
+    monitor_schedule_statements,
     new_fleet_alarm_statements,
     registry_and_listing_statements,
     transform_statements,
@@ -71,6 +73,9 @@ class DeployPipelineStack(PipelineStack):
     ) -> None:
         super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
         self.alarms = EndpointAlarms(self, "alarms", config=config)
+        self.sagemaker_logs = SageMakerLogGroups(
+            self, "sagemaker-logs", config=config, key=self.key, groups=[TRANSFORM_LOG_GROUP, endpoint_log_group(config.endpoint_name)]
+        )
         self.source = SourceRepository(self, "deploy-source", config=config, name=config.deploy_repo, branch=config.deploy_branch)
         self.build = self._deploy_project(train)
         self.approval: EmailTopic | None = None
@@ -102,6 +107,7 @@ class DeployPipelineStack(PipelineStack):
                 *registry_and_listing_statements(config, facts),
                 *autoscaling_statements(config, facts),
                 *new_fleet_alarm_statements(config, facts),
+                *monitor_schedule_statements(config, facts),
                 *datalake_statements(train),
             ],
         )

@@ -111,6 +111,17 @@ def new_fleet_alarm_statements(config: ProjectConfig, facts: AccountFacts) -> li
     ]
 
 
+def monitor_schedule_statements(config: ProjectConfig, facts: AccountFacts) -> list[Statement]:
+    """Turn the monitor's schedule on after a deploy and off at teardown (ml/backends/sagemaker/schedule.py)."""
+    return [
+        Statement(
+            sid="MonitorScheduleState",
+            actions=["events:DisableRule", "events:EnableRule"],
+            resources=[facts.arn("events", f"rule/{config.monitor_schedule_rule}")],
+        )
+    ]
+
+
 def transform_statements(config: ProjectConfig, facts: AccountFacts) -> list[Statement]:
     """Run, follow and stop this project's batch transform jobs."""
     return [

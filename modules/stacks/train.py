@@ -15,6 +15,7 @@ from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy, mo
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
 from modules.policy import AccountFacts, Statement
+from modules.sagemaker_logs import SageMakerLogGroups
 from modules.sagemaker_role import TRAINING_LOGS, SageMakerExecutionRole
 from modules.secure_bucket import SecureBucket, bucket_prefix
 from modules.source import SOURCE_OUTPUT, SourceRepository
@@ -146,10 +147,18 @@ class TrainPipelineStack(PipelineStack):
     def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig, project_root: Path, build: BuildPipelineStack) -> None:
         super().__init__(scope, id_, config=config, project_root=project_root, key_services=["events.amazonaws.com"])
         image = build.ecr
-        self.datalake = SecureBucket(self, "datalake", prefix=bucket_prefix(config.project_name, "datalake"), key=self.key)
+        self.datalake = SecureBucket(
+            self,
+            "datalake",
+            prefix=bucket_prefix(config.project_name, "datalake"),
+            key=self.key,
+            # Captured requests and responses are personal data more often than not: they expire.
+            expiring_prefixes={f"{config.capture_prefix}/": config.capture_expiry_days},
+        )
         self.sagemaker_role = SageMakerExecutionRole(
             self, "sagemaker", config=config, facts=self.facts, bucket_arn=self.datalake.arn, ecr_repository_arn=image.arn, key=self.key
         )
+        self.sagemaker_logs = SageMakerLogGroups(self, "sagemaker-logs", config=config, key=self.key, groups=[TRAINING_LOGS])
         self.model_package_group = SagemakerModelPackageGroup(
             self,
             "model-package-group",

@@ -13,7 +13,7 @@ from ml.config import load_config
 pytestmark = pytest.mark.synth
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
-CONFIG = load_config(ROOT / "cdktf.json")
+CONFIG = load_config(ROOT / "cdktf.json", overrides={"deploy_approval_email": "approver@example.org"})  # as the root conftest synthesizes
 
 
 def resources(stack: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

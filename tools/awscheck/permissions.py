@@ -48,6 +48,7 @@ PLACEHOLDER_PARAMS: dict[str, tuple[str, ...]] = {
     "AlarmName": ("AlarmNames", "AlarmName"),
     "RoleNameWithPath": ("RoleName",),
     "KeyId": ("KeyId",),
+    "RuleName": ("Name",),  # EventBridge EnableRule/DisableRule name the rule on the default bus
 }
 # Ids AWS assigns when the resource is made, which no request names (a scalable target's ARN ends
 # in a random id, not in the ResourceId the request passes): a policy can only match them with a

@@ -18,6 +18,7 @@ from ml.backends.sagemaker.naming import transform_owner, version_of_config
 from ml.backends.sagemaker.push import push_image
 from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.scaling import Scaling, resource_id
+from ml.backends.sagemaker.schedule import MonitorSchedule
 from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
@@ -53,6 +54,7 @@ class SageMakerBackend:
         self.registry = Registry(sagemaker=clients.sagemaker, s3=clients.s3, config=config, outputs=outputs)
         self.hosting = Hosting(sagemaker=clients.sagemaker, config=config, outputs=outputs, clock=self.clock, on_log=on_log)
         self.scaling = Scaling(autoscaling=clients.autoscaling, config=config, on_log=on_log)
+        self.schedule = MonitorSchedule(events=clients.events, rule=config.monitor_schedule_rule, on_log=on_log)
 
     @classmethod
     def from_project(cls, *, config: ProjectConfig, root: Path, retry_mode: str = "adaptive", **kwargs: Any) -> SageMakerBackend:
@@ -166,6 +168,7 @@ class SageMakerBackend:
         chosen, config_name = self._prepare(endpoint_name, version)
         final = self.hosting.create(endpoint_name=endpoint_name, config_name=config_name, version=chosen.version)
         self.scaling.register(endpoint_name)  # create() returns only once the endpoint is InService
+        self.schedule.enable()
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
@@ -307,6 +310,7 @@ class SageMakerBackend:
         scaled = self.scaling.deregister(name)
         deleted = ([f"scalable-target/{resource_id(name, self.config.variant_name)}"] if scaled else []) + self.hosting.teardown(name)
         deleted += guardrail_alarms.delete_new_fleet_alarms(self.clients.cloudwatch, name)
+        deleted += self.schedule.disable()
         self.state.forget_endpoint(name)
         owner = transform_owner(self.config.project_name)
         return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

@@ -21,6 +21,7 @@ class AwsClients:
     logs: Any
     autoscaling: Any  # application-autoscaling
     cloudwatch: Any  # the blue/green update's new-fleet alarms
+    events: Any  # the monitor's schedule (EventBridge)
 
 
 def make_session(config: ProjectConfig) -> Any:
@@ -50,4 +51,5 @@ def make_clients(session: Any, *, retry_mode: str = "adaptive", max_attempts: in
         logs=session.client("logs", config=retries),
         autoscaling=session.client("application-autoscaling", config=retries),
         cloudwatch=session.client("cloudwatch", config=retries),
+        events=session.client("events", config=retries),
     )

@@ -118,7 +118,7 @@ def prepare(outputs: StackOutputs, region: str) -> None:
 
 def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, recorder: CallRecorder) -> tuple[SageMakerBackend, Any]:
     made = make_clients(boto3.Session(region_name=config.region), retry_mode="standard", max_attempts=1)
-    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling, made.cloudwatch):
+    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling, made.cloudwatch, made.events):
         recorder.attach(client)
     sm = RecordedEndpointFake(LoggingTrainingFake(made.sagemaker, boto3.client("logs", region_name=config.region)), recorder)
     wired = dataclasses.replace(made, sagemaker=sm)

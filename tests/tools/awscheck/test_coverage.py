@@ -163,6 +163,8 @@ def test_every_task_ran_and_made_the_calls_that_matter(report: Report) -> None:
         ("update", "deploy", "cloudwatch:DeleteAlarms"),
         ("update", "deploy", "cloudwatch:PutMetricAlarm"),  # the new-fleet rollback alarms
         ("teardown", "deploy", "cloudwatch:DeleteAlarms"),
+        ("deploy", "deploy", "events:EnableRule"),  # the monitor schedule follows the endpoint
+        ("teardown", "deploy", "events:DisableRule"),
         ("register", "train", "ecr:DescribeImages"),  # the pin tag is looked up before PutImage
         ("rollback", "deploy", "application-autoscaling:DeleteScalingPolicy"),
         ("teardown", "deploy", "application-autoscaling:DeregisterScalableTarget"),

@@ -143,3 +143,9 @@ def test_log_group_actions_are_evaluated_on_the_group_arn_with_a_stream_part() -
     assert needs("logs", "ListTagsForResource", resourceArn=f"{LOGS}:log-group:/g") == {
         ("logs:ListTagsForResource", f"{LOGS}:log-group:/g")
     }
+
+
+def test_eventbridge_rules_on_the_default_bus_are_named_by_the_request() -> None:
+    assert needs("events", "EnableRule", Name="scikit-byo-monitor-schedule") == {
+        ("events:EnableRule", "arn:aws:events:us-east-1:123456789012:rule/scikit-byo-monitor-schedule")
+    }

@@ -30,6 +30,7 @@ TEST_GROUP = "scikit-byo"
 TEST_REPO = "sagemaker-scikit-byo"
 TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
 TEST_CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
+TEST_SCHEDULE = "scikit-byo-monitor-schedule"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -52,6 +53,8 @@ def clients() -> Iterator[AwsClients]:
             imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
             imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
         )
+        # As the deploy stack makes it: disabled until an endpoint exists.
+        made.events.put_rule(Name=TEST_SCHEDULE, ScheduleExpression="rate(1 day)", State="DISABLED")
         yield dataclasses.replace(made, ecr=EcrTagImmutability(made.ecr))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sagemaker_fakes import record_calls
 
-from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
+from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP, TEST_SCHEDULE
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.hosting import CONFIG_VISIBLE_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
@@ -243,3 +243,26 @@ def test_a_config_that_never_becomes_visible_fails_within_the_bound(backend: Sag
     with pytest.raises(TimeoutExpiredError, match="creating endpoint"):
         backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
     assert clock.now - start <= CONFIG_VISIBLE_SECONDS
+
+
+def test_the_monitor_schedule_runs_only_while_the_endpoint_exists(backend: SageMakerBackend, clients: Any) -> None:
+    # Created disabled by the stack; a deploy turns it on, teardown off: no failing daily build.
+    def state() -> str:
+        return str(clients.events.describe_rule(Name=TEST_SCHEDULE)["State"])
+
+    backend.approve(version=_versions(backend, 1)[0])
+    assert state() == "DISABLED"
+    backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert state() == "ENABLED"
+    gone = backend.teardown(endpoint_name="scikit-byo-endpoint")
+    assert state() == "DISABLED"
+    assert f"schedule/{TEST_SCHEDULE} (disabled)" in gone
+    assert "endpoint/scikit-byo-endpoint" in gone
+    assert any(g.startswith("scalable-target/") for g in gone)
+
+
+def test_teardown_without_a_deployed_schedule_still_tears_down(backend: SageMakerBackend, clients: Any) -> None:
+    clients.events.delete_rule(Name=TEST_SCHEDULE)
+    backend.approve(version=_versions(backend, 1)[0])
+    backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert "endpoint/scikit-byo-endpoint" in backend.teardown(endpoint_name="scikit-byo-endpoint")

@@ -94,6 +94,7 @@ def test_invoke_returns_the_body_and_variant(backend: SageMakerBackend) -> None:
         logs=backend.clients.logs,
         autoscaling=backend.clients.autoscaling,
         cloudwatch=backend.clients.cloudwatch,
+        events=backend.clients.events,
     )
     with Stubber(runtime) as stub:
         stub.add_response(
