@@ -403,6 +403,50 @@ def monitor(
         raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
 
 
+@task(help={"backend": "sagemaker: check the AWS account before the first `cdktf deploy` (local has nothing to check)"})
+@_user_errors
+def preflight(c: Context, backend: str = "sagemaker") -> None:
+    """Read-only checks before the first deploy: credentials, Terraform, CodeCommit, quotas, log groups."""
+    if backend != "sagemaker":
+        raise Exit("error: preflight checks an AWS account: use --backend sagemaker (local mode needs nothing)", code=2)
+    from ml.backends.sagemaker.clients import make_session
+    from ml.preflight import NO_CREDENTIALS, NoCredentialsError, managed_log_groups, run_checks, table
+
+    config = _config()
+    session = make_session(config)
+    try:
+        s3 = session.client("s3") if config.state_backend == "s3" else None
+        checks = run_checks(session=session, config=config, managed_log_groups=managed_log_groups(config, root=ROOT, s3_client=s3))
+    except NoCredentialsError as err:
+        raise Exit(f"error: {NO_CREDENTIALS}", code=1) from err
+    print(table(checks))
+    if any(check.status == "fail" for check in checks):
+        raise Exit("error: preflight found blockers (FAIL above); fix them before `cdktf deploy`", code=1)
+
+
+@task(
+    help={
+        "teardown": "first tear down this project's endpoints (otherwise destroy refuses while one exists)",
+        "empty": "delete the contents of the buckets, the image repository and the model package group (irreversible)",
+        "yes": "do not ask before destroying (cdktf destroy --auto-approve)",
+    }
+)
+@_user_errors
+def destroy(c: Context, teardown: bool = False, empty: bool = False, yes: bool = False) -> None:
+    """Destroy the three stacks (cdktf destroy), after checking nothing of the project still runs."""
+    from ml.destroy import destroy_project
+
+    destroy_project(
+        config=_config(),
+        root=ROOT,
+        teardown=teardown,
+        empty=empty,
+        auto_approve=yes,
+        run_cdktf=lambda argv: c.run(" ".join(argv), pty=not yes, echo=True),
+        log=print,
+    )
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
@@ -501,6 +545,8 @@ ns = Collection(
     lifecycle,
     rehearse,
     monitor,
+    preflight,
+    destroy,
     synth,
     outputs,
     bench,

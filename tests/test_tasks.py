@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TASKS = {
     "data", "build-image", "train", "approve", "report", "versions", "deploy", "test-endpoint", "rollback",
     "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "synth", "outputs", "bench", "check",
+    "preflight", "destroy",
 }  # fmt: skip
 
 
