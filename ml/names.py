@@ -73,3 +73,22 @@ TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 def endpoint_log_group(endpoint_name: str) -> str:
     """An endpoint's own log group: SageMaker names it after the endpoint."""
     return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+# The container's Debian base comes from Amazon ECR Public's mirror of Docker's official image
+# (Docker Hub limits anonymous pulls per address, and CodeBuild's addresses are shared). Inside
+# CodeBuild it is pulled through the build stack's ECR pull-through cache rule, so each build
+# pulls from the account's own registry, with the project's credentials.
+BASE_IMAGE_UPSTREAM = "public.ecr.aws"
+BASE_IMAGE_PATH = "docker/library/debian:bookworm-slim"
+
+
+def pull_through_prefix(project_name: str) -> str:
+    """The ECR repository prefix of the base image cache (ECR allows 2-30 characters)."""
+    return f"{project_name[:23].rstrip('-')}-public"
+
+
+def cached_base_image(repository_url: str, project_name: str) -> str:
+    """The base image through the cache, in the registry that holds ``repository_url``."""
+    registry = repository_url.split("/", 1)[0]
+    return f"{registry}/{pull_through_prefix(project_name)}/{BASE_IMAGE_PATH}"

@@ -1,16 +1,18 @@
-"""Issue 19's running costs and destroy, pinned by the synthesized JSON: SageMaker's log groups
-declared with retention and a key, captured data that expires, a monitor schedule that starts
-off, and the new-fleet alarms and schedule toggles the deploy role needs."""
+"""Issue 19's running costs, destroy and first-contact fixes, pinned by the synthesized JSON:
+SageMaker's log groups declared with retention and a key, captured data that expires, a monitor
+schedule that starts off, the new-fleet alarms and schedule toggles the deploy role needs, and the
+base image pulled through an ECR cache instead of Docker Hub."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ml.config import load_config
-from ml.names import TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, endpoint_log_group
+from ml.names import BASE_IMAGE_PATH, BASE_IMAGE_UPSTREAM, TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, endpoint_log_group, pull_through_prefix
 
 pytestmark = pytest.mark.synth
 
@@ -60,3 +62,19 @@ def test_the_deploy_role_may_toggle_the_schedule_and_manage_new_fleet_alarms_onl
     assert by_sid["MonitorScheduleState"]["actions"] == ["events:DisableRule", "events:EnableRule"]
     assert by_sid["MonitorScheduleState"]["resources"][0].endswith(f":rule/{CONFIG.monitor_schedule_rule}")
     assert by_sid["NewFleetAlarms"]["resources"][0].endswith(f":alarm:{CONFIG.endpoint_name}-new-fleet-*")
+
+
+def test_the_base_image_is_pulled_through_an_ecr_cache_of_ecr_public(stacks: dict[str, Any]) -> None:
+    build = stacks["BuildPipelineStack"]
+    (rule,) = _resources(build, "aws_ecr_pull_through_cache_rule")
+    assert rule == {**rule, "ecr_repository_prefix": pull_through_prefix(CONFIG.project_name), "upstream_registry_url": "public.ecr.aws"}
+    docs = [d for k, d in build["data"]["aws_iam_policy_document"].items() if k.startswith("build_permissions")]
+    (pull,) = [s for d in docs for s in d["statement"] if s.get("sid") == "PullBaseImageThroughCache"]
+    assert "ecr:BatchImportUpstreamImage" in pull["actions"] and "ecr:CreateRepository" in pull["actions"]
+    assert pull["resources"][0].endswith(f":repository/{pull_through_prefix(CONFIG.project_name)}/*")
+
+
+def test_the_dockerfile_never_pulls_from_docker_hub() -> None:
+    dockerfile = (ROOT / "ml" / "container" / "Dockerfile").read_text(encoding="utf-8")
+    (default,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    assert default == f"{BASE_IMAGE_UPSTREAM}/{BASE_IMAGE_PATH}"  # ECR Public's mirror of the official image

@@ -24,6 +24,7 @@ from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY
 from ml.config import load_config
 from ml.errors import ByocError
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
+from ml.names import cached_base_image
 from tools.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.codebuild_env import BuildHost, build_environment, image_detail, project_variables
@@ -99,6 +100,11 @@ class Rehearsal:
     def _start(self) -> None:
         import boto3
 
+        # The build pulls the base through the stack's ECR cache, in the registry the ECR
+        # repository lives in: here the loopback registry. The cache holds what ECR Public
+        # serves; locally that is the debootstrapped base, under the cache's name.
+        cached = cached_base_image(f"{self.registry.address}/repository", load_config(self.root / "cdktf.json").project_name)
+        subprocess.run(["buildah", *STORAGE, "tag", DEBIAN_BASE, cached], check=True, capture_output=True)
         reset_moto()
         self.front = make_front(region=self.region, registry=self.registry.client, fault=None, mutability=self.mutability)
         self.server = FakeAwsServer(app=self.front).start()

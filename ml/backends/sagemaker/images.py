@@ -52,14 +52,18 @@ def cli(builder: str) -> list[str]:
     return [builder, *_STORAGE] if builder in ("podman", "buildah") else [builder]
 
 
-def build_local(*, builder: str, context_dir: Path, local_name: str, runner: Runner = run_command) -> None:
-    """Build the Dockerfile in ``context_dir``; buildah goes through :mod:`ml.imaging` (vfs, chroot)."""
+def build_local(
+    *, builder: str, context_dir: Path, local_name: str, base_image: str | None = None, runner: Runner = run_command
+) -> None:
+    """Build the Dockerfile in ``context_dir`` (``base_image`` overrides its ``BASE_IMAGE``);
+    buildah goes through :mod:`ml.imaging` (vfs, chroot)."""
     if builder == "buildah":
         from ml.imaging import build_image
 
-        build_image(context_dir=context_dir, tag=local_name)
+        build_image(context_dir=context_dir, tag=local_name, base_image=base_image)
         return
-    runner([*cli(builder), "build", "-t", local_name, str(context_dir)], None)
+    base = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
+    runner([*cli(builder), "build", *base, "-t", local_name, str(context_dir)], None)
 
 
 # CodePipeline hands the ECR source artifact to CodeBuild here (secondary source "image").

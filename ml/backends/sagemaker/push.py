@@ -169,6 +169,17 @@ def move_tag(repo: Repository, *, tag: str, digest: str, builder: str, local_nam
     put_tag(repo, tag=tag, digest=digest, manifest=found[0])
 
 
+def login(*, ecr: Any, repository_url: str, builder: str, runner: Runner = run_command) -> None:
+    """``<builder> login`` to the registry holding ``repository_url`` with an ECR token: pushes,
+    and pulls of the base image through the pull-through cache, need it."""
+    with aws_call(service="ecr", action="logging in to ECR"):
+        auth = ecr.get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
+    registry = repository_url.split("/", 1)[0]
+    plain_http = ["--tls-verify=false"] if builder != "docker" and marked_insecure(registry, os.environ) else []
+    runner([*cli(builder), "login", *plain_http, "--username", user, "--password-stdin", registry], password)
+
+
 def push_image(
     *,
     ecr: Any,
@@ -180,16 +191,14 @@ def push_image(
     runner: Runner = run_command,
     also_tags: Sequence[str] = (),
     on_log: Callable[[str], None] | None = None,
+    logged_in: bool = False,
 ) -> ImageRecord:
-    """Log in with GetAuthorizationToken, push (or reuse) ``tag``, move ``also_tags`` to its digest."""
+    """Log in with GetAuthorizationToken (unless ``logged_in``: an ECR token lasts 12 hours), push
+    (or reuse) ``tag``, move ``also_tags`` to its digest."""
     log = on_log or (lambda _line: None)
     repo = Repository(ecr=ecr, url=repository_url, name=repository_name)
-    with aws_call(service="ecr", action="logging in to ECR"):
-        auth = ecr.get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
-    registry = repository_url.split("/", 1)[0]
-    plain_http = ["--tls-verify=false"] if builder != "docker" and marked_insecure(registry, os.environ) else []
-    runner([*cli(builder), "login", *plain_http, "--username", user, "--password-stdin", registry], password)
+    if not logged_in:
+        login(ecr=ecr, repository_url=repository_url, builder=builder, runner=runner)
     digest = _push_commit_tag(repo, builder=builder, local_name=local_name, tag=tag, runner=runner, log=log)
     for extra in also_tags:
         move_tag(repo, tag=extra, digest=digest, builder=builder, local_name=local_name, runner=runner)
