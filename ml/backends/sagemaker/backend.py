@@ -14,8 +14,8 @@ from ml.backends.sagemaker import bluegreen, guardrail_alarms, image_pins, image
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
+from ml.backends.sagemaker.image_build import build_and_push
 from ml.backends.sagemaker.naming import transform_owner, version_of_config
-from ml.backends.sagemaker.push import login, push_image
 from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.scaling import Scaling, resource_id
 from ml.backends.sagemaker.schedule import MonitorSchedule
@@ -25,7 +25,6 @@ from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError, NotFoundError, UserInputError
-from ml.names import TRACKED_IMAGE_TAG, cached_base_image
 from ml.source_commit import source_commit
 from ml.tfstate import StackOutputs, read_stack_outputs
 
@@ -76,25 +75,16 @@ class SageMakerBackend:
         (its source artifact has no ``.git``), else git's, marked ``-dirty`` for a changed tree.
         """
         tag = tag or source_commit(self.root, environ=os.environ).tag
-        builder = self.builder or images.detect_builder(runner=self.runner)
-        local_name = f"{self.outputs.ecr_repository_name}:{tag}"
-        # The base comes through the build stack's pull-through cache, in this account's registry.
-        url = self.outputs.ecr_repository_url
-        login(ecr=self.clients.ecr, repository_url=url, builder=builder, runner=self.runner)
-        context = self.root / "ml" / "container"
-        base = cached_base_image(url, self.config.project_name)
-        images.build_local(builder=builder, context_dir=context, local_name=local_name, base_image=base, runner=self.runner)
-        record = push_image(
+        record = build_and_push(
             ecr=self.clients.ecr,
             repository_url=self.outputs.ecr_repository_url,
             repository_name=self.outputs.ecr_repository_name,
-            local_name=local_name,
+            project_name=self.config.project_name,
+            context_dir=self.root / "ml" / "container",
             tag=tag,
-            builder=builder,
+            builder=self.builder or images.detect_builder(runner=self.runner),
             runner=self.runner,
-            also_tags=[TRACKED_IMAGE_TAG] if tag != TRACKED_IMAGE_TAG else [],
             on_log=self._log,
-            logged_in=True,  # before the build, to pull the base through the cache
         )
         self.state.record_image(record)
         self._log(f"pushed {record.uri}")

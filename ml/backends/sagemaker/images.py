@@ -52,9 +52,7 @@ def cli(builder: str) -> list[str]:
     return [builder, *_STORAGE] if builder in ("podman", "buildah") else [builder]
 
 
-def build_local(
-    *, builder: str, context_dir: Path, local_name: str, base_image: str | None = None, runner: Runner = run_command
-) -> None:
+def build_local(*, builder: str, context_dir: Path, local_name: str, base_image: str | None = None, runner: Runner = run_command) -> None:
     """Build the Dockerfile in ``context_dir`` (``base_image`` overrides its ``BASE_IMAGE``);
     buildah goes through :mod:`ml.imaging` (vfs, chroot)."""
     if builder == "buildah":
