@@ -298,14 +298,19 @@ def lifecycle(c: Context, keep: bool = False) -> None:
         "fault": "inject a failure after the main flow: training-failed, transform-failed, endpoint-failed, update-rolled-back, "
         "a comma-separated list, or all",
         "keep": "keep the rehearsal's working folder (exports, registry storage, logs) and print where it is",
+        "infrastructure": "rehearse `cdktf deploy` instead: apply the three stacks with the real Terraform AWS provider against "
+        "the fakes, re-plan (no changes), invoke teardown, terraform destroy",
     }
 )
 @_user_errors
-def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "", keep: bool = False) -> None:
+def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "", keep: bool = False, infrastructure: bool = False) -> None:
     """Rehearse the pipelines as CodeBuild runs them: exported tree, the stacks' variables, the buildspecs'
     own phases, against moto with faithful fakes and a real loopback registry (see docs/rehearsal.md)."""
     import tempfile
 
+    if infrastructure:
+        _rehearse_infrastructure(keep=keep)
+        return
     from tools.rehearsal.plan import PIPELINES, parse_faults, plan
     from tools.rehearsal.run import report, run_rehearsal
 
@@ -321,6 +326,15 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
         print(f"kept {workdir}")
     if not all(r.passed for r in results):
         raise Exit("error: the rehearsal found unexpected results (see FAIL above)", code=1)
+
+
+def _rehearse_infrastructure(*, keep: bool) -> None:
+    from tools.rehearsal.infrastructure import rehearse_infrastructure, report
+
+    result = rehearse_infrastructure(root=ROOT, synth_dir=_fresh_synth(), region=_config().region, keep=keep, on_line=print)
+    print(report(result, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
+    if not result.passed:
+        raise Exit("error: the infrastructure rehearsal failed (see FAIL above)", code=1)
 
 
 def _fresh_synth() -> Path:

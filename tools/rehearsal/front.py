@@ -14,9 +14,14 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tools.rehearsal.fakes.codebuild import CodeBuildFake
+from tools.rehearsal.fakes.codecommit import CodeCommitFake
 from tools.rehearsal.fakes.ecr import EcrFake, Mutability
-from tools.rehearsal.fakes.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, strip_length
+from tools.rehearsal.fakes.ecr_cache import PullThroughCacheFake
+from tools.rehearsal.fakes.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, call_app, error_reply, strip_length
+from tools.rehearsal.fakes.s3_notifications import NotificationCorrections
 from tools.rehearsal.fakes.sagemaker import EndpointsFake, JobsFake, ModelPackagesFake
+from tools.rehearsal.fakes.timestamps import with_numeric_timestamps
 from tools.rehearsal.faults import Fault
 from tools.rehearsal.registry import RegistryClient, free_port
 
@@ -30,6 +35,7 @@ class FrontApp:
     def __init__(self, *, moto: MotoApp, fakes: Mapping[str, Mapping[str, Any]], faultable: tuple[Any, ...] = ()) -> None:
         self.moto = moto
         self._faultable = faultable
+        self._notifications = NotificationCorrections()
         # service -> operation -> fake with .handle(operation, request)
         self._fakes = fakes
 
@@ -47,15 +53,39 @@ class FrontApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         routed = self.route(environ.get("HTTP_X_AMZ_TARGET", ""))
         if routed is None:
-            return self.moto.app(environ, start_response)  # type: ignore[no-any-return]
+            return self._moto_or_not_implemented(environ, start_response)
         _service, operation, fake = routed
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         request = json.loads(body or b"{}")
         reply: Reply = fake.handle(operation, request)
-        headers = [*strip_length(reply.headers), ("Content-Length", str(len(reply.body))), ("x-amzn-RequestId", "rehearsal")]
+        answer = with_numeric_timestamps(environ["HTTP_X_AMZ_TARGET"], reply.body) if reply.ok else reply.body
+        headers = [*strip_length(reply.headers), ("Content-Length", str(len(answer))), ("x-amzn-RequestId", "rehearsal")]
         start_response(f"{reply.status} {'OK' if reply.ok else 'Bad Request'}", headers)
-        return [reply.body]
+        return [answer]
+
+    def _moto_or_not_implemented(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """moto's answer; a 500 from moto (an operation it does not implement raises
+        NotImplementedError, or it crashed) becomes a 400 naming the operation, which SDKs do not
+        retry, so a caller fails at once and says why instead of retrying a server error for
+        minutes. No AWS API answers this way: it marks a hole in the rehearsal, never a behaviour
+        to rely on."""
+        self._notifications.before(environ)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        what = target or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+        try:
+            reply = call_app(self.moto.app, environ)
+        except Exception as err:
+            reply = Reply(status=500, headers=[], body=f"{type(err).__name__}: {err}".encode())
+        if reply.status == 500:
+            detail = reply.body.decode(errors="replace")[-200:]
+            message = f"moto failed on {what} ({detail}); the rehearsal has no fake for it"
+            reply = error_reply(status=400, code="NotImplementedInRehearsal", message=message)
+        answer = with_numeric_timestamps(target, reply.body) if reply.ok and target else reply.body
+        answer = self._notifications.after(environ, answer) if reply.ok else answer
+        headers = [*strip_length(reply.headers), ("Content-Length", str(len(answer)))]
+        start_response(f"{reply.status} {'OK' if reply.ok else 'Error'}", headers)
+        return [answer]
 
 
 def make_front(*, region: str, registry: RegistryClient, fault: Fault | None, mutability: dict[str, Mutability] | None = None) -> FrontApp:
@@ -74,7 +104,9 @@ def make_front(*, region: str, registry: RegistryClient, fault: Fault | None, mu
             **dict.fromkeys(EndpointsFake.OPERATIONS, endpoints),
             **dict.fromkeys(ModelPackagesFake.OPERATIONS, packages),
         },
-        "ecr": dict.fromkeys(EcrFake.OPERATIONS, ecr),
+        "ecr": {**dict.fromkeys(EcrFake.OPERATIONS, ecr), **dict.fromkeys(PullThroughCacheFake.OPERATIONS, PullThroughCacheFake())},
+        "codecommit": dict.fromkeys(CodeCommitFake.OPERATIONS, CodeCommitFake(moto=moto)),
+        "codebuild": dict.fromkeys(CodeBuildFake.OPERATIONS, CodeBuildFake(region=region)),
     }
     return FrontApp(moto=moto, fakes=fakes, faultable=(jobs, endpoints))
 

@@ -20,6 +20,8 @@ old config with a FailureReason, as a blue/green deployment stopped by an alarm 
 are kept. moto 5.2 replaces ``CustomerMetadataProperties`` with the request's (``None`` when
 absent), so approving a version would erase its lineage and metrics. SageMaker merges: the
 request's keys are set, ``CustomerMetadataPropertiesToRemove`` are removed, the rest stay.
+DeleteModelPackageGroup, which moto 5.2 lacks (``terraform destroy`` calls it): "Deletes the
+specified model group" (SageMaker API reference), after which it is neither described nor listed.
 """
 
 from __future__ import annotations
@@ -290,7 +292,7 @@ class EndpointsFake:
 
 
 class ModelPackagesFake:
-    OPERATIONS = frozenset({"UpdateModelPackage"})
+    OPERATIONS = frozenset({"UpdateModelPackage", "DeleteModelPackageGroup"})
 
     def __init__(self, *, moto: MotoApp) -> None:
         self._moto = moto
@@ -298,6 +300,8 @@ class ModelPackagesFake:
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> Reply:
         with self._lock:
+            if operation == "DeleteModelPackageGroup":
+                return self._delete_group(str(request.get("ModelPackageGroupName", "")))
             before = self._moto.json_call("sagemaker", "DescribeModelPackage", {"ModelPackageName": request.get("ModelPackageArn", "")})
             if not before.ok:
                 return before
@@ -309,3 +313,13 @@ class ModelPackagesFake:
             if merged:
                 forwarded["CustomerMetadataProperties"] = merged
             return self._moto.json_call("sagemaker", "UpdateModelPackage", forwarded)
+
+    def _delete_group(self, name: str) -> Reply:
+        """The group leaves moto's store; an unknown one is DescribeModelPackageGroup's ValidationException."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        known = self._moto.json_call("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": name})
+        if not known.ok:
+            return known
+        sagemaker_backends[ACCOUNT][self._moto.region].model_package_groups.pop(name.rsplit("/", 1)[-1], None)
+        return json_reply({})
