@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tools.rehearsal.infrastructure import PROVIDER_SERVICES, against_fake, report, run_infrastructure
+from tools.rehearsal.infrastructure import PROVIDER_SERVICES, InfraResult, Step, against_fake, report, run_infrastructure
 from tools.rehearsal.source import source_commit
 from tools.terraform.validation import missing_tools
 
@@ -31,6 +31,15 @@ def test_the_provider_talks_only_to_the_fake_endpoint_with_fake_keys(stacks: dic
         aliases = {"cloudwatch": {"cloudwatch", "events", "logs"}, "sagemaker": {"sagemaker"}, "kms": {"kms"}}
         for service in used:
             assert aliases.get(service, {service}) & set(PROVIDER_SERVICES), service
+
+
+def test_the_report_gives_the_wall_clock_not_the_sum_of_concurrent_steps() -> None:
+    replans = [Step(name=f"re-plan {n}: no changes", seconds=30.0, ok=True) for n in "abc"]
+    result = InfraResult(steps=[Step(name="apply a", seconds=70.0, ok=True), *replans], wall_seconds=101.0)
+    text = report(result, load="1.0")
+    assert "4/4 steps passed in 101.0 s wall clock" in text and "160.0" not in text
+    failed = InfraResult(steps=[Step(name="apply a", seconds=1.0, ok=False, note="boom")], wall_seconds=1.0)
+    assert not failed.passed and "FAIL" in report(failed, load="1.0") and "boom" in report(failed, load="1.0")
 
 
 @pytest.mark.slow
