@@ -116,7 +116,7 @@ def monitor_schedule_statements(config: ProjectConfig, facts: AccountFacts) -> l
     return [
         Statement(
             sid="MonitorScheduleState",
-            actions=["events:DisableRule", "events:EnableRule"],
+            actions=["events:DescribeRule", "events:DisableRule", "events:EnableRule"],
             resources=[facts.arn("events", f"rule/{config.monitor_schedule_rule}")],
         )
     ]

@@ -59,7 +59,7 @@ def test_the_deploy_role_may_toggle_the_schedule_and_manage_new_fleet_alarms_onl
     docs = [d for k, d in stack["data"]["aws_iam_policy_document"].items() if k.startswith("deploy_permissions")]
     (doc,) = docs
     by_sid = {s["sid"]: s for s in doc["statement"]}
-    assert by_sid["MonitorScheduleState"]["actions"] == ["events:DisableRule", "events:EnableRule"]
+    assert by_sid["MonitorScheduleState"]["actions"] == ["events:DescribeRule", "events:DisableRule", "events:EnableRule"]
     assert by_sid["MonitorScheduleState"]["resources"][0].endswith(f":rule/{CONFIG.monitor_schedule_rule}")
     assert by_sid["NewFleetAlarms"]["resources"][0].endswith(f":alarm:{CONFIG.endpoint_name}-new-fleet-*")
 

@@ -21,17 +21,25 @@ class MonitorSchedule:
         self._events, self.rule = events, rule
         self._log = on_log or (lambda _line: None)
 
-    def _set(self, enabled: bool) -> bool:
-        """Set the rule's state; ``False`` when the rule does not exist (the deploy stack is older or absent)."""
-        verb = "enabling" if enabled else "disabling"
-        with aws_call(service="events", action=f"{verb} the monitor schedule {self.rule}"):
+    def _state(self) -> str | None:
+        """``ENABLED``/``DISABLED``, or ``None`` when the rule does not exist (the deploy stack is older or absent)."""
+        with aws_call(service="events", action=f"reading the monitor schedule {self.rule}"):
             try:
-                (self._events.enable_rule if enabled else self._events.disable_rule)(Name=self.rule)
+                return str(self._events.describe_rule(Name=self.rule)["State"])
             except ClientError as err:
                 if error_code(err) != "ResourceNotFoundException":
                     raise
-                self._log(f"no EventBridge rule {self.rule}: the monitor schedule is not deployed; nothing to {verb[:-3]}e")
-                return False
+        self._log(f"no EventBridge rule {self.rule}: the monitor schedule is not deployed")
+        return None
+
+    def _set(self, enabled: bool) -> bool:
+        """Set the rule's state; ``False`` when there was nothing to change (absent, or already so)."""
+        state = self._state()
+        if state is None or state == ("ENABLED" if enabled else "DISABLED"):
+            return False
+        verb = "enabling" if enabled else "disabling"
+        with aws_call(service="events", action=f"{verb} the monitor schedule {self.rule}"):
+            (self._events.enable_rule if enabled else self._events.disable_rule)(Name=self.rule)
         return True
 
     def enable(self) -> None:
@@ -39,5 +47,5 @@ class MonitorSchedule:
             self._log(f"monitor schedule {self.rule} enabled")
 
     def disable(self) -> list[str]:
-        """Disable the schedule; what teardown reports."""
+        """Disable the schedule; what teardown reports (nothing when it was already off, so teardown repeats cleanly)."""
         return [f"schedule/{self.rule} (disabled)"] if self._set(False) else []

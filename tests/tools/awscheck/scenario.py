@@ -104,8 +104,9 @@ class RecordedEndpointFake(EndpointFake):
         return super().update_endpoint(**request)
 
 
-def prepare(outputs: StackOutputs, region: str) -> None:
-    """What `cdktf deploy` would have made: the buckets, the repository, the model group."""
+def prepare(outputs: StackOutputs, region: str, *, schedule_rule: str) -> None:
+    """What `cdktf deploy` would have made: the buckets, the repository, the model group, the
+    monitor's schedule (disabled, as the deploy stack creates it)."""
     s3 = boto3.client("s3", region_name=region)
     for bucket in (outputs.datalake_bucket, outputs.artifact_bucket):
         s3.create_bucket(Bucket=bucket)
@@ -114,6 +115,7 @@ def prepare(outputs: StackOutputs, region: str) -> None:
     boto3.client("ecr", region_name=region).create_repository(repositoryName=outputs.ecr_repository_name)
     boto3.client("logs", region_name=region).create_log_group(logGroupName=TRAINING_LOGS)
     boto3.client("sagemaker", region_name=region).create_model_package_group(ModelPackageGroupName=outputs.model_package_group)
+    boto3.client("events", region_name=region).put_rule(Name=schedule_rule, ScheduleExpression="rate(1 day)", State="DISABLED")
 
 
 def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, recorder: CallRecorder) -> tuple[SageMakerBackend, Any]:
