@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -18,7 +18,7 @@ from tools.rehearsal.fakes.codebuild import CodeBuildFake
 from tools.rehearsal.fakes.codecommit import CodeCommitFake
 from tools.rehearsal.fakes.ecr import EcrFake, Mutability
 from tools.rehearsal.fakes.ecr_cache import PullThroughCacheFake
-from tools.rehearsal.fakes.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, call_app, error_reply, strip_length
+from tools.rehearsal.fakes.motoapp import JSON_TARGETS, MotoApp, Reply, WsgiApp, error_reply, strip_length
 from tools.rehearsal.fakes.s3_notifications import NotificationCorrections
 from tools.rehearsal.fakes.sagemaker import EndpointsFake, JobsFake, ModelPackagesFake
 from tools.rehearsal.fakes.timestamps import with_numeric_timestamps
@@ -69,23 +69,54 @@ class FrontApp:
         NotImplementedError, or it crashed) becomes a 400 naming the operation, which SDKs do not
         retry, so a caller fails at once and says why instead of retrying a server error for
         minutes. No AWS API answers this way: it marks a hole in the rehearsal, never a behaviour
-        to rely on."""
+        to rely on. Only answers the front rewrites (JSON timestamps, S3 notification
+        configurations) are read whole; every other body streams through as moto sends it."""
         self._notifications.before(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         what = target or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+        captured: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+            captured.append((status, headers))
+            return lambda _data: None
+
         try:
-            reply = call_app(self.moto.app, environ)
+            body: Iterable[bytes] = self.moto.app(environ, capture)
         except Exception as err:
-            reply = Reply(status=500, headers=[], body=f"{type(err).__name__}: {err}".encode())
-        if reply.status == 500:
-            detail = reply.body.decode(errors="replace")[-200:]
-            message = f"moto failed on {what} ({detail}); the rehearsal has no fake for it"
-            reply = error_reply(status=400, code="NotImplementedInRehearsal", message=message)
-        answer = with_numeric_timestamps(target, reply.body) if reply.ok and target else reply.body
-        answer = self._notifications.after(environ, answer) if reply.ok else answer
-        headers = [*strip_length(reply.headers), ("Content-Length", str(len(answer)))]
-        start_response(f"{reply.status} {'OK' if reply.ok else 'Error'}", headers)
+            return self._not_implemented(start_response, what, f"{type(err).__name__}: {err}")
+        if not captured:  # a lazy app starts its response with its first chunk
+            body = [_drain(body)]
+        if not captured:
+            return self._not_implemented(start_response, what, "moto started no response")
+        status, headers = captured[0]
+        if status.startswith("500"):
+            detail = _drain(body).decode(errors="replace")[-200:]
+            return self._not_implemented(start_response, what, detail)
+        rewrites = status.startswith("2") and (bool(target) or self._notifications.bucket_of(environ) is not None)
+        if not rewrites:
+            start_response(status, headers)
+            return body
+        answer = _drain(body)
+        answer = with_numeric_timestamps(target, answer) if target else self._notifications.after(environ, answer)
+        start_response(status, [*strip_length(headers), ("Content-Length", str(len(answer)))])
         return [answer]
+
+    @staticmethod
+    def _not_implemented(start_response: StartResponse, what: str, detail: str) -> Iterable[bytes]:
+        reply = error_reply(
+            status=400, code="NotImplementedInRehearsal", message=f"moto failed on {what} ({detail}); the rehearsal has no fake for it"
+        )
+        start_response("400 Bad Request", [*strip_length(reply.headers), ("Content-Length", str(len(reply.body)))])
+        return [reply.body]
+
+
+def _drain(body: Iterable[bytes]) -> bytes:
+    try:
+        return b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
 
 
 def make_front(*, region: str, registry: RegistryClient, fault: Fault | None, mutability: dict[str, Mutability] | None = None) -> FrontApp:
