@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from ml.config import load_config
+from ml.names import STACKS
 
 ROOT = Path(__file__).resolve().parent
-STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
 ALTERNATIVE = {
     "state_backend": "s3",
     "state_bucket": "team-terraform-state",

@@ -12,10 +12,10 @@ from pathlib import Path
 from cdktn import App
 
 from ml.config import ProjectConfig, load_config
+from ml.names import Stack
 from modules.stacks import BuildPipelineStack, DeployPipelineStack, TrainPipelineStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent
-STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
 # cdktf.json's top-level field naming the Terraform/OpenTofu releases the stacks must run on;
 # cdktn refuses features (S3-native state locking) that an older declared release lacks.
 TARGET_VERSIONS = "targetVersions"
@@ -32,14 +32,14 @@ def build_app(*, config: ProjectConfig, outdir: str | None = None, project_root:
     """Compose the stacks; the deploy and train stacks read the others' attributes, not names."""
     config.require_deployable()
     app = App(outdir=outdir, context={TARGET_VERSIONS: target_versions(project_root)})
-    build = BuildPipelineStack(app, STACKS[0], config=config, project_root=project_root)
-    train = TrainPipelineStack(app, STACKS[1], config=config, project_root=project_root, build=build)
-    DeployPipelineStack(app, STACKS[2], config=config, project_root=project_root, build=build, train=train)
+    build = BuildPipelineStack(app, Stack.BUILD.value, config=config, project_root=project_root)
+    train = TrainPipelineStack(app, Stack.TRAIN.value, config=config, project_root=project_root, build=build)
+    DeployPipelineStack(app, Stack.DEPLOY.value, config=config, project_root=project_root, build=build, train=train)
     return app
 
 
 def synth(*, config: ProjectConfig | None = None, outdir: str | None = None) -> App:
-    """Write ``<outdir>/stacks/<Stack>/cdk.tf.json`` for the three stacks and return the app."""
+    """Write ``<outdir>/stacks/<Stack>/cdk.tf.json`` for the three stacks (``ml.names.STACKS``) and return the app."""
     app = build_app(config=config or load_config(PROJECT_ROOT / "cdktf.json"), outdir=outdir)
     app.synth()
     return app

@@ -1,8 +1,11 @@
 """Tasks for the model lifecycle. Run `invoke --list` to see them, `invoke --help TASK` for flags.
 
 Every task is a thin wrapper: parse flags, call a function in ``ml/``, print the result. The
-backend is ``local`` (this machine, no AWS account) unless ``--backend sagemaker`` is given; the
-tasks never know which backend they drive. Names of AWS resources come from Terraform state.
+backend is ``local`` (this machine, no AWS account) unless ``--backend sagemaker`` is given, or the
+environment sets ``INVOKE_BACKEND=sagemaker`` (invoke's own configuration: the default is set once,
+in ``ns.configure`` below). The tasks never know which backend they drive: local-only verbs are a
+capability the backend offers (``Backend.local_verbs``). Names of AWS resources come from Terraform
+state. The benchmarks are the ``bench`` collection (``tools/bench/tasks.py``).
 """
 
 from __future__ import annotations
@@ -19,17 +22,23 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from ml.errors import ByocError
+from tools.bench.tasks import bench
 
 if TYPE_CHECKING:
-    from ml.backends.base import Backend
+    from ml.backends.base import Backend, LocalVerbs
     from ml.config import ProjectConfig
 
 ROOT = Path(__file__).resolve().parent
-BACKEND_HELP = "local (default: this machine, no AWS) or sagemaker (AWS; names from Terraform state)"
+DEFAULT_BACKEND = "local"  # invoke's config key `backend`; INVOKE_BACKEND=sagemaker changes it for a shell or a build
+BACKEND_HELP = (
+    f"{DEFAULT_BACKEND} (default: this machine, no AWS) or sagemaker (AWS; names from Terraform state); "
+    "INVOKE_BACKEND=sagemaker sets the default"
+)
 RUNTIME_HELP = (
     "local only: process (default) runs the container's programs from the checkout; image builds or runs the real image with buildah"
 )
 F = TypeVar("F", bound=Callable[..., Any])
+MUTATION_GOAL_PERCENT = 90.0  # issue 25: each decision module's tests catch at least this share of mutants
 
 
 def _user_errors(func: F) -> F:
@@ -51,11 +60,23 @@ def _config() -> ProjectConfig:
     return load_config(ROOT / "cdktf.json")
 
 
-def _backend(backend: str, runtime: str = "process") -> Backend:
+def _backend_name(c: Context, backend: str) -> str:
+    """``--backend`` when given, else the collection's configured default (``INVOKE_BACKEND`` overrides it)."""
+    return backend or str(c.config.backend)
+
+
+def _backend(c: Context, backend: str, runtime: str = "process") -> Backend:
     from ml.backends import make_backend
 
     # on_event=print: what a verb decides on its own (a no-op update, a traffic shift) is shown.
-    return make_backend(backend, config=_config(), root=ROOT, runtime=runtime, on_event=print)
+    return make_backend(_backend_name(c, backend), config=_config(), root=ROOT, runtime=runtime, on_event=print)
+
+
+def _local_verbs(lifecycle: Backend, what: str) -> LocalVerbs:
+    verbs = lifecycle.local_verbs
+    if verbs is None:
+        raise Exit(f"error: {what} is for the local backend (one machine's endpoints), not {lifecycle.name}", code=2)
+    return verbs
 
 
 def _show(record: Any) -> None:
@@ -82,9 +103,9 @@ def data(c: Context, path: str = "data/iris.csv") -> None:
     }
 )
 @_user_errors
-def build_image(c: Context, backend: str = "local", tag: str = "", runtime: str = "process") -> None:
+def build_image(c: Context, backend: str = "", tag: str = "", runtime: str = "process") -> None:
     """Build the container image (and push it to ECR with --backend sagemaker); prints its digest."""
-    _show(_backend(backend, runtime).build_image(tag=tag or None))
+    _show(_backend(c, backend, runtime).build_image(tag=tag or None))
 
 
 @task(
@@ -100,7 +121,7 @@ def build_image(c: Context, backend: str = "local", tag: str = "", runtime: str 
 @_user_errors
 def train(
     c: Context,
-    backend: str = "local",
+    backend: str = "",
     data: str = "",
     hyperparameter: list[str] | None = None,
     register: bool = True,
@@ -110,7 +131,7 @@ def train(
     from ml.report import parse_pairs
 
     overrides = parse_pairs(hyperparameter or [], what="--hyperparameter")
-    lifecycle = _backend(backend, runtime)
+    lifecycle = _backend(c, backend, runtime)
     job = lifecycle.train(hyperparameters=overrides, data=data or None, on_log=print)  # merged with cdktf.json's
     _show(job)
     if register:
@@ -126,57 +147,50 @@ def train(
     }
 )
 @_user_errors
-def approve(c: Context, version: str, status: str = "Approved", note: str = "", backend: str = "local") -> None:
+def approve(c: Context, version: str, status: str = "Approved", note: str = "", backend: str = "") -> None:
     """Approve (or reject) a model version; only approved versions deploy by default."""
+    from ml.approval import check, decide
+
     # invoke passes a required positional argument as text, whatever its annotation says.
     if not version.isdigit():
         raise Exit(f"error: VERSION must be a model version number such as 3, not {version!r} (see `invoke versions`)", code=2)
-    lifecycle = _backend(backend)
-    if backend == "local":  # on AWS the deploy pipeline's approval notification links the report
-        from ml.backends.local.backend import LocalBackend
-        from ml.reports.approval import review
-
-        assert isinstance(lifecycle, LocalBackend)
-        print("\n".join(review(lifecycle, version=int(version)).lines()))
-    _show(lifecycle.approve(version=int(version), status=status, note=note))
+    checked = check(status=status, note=note)  # before the report is written: a refused flag leaves nothing behind
+    lifecycle = _backend(c, backend)
+    if (verbs := lifecycle.local_verbs) is not None:  # on AWS the deploy pipeline's approval email links the report
+        print("\n".join(verbs.review(version=int(version)).lines))
+    decided, lines = decide(lifecycle, version=int(version), checked=checked, endpoint=_config().endpoint_name)
+    for line in lines:
+        print(line)
+    _show(decided)
 
 
 @task(help={"version": "the model version to report on (default: the newest)", "backend": BACKEND_HELP})
 @_user_errors
-def report(c: Context, version: int = 0, backend: str = "local") -> None:
+def report(c: Context, version: int = 0, backend: str = "") -> None:
     """Write a model version's training report, beside the version now serving; print where it is.
 
     Locally it lands under .byoc/reports/; on AWS in the data lake (reports/<group>/<version>/ and
     reports/<group>/candidate/, the page the deploy approval links to), its URI on the model package.
     """
-    lifecycle = _backend(backend)
-    number = version or max((v.version for v in lifecycle.list_versions()), default=0)
-    if not number:
-        raise Exit("error: no model versions registered yet; run `invoke train` first", code=1)
-    if backend == "sagemaker":
-        from ml.backends.sagemaker.backend import SageMakerBackend
-        from ml.reports.aws import publish_report
-
-        assert isinstance(lifecycle, SageMakerBackend)
-        print(f"report of model version {number}: {publish_report(lifecycle, version=number)}")
-        return
-    from ml.backends.local.backend import LocalBackend
-    from ml.reports.approval import review
-
-    assert isinstance(lifecycle, LocalBackend)
-    seen = review(lifecycle, version=number)
-    print("\n".join(seen.lines()))
-    if seen.report is None:
-        raise Exit(f"error: no report for model version {number}: {seen.problem}", code=1)
+    written = _backend(c, backend).report(version=version or None)
+    print("\n".join(written.lines))
+    if not written.location:
+        raise Exit(f"error: no report for model version {written.version}: {written.problem}", code=1)
 
 
 @task(help={"backend": BACKEND_HELP})
 @_user_errors
-def versions(c: Context, backend: str = "local") -> None:
-    """List the registered model versions, newest first, with metrics and approval status."""
+def versions(c: Context, backend: str = "") -> None:
+    """List the registered model versions, newest first: approval, algorithm, data version, metrics, and which one serves."""
+    from ml.errors import NotFoundError
     from ml.report import render_versions
 
-    print(render_versions(_backend(backend).list_versions()))
+    lifecycle = _backend(c, backend)
+    try:
+        serving: int | None = lifecycle.describe_endpoint(endpoint_name=_config().endpoint_name).version
+    except NotFoundError:
+        serving = None
+    print(render_versions(lifecycle.list_versions(), serving=serving))
 
 
 @task(
@@ -191,12 +205,12 @@ def versions(c: Context, backend: str = "local") -> None:
 )
 @_user_errors
 def deploy(
-    c: Context, mode: str = "endpoint", version: int = 0, backend: str = "local", data: str = "", output: str = "", runtime: str = "process"
+    c: Context, mode: str = "endpoint", version: int = 0, backend: str = "", data: str = "", output: str = "", runtime: str = "process"
 ) -> None:
     """Deploy a model version: a real-time endpoint, a batch transform, or a blue/green update."""
     if mode not in ("endpoint", "update", "transform"):
         raise Exit(f"error: --mode must be endpoint, transform or update, not {mode!r}", code=2)
-    lifecycle = _backend(backend, runtime)
+    lifecycle = _backend(c, backend, runtime)
     chosen = version or None
     name = _config().endpoint_name
     if mode == "endpoint":
@@ -209,12 +223,12 @@ def deploy(
 
 @task(help={"backend": BACKEND_HELP, "rows": "how many sample rows to send (default 5)"})
 @_user_errors
-def test_endpoint(c: Context, backend: str = "local", rows: int = 5) -> None:
+def test_endpoint(c: Context, backend: str = "", rows: int = 5) -> None:
     """Send sample rows from data/iris.csv to the endpoint and print the predictions."""
     from ml.report import sample_request
 
     body, expected = sample_request(ROOT / "data" / "iris.csv", rows=rows)
-    lifecycle, name = _backend(backend), _config().endpoint_name
+    lifecycle, name = _backend(c, backend), _config().endpoint_name
     answer = lifecycle.invoke(endpoint_name=name, body=body)
     if answer.status_code != 200:
         # The answer alone (a router's 503) rarely says why; the endpoint's live status does.
@@ -227,43 +241,33 @@ def test_endpoint(c: Context, backend: str = "local", rows: int = 5) -> None:
 
 @task(help={"to": "model version to go back to (default: the one served before the last update)", "backend": BACKEND_HELP})
 @_user_errors
-def rollback(c: Context, to: int = 0, backend: str = "local") -> None:
-    """Put the endpoint back on the previous model version (or --to VERSION)."""
-    _show(_backend(backend).rollback(endpoint_name=_config().endpoint_name, to_version=to or None))
+def rollback(c: Context, to: int = 0, backend: str = "") -> None:
+    """Put the endpoint back on the previous model version (or --to VERSION): all at once, no alarm watch."""
+    _show(_backend(c, backend).rollback(endpoint_name=_config().endpoint_name, to_version=to or None))
 
 
 @task(help={"backend": BACKEND_HELP})
 @_user_errors
-def describe(c: Context, backend: str = "local") -> None:
+def describe(c: Context, backend: str = "") -> None:
     """Show the endpoint: status, served version, variants and traffic weights."""
-    _show(_backend(backend).describe_endpoint(endpoint_name=_config().endpoint_name))
+    _show(_backend(c, backend).describe_endpoint(endpoint_name=_config().endpoint_name))
 
 
-@task(help={"new_url": "an endpoint whose port another program took since moves to a free port (a new URL)"})
+@task(help={"new_url": "an endpoint whose port another program took since moves to a free port (a new URL)", "backend": BACKEND_HELP})
 @_user_errors
-def restore(c: Context, new_url: bool = False) -> None:
+def restore(c: Context, new_url: bool = False, backend: str = "") -> None:
     """Local: bring every recorded endpoint back after a restart, same version, weights and URL."""
-    from ml.backends.local.backend import LocalBackend
-
-    lifecycle = _backend("local")
-    assert isinstance(lifecycle, LocalBackend)
-    for line in lifecycle.restore(new_url=new_url):
+    for line in _local_verbs(_backend(c, backend), "restore").restore(new_url=new_url):
         print(line)
 
 
 @task(help={"backend": BACKEND_HELP, "all": "local only: every endpoint this project started, whatever its name"})
 @_user_errors
-def teardown(c: Context, backend: str = "local", all: bool = False) -> None:
+def teardown(c: Context, backend: str = "", all: bool = False) -> None:
     """Stop and delete the endpoint and everything this project started for it, nothing else."""
-    lifecycle = _backend(backend)
-    if all:
-        from ml.backends.local.backend import LocalBackend
-
-        if not isinstance(lifecycle, LocalBackend):
-            raise Exit("error: --all is for the local backend; on AWS, teardown removes the configured endpoint", code=2)
-        lines = lifecycle.teardown_all()
-    else:
-        lines = lifecycle.teardown(endpoint_name=_config().endpoint_name)
+    lifecycle = _backend(c, backend)
+    # On AWS there is no --all: teardown removes the configured endpoint, which is all this project made.
+    lines = _local_verbs(lifecycle, "--all").teardown_all() if all else lifecycle.teardown(endpoint_name=_config().endpoint_name)
     for line in lines:
         print(line)
 
@@ -318,7 +322,9 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
     if unknown := [p for p in chosen if p not in PIPELINES]:
         raise Exit(f"error: --pipelines takes {', '.join(PIPELINES)}, not {', '.join(unknown)}", code=2)
     stages = plan(faults=parse_faults(fault), pipelines=chosen)  # type: ignore[arg-type]
-    synth_dir = _fresh_synth()
+    # Always synthesized (5-20 s of a run of minutes): what is rehearsed is this checkout's stacks,
+    # never a cdktf.out older than a change that file times cannot see (a dependency, a context variable).
+    synth_dir = _synthesize("cdktf.out", config=_rehearsal_config())
     workdir = Path(tempfile.mkdtemp(prefix="byoc-rehearsal-")) if keep else None
     results = run_rehearsal(root=ROOT, synth_dir=synth_dir, stages=stages, region=_config().region, on_line=print, keep=workdir)
     print(report(results, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
@@ -331,28 +337,23 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
 def _rehearse_infrastructure(*, keep: bool) -> None:
     from tools.rehearsal.infrastructure import rehearse_infrastructure, report
 
-    result = rehearse_infrastructure(root=ROOT, synth_dir=_fresh_synth(), region=_config().region, keep=keep, on_line=print)
+    result = rehearse_infrastructure(
+        root=ROOT, synth_dir=_synthesize("cdktf.out", config=_rehearsal_config()), region=_config().region, keep=keep, on_line=print
+    )
     print(report(result, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
     if not result.passed:
         raise Exit("error: the infrastructure rehearsal failed (see FAIL above)", code=1)
 
 
-def _fresh_synth() -> Path:
-    """cdktf.out when it is newer than everything that shapes it, else a new synthesis (~20 s)."""
-    out = ROOT / "cdktf.out"
-    stacks = list((out / "stacks").glob("*/cdk.tf.json"))
-    sources = [
-        ROOT / "main.py",
-        ROOT / "cdktf.json",
-        *ROOT.glob("modules/**/*.py"),
-        *ROOT.glob("buildspecs/*.yml"),
-        ROOT / "ml" / "config.py",
-    ]
-    if len(stacks) < 3 or min(p.stat().st_mtime for p in stacks) < max(p.stat().st_mtime for p in sources):
-        from main import synth as synthesize
+def _synthesize(outdir: str, *, config: ProjectConfig | None = None) -> Path:
+    """The three stacks as Terraform JSON in ``ROOT/outdir`` (``<outdir>/stacks/<Stack>/cdk.tf.json``)."""
+    from ml.nodejs import require_node
 
-        synthesize(config=_rehearsal_config(), outdir=str(out))
-    return out
+    require_node(root=ROOT)  # before jsii starts: an old Node gets one clear line, not a banner
+    from main import synth as synthesize
+
+    synthesize(config=config or _config(), outdir=str(ROOT / outdir))
+    return ROOT / outdir
 
 
 def _rehearsal_config() -> ProjectConfig:
@@ -377,12 +378,13 @@ def _rehearsal_config() -> ProjectConfig:
         "capture_dir": "read captured files from this directory instead (SageMaker's layout under it)",
         "baseline": "compare with this baseline (a model/baseline folder or a model.tar.gz) instead of the served version's",
         "report": "where to write the HTML report (default <local_state_dir>/reports/monitor-<endpoint>-<until>.html)",
+        "earlier_endpoints": "also count records captured by earlier endpoints of the same name (default: the current endpoint's life)",
     }
 )
 @_user_errors
 def monitor(
     c: Context,
-    backend: str = "local",
+    backend: str = "",
     endpoint: str = "",
     hours: float = 0.0,
     since: str = "",
@@ -390,11 +392,13 @@ def monitor(
     capture_dir: str = "",
     report: str = "",
     baseline: str = "",
+    earlier_endpoints: bool = False,
 ) -> None:
-    """Compare captured traffic with the training baseline of the version that served it; exit 3 on a breach.
+    """Compare captured traffic with the training baseline of the version that answered it; exit 3 on a breach.
 
     Per feature: missing values, values outside the training range, drift (PSI); and the
-    predicted classes against the training labels. Prints a table and writes an HTML report.
+    predicted classes against the training labels. Error answers are counted apart (error rate).
+    Fewer rows than monitor_min_rows give INSUFFICIENT DATA (exit 0). Prints a table and writes an HTML report.
     """
     from ml.monitor.project import BREACH_EXIT_CODE, run_project_monitor
     from ml.monitor.window import window_from
@@ -404,12 +408,13 @@ def monitor(
     outcome = run_project_monitor(
         config=config,
         root=ROOT,
-        backend=backend,
+        backend=_backend_name(c, backend),
         window=window,
         endpoint=endpoint,
         capture_dir=capture_dir,
         report=report,
         baseline=baseline,
+        earlier_endpoints=earlier_endpoints,
     )
     print(outcome.table, end="")
     print(f"report: {outcome.html}" + (f" (and {outcome.published})" if outcome.published else ""))
@@ -461,17 +466,32 @@ def destroy(c: Context, teardown: bool = False, empty: bool = False, yes: bool =
     )
 
 
+@task(
+    help={
+        "backend": BACKEND_HELP,
+        "port": "port to listen on (default 8765)",
+        "host": "address to listen on (default 127.0.0.1, this machine only); any other needs --allow-remote",
+        "allow_remote": "allow a --host beyond loopback; every request then needs the token printed in the URL",
+    }
+)
+@_user_errors
+def console(c: Context, backend: str = "", port: int = 8765, host: str = "127.0.0.1", allow_remote: bool = False) -> None:
+    """Open the web console: versions and approvals, endpoints with live updates, monitor runs, reports."""
+    from ml.console.serve import check_bind, serve
+    from ml.console.settings import ConsoleSettings
+
+    check_bind(host=host, port=port, allow_remote=allow_remote)
+    serve(ConsoleSettings.create(root=ROOT, config=_config(), backend=_backend_name(c, backend), host=host), port=port)
+
+
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})
 @_user_errors
 def synth(c: Context, outdir: str = "cdktf.out") -> None:
     """Synthesize the three pipeline stacks to Terraform JSON (what `cdktf synth` does)."""
-    from ml.nodejs import require_node
+    from ml.names import STACKS
 
-    require_node(root=ROOT)  # before jsii starts: an old Node gets one clear line, not a banner
-    from main import synth as synthesize
-
-    synthesize(config=_config(), outdir=str(ROOT / outdir))
-    print(f"synthesized BuildPipelineStack, TrainPipelineStack, DeployPipelineStack into {outdir}/stacks/")
+    _synthesize(outdir)
+    print(f"synthesized {', '.join(STACKS)} into {outdir}/stacks/")
 
 
 @task
@@ -491,45 +511,35 @@ def outputs(c: Context) -> None:
 
 @task(
     help={
-        "target": "serving (HTTP throughput, latency), transform (batch rows/s, memory), monitor (time, memory on captured rows), "
-        "capture (data capture's cost behind the router), recovery (a supervised endpoint healing, supervision's memory) "
-        "or capacity (concurrent clients one endpoint holds)",
-        "rows": "transform or monitor rows (default 1,000,000)",
-        "rounds": "serving: rounds per cell, the median is reported (default 3); recovery: failures per kind",
-        "quick": "serving: one 2 s round per cell (about 3 minutes instead of 13); recovery: one round; capacity: 2 s steps",
-        "clients": "capacity: the client counts to step through, rising (default 64,256,1000,2000,4000)",
+        "modules": "comma-separated targets by name or path (default: every decision module; list in docs/testing.md)",
+        "minutes": "time box per module (default 15)",
+        "workdir": "where the scratch copies go (default: a new temp folder, kept to inspect mutants)",
+        "show": "survivors shown with their diff per module (default 60; the rest by name)",
     }
 )
-@_user_errors
-def bench(c: Context, target: str = "serving", rows: int = 1_000_000, rounds: int = 3, quick: bool = False, clients: str = "") -> None:
-    """Run a benchmark and print its table (also written under docs/benchmarks/)."""
-    if target == "serving":
-        from tools.bench.serving import run_serving_bench
+def mutation(c: Context, modules: str = "", minutes: float = 15.0, workdir: str = "", show: int = 60) -> None:
+    """Mutation testing (mutmut) of the decision modules with their fast tests: the score per module, every survivor.
 
-        print(run_serving_bench(root=ROOT, repeats=1 if quick else rounds, duration_s=2 if quick else 5, capture_cost=True)["markdown"])
-    elif target == "transform":
-        from tools.bench.transform import run_transform_bench
+    Not part of `invoke check`: minutes per module on two cores. Exit 1 when a module scores under 90%.
+    """
+    import tempfile
 
-        run_transform_bench(root=ROOT, rows=rows)
-    elif target == "monitor":
-        from tools.bench.monitor import run_monitor_bench
+    from tools.mutation.run import report, run_target
+    from tools.mutation.targets import chosen
 
-        print(run_monitor_bench(root=ROOT, rows=rows), end="")
-    elif target == "capture":
-        from tools.bench.capture_cost import run_capture_cost
-
-        print(run_capture_cost(root=ROOT, duration_s=2 if quick else 5, rounds=1 if quick else rounds), end="")
-    elif target == "recovery":
-        from tools.bench.recovery import run_recovery_bench
-
-        print(run_recovery_bench(root=ROOT, rounds=1 if quick else rounds), end="")
-    elif target == "capacity":
-        from tools.bench.capacity import STEPS, run_capacity_bench
-
-        steps = tuple(int(n) for n in clients.split(",")) if clients else STEPS
-        print(run_capacity_bench(root=ROOT, steps=steps, duration_s=2 if quick else 5), end="")
-    else:
-        raise Exit(f"error: --target must be serving, transform, monitor, capture, recovery or capacity, not {target!r}", code=2)
+    try:
+        targets = chosen(modules)
+    except ValueError as err:
+        raise Exit(f"error: {err}", code=2) from err
+    if minutes <= 0:
+        raise Exit(f"error: --minutes must be positive, not {minutes:g}", code=2)
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="byoc-mutation-"))
+    scores = [run_target(ROOT, folder, t, children=2, timeout_s=minutes * 60, say=print, shown=show) for t in targets]
+    text = report(scores, goal=MUTATION_GOAL_PERCENT)
+    (folder / "report.txt").write_text(text, encoding="utf-8")
+    print(text + f"report: {folder / 'report.txt'}")
+    if any(s.percent < MUTATION_GOAL_PERCENT for s in scores):
+        raise Exit(f"mutation: a module scored under {MUTATION_GOAL_PERCENT:g}%", code=1)
 
 
 @task(help={"fast": "skip the slow groups (image build, load tests)"})
@@ -561,9 +571,13 @@ ns = Collection(
     monitor,
     preflight,
     destroy,
+    console,
     synth,
     outputs,
-    bench,
+    mutation,
     check,
+    bench,
 )
-ns.configure({"run": {"echo": False}})
+# The one home of every task default that is not a flag's own: invoke reads it, and INVOKE_BACKEND
+# (invoke's environment configuration) overrides it for a shell or a CodeBuild project.
+ns.configure({"run": {"echo": False}, "backend": DEFAULT_BACKEND})

@@ -10,6 +10,9 @@ they live here, as plain functions, with the documentation they come from:
 - Application Auto Scaling: ``MinCapacity <= MaxCapacity``; the endpoint's starting count lies
   between them, and the blue/green step must still fit a fleet scaled in to its minimum.
 - ``CreateTransformJob``: ``MaxConcurrentTransforms * MaxPayloadInMB`` cannot exceed 100 MB.
+- Batch transform "partitions the Amazon S3 objects in the input by key and maps Amazon S3
+  objects to instances" (SageMaker guide, "Batch transform for inference"): an instance with no
+  object idles, so a split into fewer parts than instances leaves instances paid for and unused.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import math
 MAX_SHIFT_PERCENT = 50  # CANARY and LINEAR steps move at most half the fleet
 MIN_LINEAR_PERCENT = 10
 MAX_TRANSFORM_MB = 100
+SPLIT_PARTS_PER_INSTANCE = 4  # transform_split_objects' default, per transform instance
+MAX_SPLIT_OBJECTS = 10_000
 
 
 def traffic_step_range(traffic: str, instance_count: int) -> tuple[int, int] | None:
@@ -71,5 +76,17 @@ def transform_problem(max_concurrent: int, max_payload_mb: int) -> tuple[str, st
             "transform_max_concurrent",
             f"transform_max_concurrent × transform_max_payload_mb is {max_concurrent} × {max_payload_mb} = {total} MB; "
             f"SageMaker allows at most {MAX_TRANSFORM_MB} MB in flight; lower one of them",
+        )
+    return None
+
+
+def split_problem(parts: int, instances: int) -> tuple[str, str] | None:
+    """A split (more than one part) must give every transform instance at least one object; 0 and 1
+    leave the input as it is (one object is one part)."""
+    if 1 < parts < instances:
+        return (
+            "transform_split_objects",
+            f"is {parts}, fewer than transform_instance_count ({instances}): SageMaker maps whole objects to instances, "
+            f"so {instances - parts} instance(s) would get no part and idle; use at least {instances}, or 0 to use the input as it is",
         )
     return None

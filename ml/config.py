@@ -9,6 +9,7 @@ that names the key and the expected form.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ml.aws_limits import scaling_problem, traffic_problem, transform_problem
+from ml.aws_limits import MAX_SPLIT_OBJECTS, SPLIT_PARTS_PER_INSTANCE, scaling_problem, split_problem, traffic_problem, transform_problem
 from ml.errors import ConfigError
 from ml.names import (
     BLUEGREEN_EXECUTION_RANGE,
@@ -25,8 +26,9 @@ from ml.names import (
     BUILD_PROJECT_MINUTES,
     CODEBUILD_TIMEOUT_MINUTES,
     ENDPOINT_SETTLE_SECONDS,
-    OUTPUTS_ENV_PREFIX,
+    INITIAL_APPROVAL_STATUSES,
     PROJECT_SETUP_MINUTES,
+    TRAFFIC_TYPES,
     TRAINING_WAIT_MARGIN_SECONDS,
     TRANSFORM_WAIT_SECONDS,
 )
@@ -58,30 +60,32 @@ _TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved")  # what a new version may start as
+
+
+# Each factory returns its check as a partial of a module-level function: the check runs when a
+# config is validated (so mutation testing can swap it), not when the class body is built.
+def _check_pattern(key: str, value: Any, *, regex: re.Pattern[str], form: str, allow_empty: bool) -> Any:
+    if not isinstance(value, str):
+        raise ConfigError(key, f"expected a string ({form}), got {type(value).__name__} {value!r}")
+    if allow_empty and value == "":
+        return value
+    if not regex.match(value):
+        raise ConfigError(key, f"{value!r} is not valid; expected {form}")
+    return value
 
 
 def _pattern(regex: re.Pattern[str], form: str, *, allow_empty: bool = False) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if not isinstance(value, str):
-            raise ConfigError(key, f"expected a string ({form}), got {type(value).__name__} {value!r}")
-        if allow_empty and value == "":
-            return value
-        if not regex.match(value):
-            raise ConfigError(key, f"{value!r} is not valid; expected {form}")
-        return value
+    return functools.partial(_check_pattern, regex=regex, form=form, allow_empty=allow_empty)
 
-    return check
+
+def _check_choice(key: str, value: Any, *, options: tuple[str, ...]) -> Any:
+    if value not in options:
+        raise ConfigError(key, f"{value!r} is not one of {', '.join(options)}")
+    return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if value not in options:
-            raise ConfigError(key, f"{value!r} is not one of {', '.join(options)}")
-        return value
-
-    return check
+    return functools.partial(_check_choice, options=options)
 
 
 def _boolean(key: str, value: Any) -> Any:
@@ -90,30 +94,45 @@ def _boolean(key: str, value: Any) -> Any:
     return value
 
 
-def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, Any], Any]:
+def _check_number(key: str, value: Any, *, low: float, high: float, integer: bool) -> Any:
     kind = "a whole number" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not low <= value <= high:
+        raise ConfigError(key, f"expected {kind} from {low:g} to {high:g}, got {value!r}")
+    return value
 
-    def check(key: str, value: Any) -> Any:
-        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok_type or not low <= value <= high:
-            raise ConfigError(key, f"expected {kind} from {low:g} to {high:g}, got {value!r}")
-        return value
 
-    return check
+def _number(low: float, high: float, *, integer: bool = True) -> Callable[[str, Any], Any]:
+    return functools.partial(_check_number, low=low, high=high, integer=integer)
+
+
+def _check_string_map(key: str, value: Any, *, key_form: re.Pattern[str], value_form: re.Pattern[str] | None) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
+    for k, v in value.items():
+        if not key_form.match(str(k)) or not isinstance(v, str):
+            raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
+        if value_form is not None and not value_form.match(v):
+            raise ConfigError(key, f"entry {k!r}: value {v!r} may hold only up to 256 letters, digits, spaces and _ . : / = + - @")
+    return dict(value)
 
 
 def _string_map(key_form: re.Pattern[str], value_form: re.Pattern[str] | None = None) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"expected an object of string keys to string values, got {value!r}")
-        for k, v in value.items():
-            if not key_form.match(str(k)) or not isinstance(v, str):
-                raise ConfigError(key, f"entry {k!r}: {v!r} must map a name to a string (SageMaker passes strings)")
-            if value_form is not None and not value_form.match(v):
-                raise ConfigError(key, f"entry {k!r}: value {v!r} may hold only up to 256 letters, digits, spaces and _ . : / = + - @")
-        return dict(value)
+    return functools.partial(_check_string_map, key_form=key_form, value_form=value_form)
 
-    return check
+
+def _optional(check: Callable[[str, Any], Any], absent: str) -> Callable[[str, Any], Any]:
+    """``null`` (the key's computed default, described by ``absent``) or what ``check`` accepts."""
+
+    def accept(key: str, value: Any) -> Any:
+        if value is None:
+            return value
+        try:
+            return check(key, value)
+        except ConfigError as err:
+            raise ConfigError(key, f"{err.problem}, or null for {absent}") from err
+
+    return accept
 
 
 def _retention(key: str, value: Any) -> Any:
@@ -181,16 +200,21 @@ class ProjectConfig:
             "(SageMaker lowercases the name in model-package ARNs, so IAM policies could not match upper case)",
         )
     )
-    model_approval_status: str = _spec(_choice(APPROVAL_STATUSES))
+    model_approval_status: str = _spec(_choice(INITIAL_APPROVAL_STATUSES))
     hyperparameters: dict[str, str] = _spec(_string_map(re.compile(r"^[a-z_][a-z0-9_]*$")))
 
     training_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large"))
     training_use_spot: bool = _spec(_boolean)
     training_max_runtime_seconds: int = _spec(_number(60, 432000))
     training_max_wait_seconds: int = _spec(_number(60, 432000))
+    # SageMaker's ML storage volume (gp2 EBS, at most 16 TiB); File mode copies the data onto it.
+    training_volume_size_gb: int = _spec(_number(1, 16384))
     hosting_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.t2.medium"))
     hosting_instance_count: int = _spec(_number(1, 100))
     transform_instance_type: str = _spec(_pattern(_INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.large"))
+    transform_instance_count: int = _spec(_number(1, 100))
+    # Parts a single input object is split into so every instance gets work; null: 4 per instance.
+    transform_split_objects: int | None = _spec(_optional(_number(0, MAX_SPLIT_OBJECTS), "4 × transform_instance_count"))
     transform_max_payload_mb: int = _spec(_number(1, 100))
     transform_max_concurrent: int = _spec(_number(1, 64))
     transform_input_filter: str = _spec(_pattern(_JSONPATH, "a JSONPath such as $ or $[1:]"))
@@ -219,6 +243,8 @@ class ProjectConfig:
     monitor_missing_percent: float = _spec(_number(0.0, 100.0, integer=False))
     monitor_range_percent: float = _spec(_number(0.0, 100.0, integer=False))
     monitor_class_psi: float = _spec(_number(0.01, 10.0, integer=False))
+    # Fewer compared rows than this (per version) give no verdict: INSUFFICIENT DATA, not a BREACH on noise.
+    monitor_min_rows: int = _spec(_number(1, 10_000_000))
     alarm_error_rate_percent: float = _spec(_number(0.0, 100.0, integer=False))
     alarm_p99_latency_ms: int = _spec(_number(1, 60000))
 
@@ -258,6 +284,7 @@ class ProjectConfig:
             if self.autoscaling_enabled
             else None,
             transform_problem(self.transform_max_concurrent, self.transform_max_payload_mb),
+            split_problem(self.split_objects, self.transform_instance_count),
         ):
             if problem is not None:
                 raise ConfigError(*problem)
@@ -295,6 +322,13 @@ class ProjectConfig:
                 "is required while deploy_approval_required is true: set the approver's address in cdktf.json "
                 "(they confirm the SNS subscription by email), or set deploy_approval_required to false",
             )
+
+    @property
+    def split_objects(self) -> int:
+        """How many parts a single transform input is split into; 0 or 1: used as it is."""
+        if self.transform_split_objects is None:
+            return SPLIT_PARTS_PER_INSTANCE * self.transform_instance_count
+        return self.transform_split_objects
 
     @property
     def training_wait_seconds(self) -> int:
@@ -352,23 +386,9 @@ class ProjectConfig:
         """The CodeBuild project that runs invoke monitor on a schedule (deploy stack)."""
         return f"{self.project_name}-monitor"
 
-    @property
-    def variant_name(self) -> str:
-        """One production variant; blue/green keeps its name (SageMaker guardrails require it)."""
-        return "AllTraffic"
-
-    def local_state_path(self, stack: str) -> str:
-        """Terraform local-backend state file of a stack, relative to the project root."""
-        return f"terraform.{stack}.tfstate"
-
     def remote_state_key(self, stack: str) -> str:
         """Terraform S3-backend object key of a stack's state."""
         return f"{self.state_key_prefix}/{stack}.tfstate"
-
-    @staticmethod
-    def outputs_variable(stack: str) -> str:
-        """Environment variable holding a stack's outputs as JSON inside CodeBuild."""
-        return f"{OUTPUTS_ENV_PREFIX}{stack.upper()}"
 
     @property
     def notification_emails(self) -> dict[str, str]:

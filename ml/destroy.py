@@ -21,18 +21,19 @@ from typing import Any
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.config import ProjectConfig
 from ml.errors import ByocError, UserInputError
-from ml.tfstate import BUILD_STACK, DEPLOY_STACK, TRAIN_STACK, read_outputs
+from ml.names import Output, Stack
+from ml.tfstate import read_outputs
 
 # Terraform destroys the deploy stack first (it reads the others' outputs), the build stack last.
-DESTROY_ORDER = (DEPLOY_STACK, TRAIN_STACK, BUILD_STACK)
+DESTROY_ORDER = (Stack.DEPLOY, Stack.TRAIN, Stack.BUILD)
 # "You might still see these resources in your account for a few minutes after deleting your
 # endpoint" (DeleteEndpoint API reference): how long to wait after a teardown before the role
 # can go. AWS gives no number; five minutes is this project's reading of "a few".
 GRANT_CLEANUP_SECONDS = 300
 BUCKET_OUTPUTS = {
-    BUILD_STACK: ("build_artifact_bucket",),
-    TRAIN_STACK: ("datalake_bucket", "artifact_bucket"),
-    DEPLOY_STACK: ("deploy_artifact_bucket",),
+    Stack.BUILD: (Output.BUILD_ARTIFACT_BUCKET,),
+    Stack.TRAIN: (Output.DATALAKE_BUCKET, Output.ARTIFACT_BUCKET),
+    Stack.DEPLOY: (Output.DEPLOY_ARTIFACT_BUCKET,),
 }
 _ACTIVE_JOBS = ("InProgress", "Stopping")
 
@@ -66,8 +67,8 @@ class Project:
         buckets = tuple(
             str(outputs[s][name]) for s, names in BUCKET_OUTPUTS.items() if s in outputs for name in names if outputs[s].get(name)
         )
-        repositories = (str(outputs[BUILD_STACK]["ecr_repository_name"]),) if BUILD_STACK in outputs else ()
-        groups = (str(outputs[TRAIN_STACK]["model_package_group"]),) if TRAIN_STACK in outputs else ()
+        repositories = (str(outputs[Stack.BUILD][Output.ECR_REPOSITORY_NAME]),) if Stack.BUILD in outputs else ()
+        groups = (str(outputs[Stack.TRAIN][Output.MODEL_PACKAGE_GROUP]),) if Stack.TRAIN in outputs else ()
         return cls(endpoint_prefix=project_name, buckets=buckets, repositories=repositories, groups=groups)
 
 

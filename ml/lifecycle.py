@@ -10,6 +10,7 @@ compares it with the served version's baseline, and the run ends by naming the r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,14 +22,15 @@ from ml.backends.records import ModelVersion
 from ml.config import ProjectConfig
 from ml.data import write_iris_csv
 from ml.errors import JobFailedError, NotFoundError
+from ml.lifecycle_monitor import drift_demo, monitor_traffic
 from ml.lifecycle_scaling import show_scaling
-from ml.monitor.project import local_capture_root, run_project_monitor
-from ml.monitor.window import window_from
 from ml.progress import StageClock
 from ml.report import sample_request
 from ml.reports.approval import review
 
+CONSOLE_COMMAND = "invoke console"
 BASE_STAGES = 8  # train, approve, deploy, test, train v2, update, test again, transform
+NAMESPACE = "lifecycle"  # the main job's own state, under local_state_dir
 
 
 def _check_predictions(*, backend: Backend, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
@@ -59,33 +61,42 @@ def _register_and_approve(backend: LocalBackend, *, job_name: str, emit: Callabl
     return backend.approve(version=version.version, status="Approved", note="lifecycle demo")
 
 
-def _prepare(backend: Backend, *, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
-    """The sample data, and no endpoint left by an earlier run."""
+def namespace(config: ProjectConfig) -> ProjectConfig:
+    """The main job's own names and state, apart from the user's: it never touches their endpoints or registry.
+
+    Its records, endpoint, captures and reports live under ``<local_state_dir>/lifecycle``; its
+    project (so its endpoint and jobs) and model package group carry a ``-demo`` suffix.
+    """
+    return dataclasses.replace(
+        config,
+        local_state_dir=f"{config.local_state_dir}/{NAMESPACE}",
+        project_name=f"{config.project_name[:27].rstrip('-')}-demo",
+        model_package_group=f"{config.model_package_group[:58].rstrip('-')}-demo",
+    )
+
+
+def _prepare(backend: LocalBackend, *, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
+    """The sample data, and no demo endpoint left by an earlier run (the user's own are never looked at)."""
+    emit(
+        f"the main job runs apart from your work: endpoint {endpoint}, model group {backend.config.model_package_group}, "
+        f"under {backend.config.local_state_dir}/"
+    )
     if not data.is_file():
         write_iris_csv(data)
     try:
         backend.describe_endpoint(endpoint_name=endpoint)
-        emit(f"replacing the local endpoint {endpoint} left by an earlier run")
+        emit(f"removing the demo endpoint {endpoint} left by an earlier `invoke lifecycle`")
         backend.teardown(endpoint_name=endpoint)
     except NotFoundError:
         pass
 
 
-def _monitor(backend: Backend, *, config: ProjectConfig, root: Path, endpoint: str, data: Path, emit: Callable[[str], None]) -> Path:
-    """``invoke monitor`` over the last hour of what the router captured; a breach is shown, not raised."""
-    # A dozen test rows say nothing about a distribution: replay the data set as traffic first.
-    body, _ = sample_request(data, rows=10**6)
-    backend.invoke(endpoint_name=endpoint, body=body)
-    outcome = run_project_monitor(
-        config=config, root=root, backend="local", endpoint=endpoint, window=window_from(hours=1, default_hours=config.monitor_window_hours)
-    )
-    captured = local_capture_root(config, root) / endpoint
-    emit(f"    captured traffic (SageMaker's JSON Lines, {config.capture_sampling_percent}% sampled): {captured}")
-    for line in outcome.table.splitlines():
-        emit(f"    {line}")
-    verdict = "breached: " + "; ".join(outcome.report.breaches) if outcome.breached else "no threshold breached"
-    emit(f"    monitor: {verdict}")
-    return outcome.html
+def _monitor_stages(backend: LocalBackend, *, clock: StageClock, root: Path, data: Path, emit: Callable[[str], None]) -> list[Path]:
+    config, endpoint = backend.config, backend.config.endpoint_name
+    with clock.stage("monitor the captured traffic, each version against its own baseline"):
+        honest = monitor_traffic(backend, config=config, root=root, endpoint=endpoint, data=data, emit=emit)
+    with clock.stage("drift demo: deliberately shifted traffic, and the monitor's BREACH"):
+        return [honest, drift_demo(backend, config=config, root=root, endpoint=endpoint, data=data, emit=emit)]
 
 
 def _name_reports(reports: list[Path], *, emit: Callable[[str], None]) -> None:
@@ -95,14 +106,15 @@ def _name_reports(reports: list[Path], *, emit: Callable[[str], None]) -> None:
 
 
 def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit: Callable[[str], None] = print) -> StageClock:
-    """Run every lifecycle verb once with the local backend; returns the stage timings."""
+    """Run every lifecycle verb once with the local backend, in its own namespace; returns the stage timings."""
+    config = namespace(config)
     backend = LocalBackend(config=config, root=root)
     endpoint = config.endpoint_name
     data = root / "data" / "iris.csv"
     _prepare(backend, endpoint=endpoint, data=data, emit=emit)
 
     reports: list[Path] = []
-    optional = (config.autoscaling_enabled, config.capture_enabled, not keep)  # scaling, monitor, teardown
+    optional = (config.autoscaling_enabled, config.capture_enabled, config.capture_enabled, not keep)  # scaling, monitor, drift, teardown
     clock = StageClock(total=BASE_STAGES + sum(optional), emit=emit)
     # Training v2 needs nothing from the endpoint, so it runs while v1 is deployed and tested; the
     # transform (its own model server, as on SageMaker) needs only an approved v2, so it runs
@@ -139,10 +151,8 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
         with clock.stage("batch transform (started with the update)"):
             result = transform.result()
             emit(f"    {result.records} records → {result.output_uri}")
-        if config.capture_enabled:
-            # Before teardown: the monitor asks the endpoint which version each variant serves.
-            with clock.stage("monitor the captured traffic against the served version's baseline"):
-                reports.append(_monitor(backend, config=config, root=root, endpoint=endpoint, data=data, emit=emit))
+        if config.capture_enabled:  # before teardown: the endpoint's life bounds what the monitor counts
+            reports += _monitor_stages(backend, clock=clock, root=root, data=data, emit=emit)
     finally:
         background.shutdown(wait=True, cancel_futures=True)  # never leave a job running behind teardown
         if not keep:
@@ -151,4 +161,6 @@ def run_lifecycle(*, config: ProjectConfig, root: Path, keep: bool = False, emit
                     emit(f"    {line}")
     _name_reports(reports, emit=emit)
     emit(f"lifecycle finished in {clock.elapsed:.1f}s")
+    # The last line: where to look around afterwards (versions, reports, monitor runs).
+    emit(f"look around in your browser: {CONSOLE_COMMAND}")
     return clock

@@ -1,6 +1,6 @@
 """The lifecycle's autoscaling stage: put load on the endpoint and show its fleet follow the target.
 
-A few keep-alive clients send the sample rows until the autoscaler's desired count is reached (or a
+A few keep-alive clients send the data set's rows, each in turn, until the autoscaler's desired count is reached (or a
 bound passes), and every change of (current, desired) instances that ``describe`` shows is printed.
 """
 
@@ -26,12 +26,14 @@ def _counts(backend: Backend, endpoint: str) -> tuple[int, int]:
 
 def show_scaling(backend: Backend, *, endpoint: str, data: Path, most: int, emit: Callable[[str], None]) -> tuple[int, int]:
     """Load the endpoint with rows of ``data`` until it runs ``most`` instances (or BOUND_S passes); returns requests sent and failed."""
-    body, _ = sample_request(data, rows=1)
+    # Every row of the data set in turn: load that looks like the traffic the model was trained for.
+    body, _ = sample_request(data, rows=10**6)
     url = urlsplit(backend.describe_endpoint(endpoint_name=endpoint).url)
     seen = _counts(backend, endpoint)
     emit(f"    {CLIENTS} clients start; instances (current, desired): {seen}")
     deadline = time.monotonic() + BOUND_S
-    with KeepAliveClients(host=url.hostname or "127.0.0.1", port=url.port or 80, body=body, clients=CLIENTS) as load:
+    rows = body.splitlines(keepends=True)
+    with KeepAliveClients(host=url.hostname or "127.0.0.1", port=url.port or 80, body=rows, clients=CLIENTS) as load:
         while time.monotonic() < deadline and seen != (most, most):
             time.sleep(0.2)
             now = _counts(backend, endpoint)

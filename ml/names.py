@@ -1,4 +1,5 @@
-"""Names the product and its stacks share: environment variables, object keys, tags, wait budgets.
+"""Names the product and its stacks share: stacks and their outputs, environment variables, object
+keys, tags, wait budgets, and the vocabularies the configuration is validated against.
 
 ``modules/`` (the stacks) may import only this module and :mod:`ml.config` from ``ml``, so a name
 that both the infrastructure and the lifecycle code must agree on lives here, once, and both
@@ -7,8 +8,92 @@ import it. Configuration (what a user sets in ``cdktf.json``) lives in :mod:`ml.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Literal, get_args
+
+
+class Stack(StrEnum):
+    """The three stacks: each one's construct id in the app, and its name in Terraform state."""
+
+    BUILD = "BuildPipelineStack"
+    TRAIN = "TrainPipelineStack"
+    DEPLOY = "DeployPipelineStack"
+
+
+STACKS: tuple[Stack, ...] = tuple(Stack)  # in the order they are deployed (each needs the ones before)
+
+
+class Output(StrEnum):
+    """Every stack output, by the name Terraform state and ``BYOC_OUTPUTS_<STACK>`` carry it under.
+
+    The stacks declare them (``PipelineStack.output``), :mod:`ml.tfstate` reads them back.
+    """
+
+    # BuildPipelineStack
+    ECR_REPOSITORY_URL = "ecr_repository_url"
+    ECR_REPOSITORY_NAME = "ecr_repository_name"
+    ECR_REPOSITORY_ARN = "ecr_repository_arn"
+    BUILD_REPO_CLONE_URL_HTTP = "build_repo_clone_url_http"
+    BUILD_PIPELINE_NAME = "build_pipeline_name"
+    BUILD_ARTIFACT_BUCKET = "build_artifact_bucket"
+    # TrainPipelineStack
+    DATALAKE_BUCKET = "datalake_bucket"
+    DATALAKE_KEY_ARN = "datalake_key_arn"
+    SAGEMAKER_ROLE_ARN = "sagemaker_role_arn"
+    MODEL_PACKAGE_GROUP = "model_package_group"
+    APPROVER_POLICY_ARN = "approver_policy_arn"
+    TRAIN_REPO_CLONE_URL_HTTP = "train_repo_clone_url_http"
+    TRAIN_PIPELINE_NAME = "train_pipeline_name"
+    ARTIFACT_BUCKET = "artifact_bucket"  # the train pipeline's artifact bucket
+    # DeployPipelineStack
+    MONITOR_PROJECT_NAME = "monitor_project_name"
+    APPROVAL_TOPIC_ARN = "approval_topic_arn"
+    DEPLOY_REPO_CLONE_URL_HTTP = "deploy_repo_clone_url_http"
+    DEPLOY_PIPELINE_NAME = "deploy_pipeline_name"
+    ENDPOINT_NAME = "endpoint_name"
+    ALARM_NAMES = "alarm_names"
+    DEPLOY_ARTIFACT_BUCKET = "deploy_artifact_bucket"
+    # Any stack whose pipeline has a notification address (see NOTIFICATION_OUTPUTS)
+    BUILD_NOTIFICATIONS_TOPIC_ARN = "build_notifications_topic_arn"
+    TRAIN_NOTIFICATIONS_TOPIC_ARN = "train_notifications_topic_arn"
+    DEPLOY_NOTIFICATIONS_TOPIC_ARN = "deploy_notifications_topic_arn"
+
+
+# The SNS topic output of each pipeline's state-change notifications, by pipeline (stage).
+NOTIFICATION_OUTPUTS: dict[str, Output] = {
+    "build": Output.BUILD_NOTIFICATIONS_TOPIC_ARN,
+    "train": Output.TRAIN_NOTIFICATIONS_TOPIC_ARN,
+    "deploy": Output.DEPLOY_NOTIFICATIONS_TOPIC_ARN,
+}
+
 # CodeBuild projects carry each stack's outputs as JSON in BYOC_OUTPUTS_<STACK> (see ml.tfstate).
 OUTPUTS_ENV_PREFIX = "BYOC_OUTPUTS_"
+
+
+def outputs_variable(stack: str) -> str:
+    """The environment variable holding ``stack``'s outputs as JSON inside CodeBuild."""
+    return f"{OUTPUTS_ENV_PREFIX}{stack.upper()}"
+
+
+def local_state_path(stack: str) -> str:
+    """Terraform's local-backend state file of ``stack``, relative to the project root."""
+    return f"terraform.{stack}.tfstate"
+
+
+# The endpoint's one production variant: blue/green keeps its name (SageMaker's guardrails require
+# it), and the deploy stack's alarms watch it by this name.
+VARIANT_NAME = "AllTraffic"
+
+# Vocabularies, as the SageMaker API spells them. ml.config validates cdktf.json against them and
+# the backends' records are typed with them: one home for each word.
+ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
+InitialApprovalStatus = Literal["PendingManualApproval", "Approved"]  # what a new version may start as
+Decision = Literal["Approved", "Rejected"]  # what `approve` may set: a decision is never taken back to pending
+TrafficType = Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]  # TrafficRoutingConfig's Type
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
+INITIAL_APPROVAL_STATUSES: tuple[InitialApprovalStatus, ...] = get_args(InitialApprovalStatus)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+TRAFFIC_TYPES: tuple[TrafficType, ...] = get_args(TrafficType)
 # The one mutable ECR tag: the train pipeline's ECR source follows it; training runs digests.
 TRACKED_IMAGE_TAG = "latest"
 # CodeBuild's commit id of the source it built (a CODE_ZIP source artifact has no .git).
@@ -38,6 +123,11 @@ PROJECT_SETUP_MINUTES = 20  # a project's own set-up around the wait: provisioni
 CODEBUILD_TIMEOUT_MINUTES = (5, 2160)  # CodeBuild's BuildTimeOut range (botocore's model)
 MONITOR_REPORTS_PREFIX = "monitor-reports"  # data lake prefix of invoke monitor's HTML reports on AWS (its role writes only there)
 TRAINING_DATA_KEY = "iris/input/iris.csv"  # the data lake object the train pipeline watches and trains on
+TRANSFORM_OUTPUT_PREFIX = "iris/output"  # batch transform's default output: iris/output/<job>/<input>.out
+# A single transform input split into parts (and the parts' outputs) before they are joined back:
+# transform-splits/<job base>/{input/,output/<job>/,manifest.json}. The deploy role writes only here
+# and under TRANSFORM_OUTPUT_PREFIX (modules/stacks/deploy.py).
+TRANSFORM_SPLITS_PREFIX = "transform-splits"
 REPORTS_PREFIX = "reports"  # training reports in the data lake: reports/<group>/<version>/ (ml/reports/aws.py)
 CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candidate, what the deploy approval links to
 

@@ -19,9 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ml.config import ProjectConfig
 from ml.errors import AwsError, ConfigError, NotFoundError, StateError
-from ml.names import TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, endpoint_log_group
+from ml.names import STACKS, TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, endpoint_log_group
 from ml.preflight_quotas import CODEBUILD_QUOTA, Need, codebuild_needs, quota_values, sagemaker_needs
-from ml.tfstate import STACKS, read_state_text
+from ml.tfstate import read_state_text
 
 Status = Literal["ok", "warn", "fail"]
 MIN_TERRAFORM = (1, 10)  # S3-native state locking (use_lockfile), and cdktf.json's targetVersions

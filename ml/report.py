@@ -34,14 +34,31 @@ def render(record: Any) -> str:
     return "\n".join(lines)
 
 
-def render_versions(versions: Sequence[ModelVersion]) -> str:
-    """Model versions newest first: version, approval, metrics, training job."""
+# What the container trains when the version's hyperparameters name no algorithm (byoc.algorithm's default).
+DEFAULT_ALGORITHM = "decision-tree"
+DATA_VERSION_CHARS = 12  # enough of a SHA-256 or an S3 version id to tell versions apart in a table
+
+
+def _algorithm(version: ModelVersion) -> str:
+    return version.lineage.hyperparameters.get("algorithm") or f"{DEFAULT_ALGORITHM} (default)"
+
+
+def _data_version(version: ModelVersion) -> str:
+    """``training=<v> validation=<v>`` (SageMaker) or a bare digest (local), each value shortened."""
+    parts = version.lineage.data_version.split()
+    short = [f"{name}{sep}{value[:DATA_VERSION_CHARS]}" for name, sep, value in (p.rpartition("=") for p in parts)]
+    return " ".join(short) or "-"
+
+
+def render_versions(versions: Sequence[ModelVersion], *, serving: int | None = None) -> str:
+    """Model versions newest first: version (``*`` on the one serving), approval, algorithm, data version, metrics, job."""
     if not versions:
         return "no model versions registered yet; run `invoke train`"
-    rows = [("version", "approval", "metrics", "training job", "created")]
+    rows = [("version", "approval", "algorithm", "data version", "metrics", "training job", "created")]
     for v in sorted(versions, key=lambda item: item.version, reverse=True):
         metrics = " ".join(f"{k}={val:.4f}" for k, val in sorted(v.metrics.items())) or "-"
-        rows.append((str(v.version), v.approval_status, metrics, v.training_job or "-", v.created_at or "-"))
+        number = f"{v.version} *serving" if v.version == serving else str(v.version)
+        rows.append((number, v.approval_status, _algorithm(v), _data_version(v), metrics, v.training_job or "-", v.created_at or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 

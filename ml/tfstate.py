@@ -26,26 +26,34 @@ from typing import Any
 
 from ml.config import ProjectConfig
 from ml.errors import AwsError, NotFoundError, StateError
+from ml.names import NOTIFICATION_OUTPUTS, STACKS, Output, Stack, local_state_path, outputs_variable
 
-BUILD_STACK = "BuildPipelineStack"
-TRAIN_STACK = "TrainPipelineStack"
-DEPLOY_STACK = "DeployPipelineStack"
-STACKS = (BUILD_STACK, TRAIN_STACK, DEPLOY_STACK)
-
-REQUIRED_OUTPUTS: dict[str, tuple[str, ...]] = {
-    BUILD_STACK: ("ecr_repository_url", "ecr_repository_name", "ecr_repository_arn", "build_repo_clone_url_http", "build_pipeline_name"),
-    TRAIN_STACK: (
-        "datalake_bucket",
-        "datalake_key_arn",
-        "sagemaker_role_arn",
-        "model_package_group",
-        "train_repo_clone_url_http",
-        "train_pipeline_name",
-        "artifact_bucket",
+# The outputs the SageMaker backend reads, by the stack that declares them (StackOutputs' fields).
+REQUIRED_OUTPUTS: dict[Stack, tuple[Output, ...]] = {
+    Stack.BUILD: (
+        Output.ECR_REPOSITORY_URL,
+        Output.ECR_REPOSITORY_NAME,
+        Output.ECR_REPOSITORY_ARN,
+        Output.BUILD_REPO_CLONE_URL_HTTP,
+        Output.BUILD_PIPELINE_NAME,
     ),
-    DEPLOY_STACK: ("approval_topic_arn", "deploy_repo_clone_url_http", "deploy_pipeline_name", "endpoint_name", "alarm_names"),
+    Stack.TRAIN: (
+        Output.DATALAKE_BUCKET,
+        Output.DATALAKE_KEY_ARN,
+        Output.SAGEMAKER_ROLE_ARN,
+        Output.MODEL_PACKAGE_GROUP,
+        Output.TRAIN_REPO_CLONE_URL_HTTP,
+        Output.TRAIN_PIPELINE_NAME,
+        Output.ARTIFACT_BUCKET,
+    ),
+    Stack.DEPLOY: (
+        Output.APPROVAL_TOPIC_ARN,
+        Output.DEPLOY_REPO_CLONE_URL_HTTP,
+        Output.DEPLOY_PIPELINE_NAME,
+        Output.ENDPOINT_NAME,
+        Output.ALARM_NAMES,
+    ),
 }
-NOTIFICATION_SUFFIX = "_notifications_topic_arn"
 SUPPORTED_STATE_VERSION = 4
 
 
@@ -88,7 +96,7 @@ def sensitive_outputs(text: str) -> set[str]:
 
 
 def _local_text(config: ProjectConfig, root: Path, stack: str) -> tuple[str, str]:
-    path = root / config.local_state_path(stack)
+    path = root / local_state_path(stack)
     try:
         return path.read_text(encoding="utf-8"), str(path)
     except FileNotFoundError as err:
@@ -126,7 +134,7 @@ def read_state_text(config: ProjectConfig, *, root: Path, stack: str, s3_client:
 
 def environment_outputs(stack: str, environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """The outputs in ``BYOC_OUTPUTS_<STACK>``, or None when the variable is not set."""
-    variable = ProjectConfig.outputs_variable(stack)
+    variable = outputs_variable(stack)
     text = (os.environ if environ is None else environ).get(variable)
     if text is None:
         return None
@@ -174,7 +182,7 @@ def _strings(values: Mapping[str, Any], stack: str, name: str) -> tuple[str, ...
     return tuple(value)
 
 
-_STACK_OF = {name: stack for stack, names in REQUIRED_OUTPUTS.items() for name in names}
+_STACK_OF: dict[str, Stack] = {name.value: stack for stack, names in REQUIRED_OUTPUTS.items() for name in names}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,15 +237,15 @@ class StackOutputs:
         for stack, names in REQUIRED_OUTPUTS.items():
             for name in names:
                 if stack not in by_stack:
-                    kwargs[name] = () if name == "alarm_names" else ""
+                    kwargs[name.value] = () if name is Output.ALARM_NAMES else ""
                     continue
-                reader = _strings if name == "alarm_names" else _string
-                kwargs[name] = reader(by_stack[stack], stack, name)
+                reader = _strings if name is Output.ALARM_NAMES else _string
+                kwargs[name.value] = reader(by_stack[stack], stack, name.value)
         topics: dict[str, str] = {}
         for values in by_stack.values():
-            for name, value in values.items():
-                if name.endswith(NOTIFICATION_SUFFIX) and isinstance(value, str) and value:
-                    topics[name.removesuffix(NOTIFICATION_SUFFIX)] = value
+            for stage, output in NOTIFICATION_OUTPUTS.items():
+                if isinstance(value := values.get(output), str) and value:
+                    topics[stage] = value
         return cls(**kwargs, notification_topic_arns=topics, unavailable={s: r for s, r in missing.items() if s not in by_stack})
 
 

@@ -10,7 +10,7 @@ from cdktn_provider_aws.cloudwatch_metric_alarm import (
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import ALARM_EVALUATION_PERIODS, ALARM_PERIOD_SECONDS
+from ml.names import ALARM_EVALUATION_PERIODS, ALARM_PERIOD_SECONDS, VARIANT_NAME
 
 PERIOD_SECONDS = ALARM_PERIOD_SECONDS
 
@@ -26,7 +26,7 @@ class EndpointAlarms(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig) -> None:
         super().__init__(scope, id_)
-        dimensions = {"EndpointName": config.endpoint_name, "VariantName": config.variant_name}
+        dimensions = {"EndpointName": config.endpoint_name, "VariantName": VARIANT_NAME}
 
         def metric(id_: str, name: str) -> CloudwatchMetricAlarmMetricQuery:
             return CloudwatchMetricAlarmMetricQuery(

@@ -38,7 +38,9 @@ def monitor_statements(*, config: ProjectConfig, facts: AccountFacts, datalake_a
     return [
         Statement(
             sid="DescribeEndpoint",
-            actions=["sagemaker:DescribeEndpoint"],
+            # ListTags: the endpoint's deployment history (the byoc:deployments tag), which says
+            # which version answered each captured record (ml/backends/sagemaker/deployments.py).
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:ListTags"],
             resources=[facts.arn("sagemaker", f"endpoint/{config.endpoint_name}")],
         ),
         LIST_MODEL_PACKAGES,

@@ -2,8 +2,10 @@
 
 ``ml/`` and the container's ``byoc`` may not import ``tools`` (anywhere, lazy imports included:
 read from the source), nor a package only the development environment installs (checked by
-importing every module in a process where those packages cannot be imported). ``modules/`` may
-import only the shared names and the configuration of ``ml``.
+importing every module in a process where those packages cannot be imported, and by reading every
+import, lazy ones too, against the runtime packages of Pipfile.lock). ``modules/`` may import only
+the shared names and the configuration of ``ml``, which are the bottom of ``ml``: they import
+nothing above them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ ML = REPO / "ml"
 CONTAINER = ML / "container"
 # What modules/ may import from ml: the configuration and the names both layers share.
 MODULES_MAY_IMPORT = {"ml.config", "ml.names"}
+# The bottom of ml, and what each may import from the project: modules/ loads them, so they stay small.
+BOTTOM = {"ml.names": set(), "ml.config": {"ml.names", "ml.errors", "ml.aws_limits"}, "ml.errors": set(), "ml.aws_limits": set()}
 
 
 def _imports(path: Path) -> list[str]:
@@ -63,6 +67,41 @@ def test_modules_import_only_the_configuration_and_shared_names_of_ml() -> None:
         for p in [*_sources(REPO / "modules"), REPO / "main.py"]
         for m in _imports(p)
         if m.split(".")[0] == "ml" and m not in MODULES_MAY_IMPORT
+    ]
+    assert offenders == []
+
+
+def test_the_bottom_of_ml_imports_nothing_above_it() -> None:
+    offenders = [
+        f"{module} imports {m}"
+        for module, allowed in BOTTOM.items()
+        for m in _imports(REPO / (module.replace(".", "/") + ".py"))
+        if m.split(".")[0] in {"ml", "tools", "modules"} and m not in allowed
+    ]
+    assert offenders == []
+
+
+def runtime_modules() -> set[str]:
+    """Top-level import names of the packages Pipfile.lock installs without ``--dev``."""
+    lock = json.loads((REPO / "Pipfile.lock").read_text(encoding="utf-8"))
+    runtime = {name.lower() for name in lock["default"]}
+    return {
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if any(d.lower().replace("_", "-") in runtime for d in distributions)
+    }
+
+
+def test_every_import_of_the_product_is_the_standard_library_the_project_or_a_runtime_package() -> None:
+    # Importing every module (below) cannot see an import inside a function; reading the source can.
+    allowed = runtime_modules() | set(sys.stdlib_module_names) | {"ml", "byoc", "__future__"}
+    assert "boto3" in allowed and not {"moto", "pytest", "regex"} & allowed  # the check can fail
+    offenders = [
+        f"{p.relative_to(REPO)} imports {m}"
+        for p in _sources(ML)
+        if CONTAINER not in p.parents
+        for m in _imports(p)
+        if m.split(".")[0] not in allowed
     ]
     assert offenders == []
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_import_builds_nothing(tmp_path: Path) -> None:
     # A fresh interpreter: in this one another test may have imported main (or cdktf) already,
     # and "importing builds nothing" would then pass whatever main did at import.
-    probe = "import main; print(main.STACKS)"
+    probe = "import main; print(main.build_app.__name__)"
     done = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=tmp_path,
@@ -28,7 +28,7 @@ def test_import_builds_nothing(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "('BuildPipelineStack', 'TrainPipelineStack', 'DeployPipelineStack')"
+    assert done.stdout.strip() == "build_app"
     assert list(tmp_path.iterdir()) == []  # no cdktf.out, nothing at all
 
 

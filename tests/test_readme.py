@@ -22,5 +22,6 @@ def test_parameter_table_lists_every_key_with_its_default() -> None:
 
 def test_every_task_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in tasks.ns.tasks:
-        assert f"`invoke {name.replace('_', '-')}" in readme, f"README does not document invoke {name}"
+    # bench.run is the bench collection's default task: users type `invoke bench --target NAME`.
+    for name in (n if n != "bench.run" else "bench --target" for n in tasks.ns.task_names):
+        assert f"invoke {name}" in readme, f"README does not document invoke {name}"

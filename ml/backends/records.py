@@ -8,20 +8,19 @@ backend stores and ``invoke describe`` prints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, get_args
 
 from ml.errors import UserInputError
+from ml.names import DECISIONS, INITIAL_APPROVAL_STATUSES, ApprovalStatus, Decision, InitialApprovalStatus
 
-# Status vocabularies, as the SageMaker API spells them: the one home of each word.
+# Status vocabularies, as the SageMaker API spells them: the one home of each word. The approval
+# words live in ml.names, because the configuration (model_approval_status) is validated with them.
 TrainingStatus = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
-ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
-Decision = Literal["Approved", "Rejected"]  # what `approve` may set (the Backend contract)
 EndpointStatus = Literal["Creating", "InService", "Updating", "RollingBack", "SystemUpdating", "Deleting", "Failed", "OutOfService"]
 TransformStatus = TrainingStatus
 TRAINING_STATUSES: tuple[TrainingStatus, ...] = get_args(TrainingStatus)
-APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = get_args(ApprovalStatus)
-DECISIONS: tuple[Decision, ...] = get_args(Decision)
 ENDPOINT_STATUSES: tuple[EndpointStatus, ...] = get_args(EndpointStatus)
 TRANSFORM_STATUSES: tuple[TransformStatus, ...] = TRAINING_STATUSES
 # Statuses a run leaves only while it is working; a record still in one after its run died was
@@ -31,9 +30,18 @@ IN_PROGRESS = ("InProgress", "Creating", "Updating", "RollingBack", "Stopping", 
 
 def decision(status: str) -> Decision:
     """``status`` as an approval decision, or a UserInputError naming the two choices."""
-    if status not in DECISIONS:
-        raise UserInputError(f"approval status must be Approved or Rejected, not {status!r}")
-    return status
+    for word in DECISIONS:
+        if status == word:
+            return word
+    raise UserInputError(f"approval status must be {' or '.join(DECISIONS)}, not {status!r}")
+
+
+def initial_status(status: str) -> InitialApprovalStatus:
+    """``status`` as a new version's approval status, or a UserInputError naming the two it may start as."""
+    for word in INITIAL_APPROVAL_STATUSES:
+        if status == word:
+            return word
+    raise UserInputError(f"a new version starts {' or '.join(INITIAL_APPROVAL_STATUSES)}, not {status!r}")
 
 
 # SageMaker's ApprovalDescription: at most 1024 characters of pattern ``.*``, which (Java regex)
@@ -50,13 +58,19 @@ def approval_note(note: str) -> str:
     return note
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    # Asked once per record read: a registry of 1,000 versions reads 1,000 records per listing.
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 class _Record:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)  # type: ignore[arg-type]
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
@@ -175,11 +189,15 @@ class Endpoint(_Record):
     # What is running now, one line each (local: every supervised process up or down, restarts
     # with time and reason, the last health checks); the status above is judged from it.
     health: tuple[str, ...] = ()
+    # The endpoint's history since it was created, one timed event a line, oldest first (local:
+    # created, updated, update rolled back, rolled back, recovered, restored).
+    history: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         variants = tuple(v if isinstance(v, Variant) else Variant.from_dict(v) for v in data.get("variants", ()))
-        return super().from_dict({**data, "variants": variants, "health": tuple(data.get("health", ()))})
+        extra = {"health": tuple(data.get("health", ())), "history": tuple(data.get("history", ()))}
+        return super().from_dict({**data, "variants": variants, **extra})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,6 +211,8 @@ class TransformJob(_Record):
     created_at: str = ""
     ended_at: str = ""
     failure_reason: str = ""
+    instance_count: int = 1
+    split_parts: int = 0  # parts a single input was split into before the job; 0: used as it was
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,3 +221,13 @@ class Invocation(_Record):
     content_type: str
     body: bytes
     variant: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportRecord(_Record):
+    """A model version's training report: where it was written, and what to show of it."""
+
+    version: int
+    location: str  # the report's index.html: a local path, or an s3:// URI on AWS; "" when none could be written
+    lines: tuple[str, ...] = ()  # what to print: locally the metrics beside the serving version's, then where the report is
+    problem: str = ""  # why no report could be written

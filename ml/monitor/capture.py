@@ -5,6 +5,12 @@ The format (Model Monitor guide, "Capture data"): ``captureData.endpointInput`` 
 ``encoding`` (``CSV`` or ``JSON`` for the content types listed in the capture config, ``BASE64``
 otherwise); ``eventMetadata`` holds ``eventId`` and ``inferenceTime``. A request may carry
 many rows; the answer holds one prediction per row.
+
+An answer is an *error* when it is not a prediction: the model server answers predictions only
+as CSV or JSON and errors as ``text/plain`` (``byoc.app``; SageMaker's front end likewise), so an
+answer of any other content type, or one that does not hold one prediction per row, is an error.
+Local records also carry the HTTP status (``eventMetadata.byocStatus``) and the variant that
+answered (``eventMetadata.byocVariant``), which SageMaker's records do not have.
 """
 
 from __future__ import annotations
@@ -17,8 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ml.backends.sagemaker.capture import CSV_CONTENT_TYPES, JSON_CONTENT_TYPES
 from ml.errors import UserInputError
 
+PREDICTION_TYPES = (*CSV_CONTENT_TYPES, *JSON_CONTENT_TYPES)  # what the model server answers predictions in
+VARIANT_KEY = "byocVariant"  # local capture only: the variant id that answered (the router's X-Byoc-Variant)
+STATUS_KEY = "byocStatus"  # local capture only: the HTTP status the client got
 MISSING = math.nan  # a value the request did not carry, or carried as something not a number
 
 
@@ -30,22 +40,30 @@ class CaptureFormatError(UserInputError):
 class CapturedRecord:
     time: datetime
     rows: list[list[float]]  # one list per input row; MISSING where a cell is empty or not a number
-    predictions: list[str]  # one per answered row; empty when the endpoint answered with an error
+    predictions: list[str]  # one per answered row; empty when the answer was an error or not captured
+    error: bool = False  # the endpoint answered with an error, not a prediction per row
+    variant: str = ""  # the variant id that answered (local capture); "" when the record does not say
+
+
+def _kind(block: dict[str, Any], side: str) -> str:
+    """The body's media type: JSON when SageMaker kept it as JSON text, else the observed type."""
+    encoding = block.get("encoding", "CSV")
+    if encoding not in ("CSV", "JSON", "BASE64"):
+        raise ValueError(f"captureData.{side}.encoding {encoding!r} is not CSV, JSON or BASE64")
+    if encoding == "JSON":
+        return "application/json"
+    return str(block.get("observedContentType", "")).split(";")[0].strip().lower()
 
 
 def _text(block: dict[str, Any], side: str) -> tuple[str, str]:
-    data, encoding = block.get("data"), block.get("encoding", "CSV")
+    data, kind = block.get("data"), _kind(block, side)
     if not isinstance(data, str):
         raise ValueError(f"captureData.{side}.data is missing or not a string")
-    content_type = str(block.get("observedContentType", "")).split(";")[0].strip().lower()
-    if encoding == "BASE64":
+    if block.get("encoding", "CSV") == "BASE64":
         try:
-            return base64.b64decode(data, validate=True).decode("utf-8"), content_type
+            return base64.b64decode(data, validate=True).decode("utf-8"), kind
         except (binascii.Error, UnicodeDecodeError) as err:
             raise ValueError(f"captureData.{side}.data is not base64 of UTF-8 text ({err})") from None
-    if encoding not in ("CSV", "JSON"):
-        raise ValueError(f"captureData.{side}.encoding {encoding!r} is not CSV, JSON or BASE64")
-    kind = "application/json" if encoding == "JSON" else content_type
     return data, kind
 
 
@@ -93,6 +111,18 @@ def _predictions(text: str, content_type: str) -> list[str]:
     return [line.strip() for line in text.split("\n") if line.strip()]
 
 
+def _answer(output: Any, rows: int, metadata: Any) -> tuple[list[str], bool]:
+    """The predictions of an answer, and whether the answer was an error (see the module's note)."""
+    status = metadata.get(STATUS_KEY) if isinstance(metadata, dict) else None
+    failed = isinstance(status, int) and not isinstance(status, bool) and status >= 400
+    if not isinstance(output, dict):
+        return [], failed
+    if failed or _kind(output, "endpointOutput") not in PREDICTION_TYPES:
+        return [], True  # an error body (text/plain, or whatever a proxy sent) is never decoded as predictions
+    predictions = _predictions(*_text(output, "endpointOutput"))
+    return (predictions, False) if len(predictions) == rows else ([], True)
+
+
 def _time(metadata: Any) -> datetime:
     raw = metadata.get("inferenceTime") if isinstance(metadata, dict) else None
     if not isinstance(raw, str):
@@ -113,14 +143,15 @@ def parse_line(line: bytes | str, *, where: str) -> CapturedRecord:
         data = document["captureData"]
         if not isinstance(data.get("endpointInput"), dict):
             raise ValueError("captureData.endpointInput is missing")
-        moment = _time(document.get("eventMetadata"))
+        metadata = document.get("eventMetadata")
+        moment = _time(metadata)
         rows = _input_rows(*_text(data["endpointInput"], "endpointInput"))
-        output = data.get("endpointOutput")
-        predictions = _predictions(*_text(output, "endpointOutput")) if isinstance(output, dict) else []
+        predictions, error = _answer(data.get("endpointOutput"), len(rows), metadata)
+        variant = metadata.get(VARIANT_KEY, "") if isinstance(metadata, dict) else ""
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise CaptureFormatError(
             f"{where}: not a SageMaker data capture record ({err}); "
             "each line must be one JSON object with captureData.endpointInput/endpointOutput and eventMetadata.inferenceTime "
             "- remove or fix the line, or point the monitor at a capture prefix"
         ) from None
-    return CapturedRecord(time=moment, rows=rows, predictions=predictions if len(predictions) == len(rows) else [])
+    return CapturedRecord(time=moment, rows=rows, predictions=predictions, error=error, variant=variant if isinstance(variant, str) else "")

@@ -9,7 +9,7 @@ from pathlib import Path
 from ml.atomic import atomic_write_text
 from ml.monitor.plots import class_plot, feature_plot
 from ml.monitor.run import MonitorReport
-from ml.monitor.table import number, thresholds_text
+from ml.monitor.table import number, scope_lines, thresholds_text, verdict_text, version_lines
 
 _STYLE = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}.breach{color:#b00}"
@@ -32,13 +32,14 @@ def render_html(report: MonitorReport) -> str:
         f"<p>Window {escape(report.window.describe())}, capture {escape(report.source)}.</p>",
         f"<p>Thresholds: {thresholds_text(report, '&gt;')}.</p>",
     ]
-    verdict = f"BREACH: {len(report.breaches)}" if report.breaches else "OK"
-    parts.append(f"<h2 class='{'breach' if report.breaches else 'ok'}'>Verdict: {verdict}</h2><ul>")
+    parts += [f"<p>{escape(line)}</p>" for line in scope_lines(report)]
+    parts.append(f"<h2 class='{'breach' if report.breaches else 'ok'}'>Verdict: {escape(verdict_text(report))}</h2><ul>")
     parts += [f"<li class='breach'>{escape(b)}</li>" for b in report.breaches]
     parts.append("</ul>")
     for result in report.variants:
+        head, *rest = version_lines(result, report.thresholds.min_rows)
         parts.append(f"<h2>Variant {escape(result.variant)}, version {result.version or 'given (--baseline)'}</h2>")
-        parts.append(f"<p>{result.records} records, {result.rows} rows; baseline {escape(result.baseline)}.</p>")
+        parts += [f"<p>{escape(line.strip())}</p>" for line in [head, *rest]]
         parts.append("<table><tr><th>feature</th><th>values</th><th>missing %</th><th>out of range %</th><th>PSI</th><th>status</th></tr>")
         for f in result.features:
             status = "; ".join(f.breaches) or "ok"

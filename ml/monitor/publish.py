@@ -15,11 +15,15 @@ def report_key(*, endpoint: str, name: str) -> str:
     return f"{MONITOR_REPORTS_PREFIX}/{endpoint}/{name}"
 
 
+_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json"}
+
+
 def publish_report(*, s3_client: Any, bucket: str, endpoint: str, html: Path) -> str:
-    """Upload the HTML report (the bucket's default KMS encryption applies); return its s3:// URI."""
+    """Upload the HTML report, or its JSON summary (the bucket's default KMS encryption applies); return its s3:// URI."""
     key = report_key(endpoint=endpoint, name=html.name)
     try:
-        s3_client.put_object(Bucket=bucket, Key=key, Body=html.read_bytes(), ContentType="text/html; charset=utf-8")
+        kind = _TYPES.get(html.suffix, _TYPES[".html"])
+        s3_client.put_object(Bucket=bucket, Key=key, Body=html.read_bytes(), ContentType=kind)
     except (ClientError, BotoCoreError) as err:
         raise AwsError(f"cannot upload the monitor report to s3://{bucket}/{key}: {err}") from err
     return f"s3://{bucket}/{key}"

@@ -54,9 +54,11 @@ class VariantStats:
     variant: str
     version: int
     baseline: Baseline
-    records: int = 0
+    records: int = 0  # every record in the window, error answers included
+    error_records: int = 0  # answered with an error: counted here, never in the features or classes
+    error_rows: int = 0
     ragged_rows: int = 0  # rows with more cells than features (the extra cells are ignored)
-    unanswered_rows: int = 0  # rows whose answer was an error, so no prediction was captured
+    unanswered_rows: int = 0  # rows whose answer was not captured (capture of the input only)
     classes: Counter[str] = field(default_factory=Counter)
     features: list[FeatureCounts] = field(default_factory=list)
     _buffer: list[list[float]] = field(default_factory=list)
@@ -68,9 +70,15 @@ class VariantStats:
     def rows(self) -> int:
         return self.features[0].values + len(self._buffer) if self.features else 0
 
-    def add(self, rows: list[list[float]], predictions: list[str]) -> None:
+    def add(self, rows: list[list[float]], predictions: list[str], *, error: bool = False) -> None:
         width = len(self.features)
         self.records += 1
+        if error:
+            # A request the model refused (wrong feature count, bad encoding) says nothing about
+            # the traffic the model serves: its cells and its error text stay out of the statistics.
+            self.error_records += 1
+            self.error_rows += len(rows)
+            return
         for row in rows:
             if len(row) == width:
                 self._buffer.append(row)

@@ -16,6 +16,7 @@ class Thresholds:
     missing_percent: float
     range_percent: float
     class_psi: float
+    min_rows: int = 1  # fewer compared rows than this: no verdict, INSUFFICIENT DATA
 
     @classmethod
     def from_config(cls, config: ProjectConfig) -> Thresholds:
@@ -24,6 +25,7 @@ class Thresholds:
             missing_percent=config.monitor_missing_percent,
             range_percent=config.monitor_range_percent,
             class_psi=config.monitor_class_psi,
+            min_rows=config.monitor_min_rows,
         )
 
 
@@ -58,26 +60,42 @@ class VariantResult:
     variant: str
     version: int
     baseline: str
-    records: int
-    rows: int
+    records: int  # every record attributed to this version in the window, errors included
+    rows: int  # rows compared with the baseline: those of answers that were predictions
     ragged_rows: int
     unanswered_rows: int
     features: tuple[FeatureResult, ...]
     classes: ClassResult
+    error_records: int = 0
+    error_rows: int = 0
+    sufficient: bool = True  # at least the threshold's min_rows were compared; else no verdict
+
+    @property
+    def error_percent(self) -> float:
+        """The share of records the endpoint answered with an error."""
+        return _percent(self.error_records, self.records)
 
     @property
     def breaches(self) -> list[str]:
-        found = [f"{self.variant} {f.name}: {b}" for f in self.features for b in f.breaches]
+        """Thresholds this version's traffic breached; none when too few rows were compared to say."""
+        if not self.sufficient:
+            return []
+        found = [f"{self.label} {f.name}: {b}" for f in self.features for b in f.breaches]
         if self.classes.breached:
-            found.append(f"{self.variant} predicted classes: PSI {self.classes.psi:.3f}")
+            found.append(f"{self.label} predicted classes: PSI {self.classes.psi:.3f}")
         return found
+
+    @property
+    def label(self) -> str:
+        """The variant, and the version that answered its records (none when --baseline gave the baseline)."""
+        return f"{self.variant} v{self.version}" if self.version else self.variant
 
 
 def _feature(stats: VariantStats, index: int, limits: Thresholds) -> FeatureResult:
     counts = stats.features[index]
     missing = _percent(counts.missing, counts.values)
     outside = _percent(counts.below + counts.above, counts.present)
-    drift = psi(counts.baseline.counts, counts.histogram.tolist()) if counts.histogram.sum() else math.nan
+    drift = psi(counts.baseline.counts, counts.histogram.tolist())  # NaN when nothing was present
     breaches = []
     if missing > limits.missing_percent:
         breaches.append(f"missing {missing:.2f}% > {limits.missing_percent:g}%")
@@ -100,14 +118,14 @@ def _feature(stats: VariantStats, index: int, limits: Thresholds) -> FeatureResu
 
 def _classes(stats: VariantStats, limits: Thresholds) -> ClassResult:
     names = sorted(set(stats.baseline.classes) | set(stats.classes))
-    expected = [float(stats.baseline.classes.get(n, 0)) for n in names]
-    actual = [float(stats.classes.get(n, 0)) for n in names]
-    drift = psi(expected, actual)
-    total_e, total_a = sum(expected), sum(actual)
+    expected = {n: float(stats.baseline.classes.get(n, 0)) for n in names}
+    actual = {n: float(stats.classes.get(n, 0)) for n in names}
+    drift = psi(list(expected.values()), list(actual.values()))
+    total_e, total_a = sum(expected.values()), sum(actual.values())
     return ClassResult(
         psi=drift,
-        training={n: e / total_e for n, e in zip(names, expected, strict=True)} if total_e else {},
-        predicted={n: a / total_a for n, a in zip(names, actual, strict=True)} if total_a else {},
+        training={n: e / total_e for n, e in expected.items()} if total_e else {},
+        predicted={n: a / total_a for n, a in actual.items()} if total_a else {},
         unseen=tuple(n for n in names if n not in stats.baseline.classes),
         breached=not math.isnan(drift) and drift > limits.class_psi,
     )
@@ -125,4 +143,7 @@ def judge(stats: VariantStats, limits: Thresholds) -> VariantResult:
         unanswered_rows=stats.unanswered_rows,
         features=tuple(_feature(stats, i, limits) for i in range(len(stats.features))),
         classes=_classes(stats, limits),
+        error_records=stats.error_records,
+        error_rows=stats.error_rows,
+        sufficient=stats.rows >= limits.min_rows,
     )

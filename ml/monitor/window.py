@@ -12,7 +12,7 @@ from ml.errors import UserInputError
 def parse_time(text: str, *, flag: str) -> datetime:
     """An ISO 8601 time; without a zone it is UTC (SageMaker's capture times are UTC)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip())  # Python 3.11 reads a trailing Z as UTC itself
     except ValueError:
         raise UserInputError(f"{flag} {text!r} is not a time; use ISO 8601 such as 2026-11-28T06:00 or 2026-11-28T06:00:00Z") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

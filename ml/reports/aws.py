@@ -99,6 +99,7 @@ def publish_report(backend: SageMakerBackend, *, version: int) -> str:
     except NotFoundError:
         serving_number = None
     serving = backend.registry.get(serving_number) if serving_number and serving_number != version else None
+    already = serving_number == version  # the candidate serves: the page says so, and nothing is scored twice
     s3, bucket, group = backend.clients.s3, backend.outputs.datalake_bucket, candidate.group
     uri = f"s3://{bucket}/{report_prefix(group, f'{version:06d}')}{INDEX}"
     properties = _properties_with(backend.clients.sagemaker, candidate, uri)  # fails before anything is uploaded
@@ -113,7 +114,7 @@ def publish_report(backend: SageMakerBackend, *, version: int) -> str:
         files = write_report(
             folder=work / "report",
             candidate=scored[0],
-            serving=scored[1] if len(scored) > 1 else None,
+            serving=scored[1] if len(scored) > 1 else (scored[0] if already else None),
             baseline=summarize(work / f"model-{candidate.version}"),
             data=candidate.lineage.data_uri,
         )

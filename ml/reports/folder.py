@@ -41,6 +41,8 @@ def write_report(*, folder: Path, candidate: Scored, serving: Scored | None, bas
         title = f"version {candidate.version.version}"
         (staging / CONFUSION_PNG).write_bytes(confusion_png(candidate.scores, title=title))
         document = {"version": candidate.version.version, "data": data, **candidate.scores.to_dict()}
+        if serving is not None:  # the comparison, scored on the same data, for readers other than the page
+            document["serving"] = {"version": serving.version.version, **serving.scores.to_dict()}
         (staging / SCORES).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (staging / INDEX).write_text(render(candidate=candidate, serving=serving, baseline=baseline, data=data), encoding="utf-8")
         for path in staging.iterdir():

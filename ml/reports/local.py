@@ -48,6 +48,8 @@ def write_local_report(*, state: Path, candidate: ModelVersion, serving: ModelVe
     with tempfile.TemporaryDirectory(prefix="byoc-report-") as tmp:
         mine, baseline = _scored(candidate, source, Path(tmp))
         theirs = _scored(serving, source, Path(tmp))[0] if serving is not None and serving.version != candidate.version else None
+    if serving is not None and serving.version == candidate.version:
+        theirs = mine  # the candidate is the one serving: the page says there is nothing to compare
     folder = report_folder(state=state, version=candidate)
     return write_report(folder=folder, candidate=mine, serving=theirs, baseline=baseline, data=str(source))
 

@@ -83,6 +83,11 @@ def _baseline(b: BaselineSummary) -> str:
 def _comparison(candidate: Scored, serving: Scored | None) -> str:
     if serving is None:
         return '<h2>Compared with the serving version</h2><p id="compare-none">No version is serving yet; nothing to compare.</p>'
+    if serving.version.version == candidate.version.version:
+        return (
+            f'<h2>Compared with the serving version</h2><p id="compare-self">Version {candidate.version.version} is the version '
+            "serving now; there is nothing to compare it with.</p>"
+        )
     c, s = candidate, serving
     head = ("", f"candidate v{c.version.version}", f"serving v{s.version.version}")
     cells: list[tuple[str, ...]] = [head, ("accuracy", _f(c.scores.accuracy), _f(s.scores.accuracy))]

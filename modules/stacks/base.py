@@ -9,6 +9,7 @@ from cdktn_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from ml.config import ProjectConfig
+from ml.names import NOTIFICATION_OUTPUTS, STACKS, Output, local_state_path, outputs_variable
 from modules.kms import EncryptionKey
 from modules.notifications import PipelineNotifications
 from modules.pipeline import Pipeline
@@ -16,15 +17,14 @@ from modules.policy import AccountFacts, Statement
 from modules.secure_bucket import SecureBucket, bucket_prefix
 from modules.source import SourceRepository
 
-STACK_NAMES = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
 # Where `cdktf deploy` runs terraform for a stack, relative to the project root.
 STACK_WORKDIR = PurePosixPath("cdktf.out", "stacks")
 
 
-def relative_state_path(config: ProjectConfig, stack: str) -> str:
+def relative_state_path(stack: str) -> str:
     """The stack's local state file (in the project root) as seen from its Terraform working directory."""
     ups = "/".join([".."] * len((STACK_WORKDIR / stack).parts))
-    return f"{ups}/{config.local_state_path(stack)}"
+    return f"{ups}/{local_state_path(stack)}"
 
 
 class PipelineStack(TerraformStack):
@@ -47,7 +47,7 @@ class PipelineStack(TerraformStack):
         else:
             # Relative to where Terraform runs (cdktf.out/stacks/<Stack>/), so that the backend and
             # the other stacks' terraform_remote_state (cdktf copies this path) work from any checkout.
-            self.backend = LocalBackend(self, path=relative_state_path(config, id_))
+            self.backend = LocalBackend(self, path=relative_state_path(id_))
         self.facts = AccountFacts(self, "account", region=config.region)
         self.key = EncryptionKey(self, "key", alias=f"{config.project_name}-{id_}", facts=self.facts, services=key_services)
         self.artifacts = SecureBucket(self, "artifacts", prefix=bucket_prefix(config.project_name, "artifacts"), key=self.key)
@@ -68,7 +68,7 @@ class PipelineStack(TerraformStack):
             Statement(
                 sid="ReadStackOutputs",
                 actions=["s3:GetObject"],
-                resources=[f"{bucket}/{self.config.remote_state_key(stack)}" for stack in STACK_NAMES],
+                resources=[f"{bucket}/{self.config.remote_state_key(stack)}" for stack in STACKS],
             )
         ]
 
@@ -82,12 +82,12 @@ class PipelineStack(TerraformStack):
             notes = self.notifications = PipelineNotifications(
                 self, f"{stage}-notifications", config=self.config, facts=self.facts, key=self.key, email=email, pipeline=pipeline
             )
-            self.output(f"{stage}_notifications_topic_arn", notes.arn, f"SNS topic for {stage} pipeline state changes")
+            self.output(NOTIFICATION_OUTPUTS[stage], notes.arn, f"SNS topic for {stage} pipeline state changes")
 
-    def output(self, name: str, value: object, description: str) -> TerraformOutput:
+    def output(self, name: Output, value: object, description: str) -> TerraformOutput:
         """A stack output; ``invoke outputs`` and ``ml/`` read it from state or the environment."""
-        self.outputs_for_env[name] = value
-        return TerraformOutput(self, name, value=value, description=description)
+        self.outputs_for_env[name.value] = value
+        return TerraformOutput(self, name.value, value=value, description=description)
 
 
 def outputs_environment(*stacks: PipelineStack) -> dict[str, str]:
@@ -98,4 +98,4 @@ def outputs_environment(*stacks: PipelineStack) -> dict[str, str]:
     values are tokens of its resources; cdktf turns them into cross-stack references.
     Call it after the stacks have declared all their outputs.
     """
-    return {ProjectConfig.outputs_variable(str(s.node.id)): Fn.jsonencode(dict(s.outputs_for_env)) for s in stacks}
+    return {outputs_variable(str(s.node.id)): Fn.jsonencode(dict(s.outputs_for_env)) for s in stacks}

@@ -17,7 +17,7 @@ from cdktn_provider_aws.ecr_repository import (
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import BASE_IMAGE_UPSTREAM, PINNED_IMAGE_TAG_PREFIX, TRACKED_IMAGE_TAG, pull_through_prefix
+from ml.names import BASE_IMAGE_UPSTREAM, PINNED_IMAGE_TAG_PREFIX, TRACKED_IMAGE_TAG, Output, pull_through_prefix
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
 from modules.policy import Statement
@@ -164,11 +164,11 @@ class BuildPipelineStack(PipelineStack):
         )
 
     def _outputs(self) -> None:
-        self.output("ecr_repository_url", self.ecr.repository_url, "Image repository URI (push target of invoke build-image)")
-        self.output("ecr_repository_name", self.ecr.name, "Image repository name")
-        self.output("ecr_repository_arn", self.ecr.arn, "Image repository ARN")
-        self.output("build_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the container source repository")
+        self.output(Output.ECR_REPOSITORY_URL, self.ecr.repository_url, "Image repository URI (push target of invoke build-image)")
+        self.output(Output.ECR_REPOSITORY_NAME, self.ecr.name, "Image repository name")
+        self.output(Output.ECR_REPOSITORY_ARN, self.ecr.arn, "Image repository ARN")
+        self.output(Output.BUILD_REPO_CLONE_URL_HTTP, self.source.clone_url_http, "Clone URL of the container source repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
         # carries this value, and a reference would make it depend on its own pipeline (a cycle).
-        self.output("build_pipeline_name", self.config.build_pipeline, "Build pipeline name")
-        self.output("build_artifact_bucket", self.artifacts.name, "Build pipeline artifact bucket")
+        self.output(Output.BUILD_PIPELINE_NAME, self.config.build_pipeline, "Build pipeline name")
+        self.output(Output.BUILD_ARTIFACT_BUCKET, self.artifacts.name, "Build pipeline artifact bucket")

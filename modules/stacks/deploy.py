@@ -8,7 +8,7 @@ from cdktn_provider_aws.codepipeline import CodepipelineStage, CodepipelineStage
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import TRANSFORM_LOG_GROUP, candidate_report_key, endpoint_log_group
+from ml.names import TRANSFORM_LOG_GROUP, Output, candidate_report_key, endpoint_log_group
 from modules.alarms import EndpointAlarms
 from modules.build_project import BuildProject, read_buildspec
 from modules.monitor_schedule import MonitorSchedule
@@ -108,7 +108,7 @@ class DeployPipelineStack(PipelineStack):
                 *autoscaling_statements(config, facts),
                 *new_fleet_alarm_statements(config, facts),
                 *monitor_schedule_statements(config, facts),
-                *datalake_statements(train),
+                *datalake_statements(train, facts),
             ],
         )
 
@@ -173,12 +173,12 @@ class DeployPipelineStack(PipelineStack):
         config = self.config
         # The configured name, not the project's token: the deploy project carries this stack's
         # outputs, and the rehearsal resolves only the references the pipelines' projects need.
-        self.output("monitor_project_name", config.monitor_project, "CodeBuild project that runs invoke monitor on a schedule")
-        self.output("approval_topic_arn", self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
-        self.output("deploy_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the deploy repository")
+        self.output(Output.MONITOR_PROJECT_NAME, config.monitor_project, "CodeBuild project that runs invoke monitor on a schedule")
+        self.output(Output.APPROVAL_TOPIC_ARN, self.approval.arn if self.approval else "", "SNS topic that asks for deployment approval")
+        self.output(Output.DEPLOY_REPO_CLONE_URL_HTTP, self.source.clone_url_http, "Clone URL of the deploy repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
         # carries this value, and a reference would make it depend on its own pipeline (a cycle).
-        self.output("deploy_pipeline_name", config.deploy_pipeline, "Deploy pipeline name")
-        self.output("endpoint_name", config.endpoint_name, "The real-time endpoint the pipeline deploys")
-        self.output("alarm_names", self.alarms.names, "CloudWatch alarms that roll a blue/green update back")
-        self.output("deploy_artifact_bucket", self.artifacts.name, "Deploy pipeline artifact bucket")
+        self.output(Output.DEPLOY_PIPELINE_NAME, config.deploy_pipeline, "Deploy pipeline name")
+        self.output(Output.ENDPOINT_NAME, config.endpoint_name, "The real-time endpoint the pipeline deploys")
+        self.output(Output.ALARM_NAMES, self.alarms.names, "CloudWatch alarms that roll a blue/green update back")
+        self.output(Output.DEPLOY_ARTIFACT_BUCKET, self.artifacts.name, "Deploy pipeline artifact bucket")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ml.config import ProjectConfig
+from ml.names import TRANSFORM_LOG_GROUP, TRANSFORM_OUTPUT_PREFIX, TRANSFORM_SPLITS_PREFIX
 from modules.approver import LIST_MODEL_PACKAGES, read_registry
 from modules.policy import AccountFacts, Statement
 from modules.stacks.train import TrainPipelineStack, pass_role
@@ -91,6 +92,8 @@ def model_statements(config: ProjectConfig, facts: AccountFacts) -> list[Stateme
                 "sagemaker:DeleteEndpoint",
                 "sagemaker:DescribeEndpoint",
                 "sagemaker:InvokeEndpoint",
+                # Reads the deployment history tag before appending to it (ml/backends/sagemaker/deployments.py).
+                "sagemaker:ListTags",
                 "sagemaker:UpdateEndpoint",
                 # Application Auto Scaling sets the variant's capacity as the caller.
                 "sagemaker:UpdateEndpointWeightsAndCapacities",
@@ -153,10 +156,45 @@ def registry_and_listing_statements(config: ProjectConfig, facts: AccountFacts) 
     ]
 
 
-def datalake_statements(train: TrainPipelineStack) -> list[Statement]:
-    """Pass the SageMaker role, and read the data lake (transform input, reports) with its key."""
+def datalake_statements(train: TrainPipelineStack, facts: AccountFacts) -> list[Statement]:
+    """Pass the SageMaker role, read the data lake (transform input, reports), split and join
+    transform input and output in it, with its key."""
     return [
         pass_role(train.sagemaker_role.arn),
-        Statement(sid="ReadDataLake", actions=["s3:GetObject"], resources=[f"{train.datalake.arn}/*"]),
-        Statement(sid="DataLakeKey", actions=["kms:Decrypt"], resources=[train.key.arn]),
+        # GetObjectVersion: a split reads the very version of its input that names the job.
+        Statement(sid="ReadDataLake", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[f"{train.datalake.arn}/*"]),
+        *transform_split_statements(datalake_arn=train.datalake.arn, facts=facts),
+        # Decrypt reads the data lake; GenerateDataKey writes the split and the joined output.
+        Statement(sid="DataLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[train.key.arn]),
+    ]
+
+
+def transform_split_statements(*, datalake_arn: str, facts: AccountFacts) -> list[Statement]:
+    """Batch transform across instances (ml/backends/sagemaker/splitjoin.py): the deploy project
+    splits a single input into parts under ``transform-splits/``, lists the parts' outputs there,
+    joins them into ``iris/output/`` (multipart uploads, aborted on failure), deletes the split by
+    version, and reads the failed parts' lines from the job's data log."""
+    splits = f"{datalake_arn}/{TRANSFORM_SPLITS_PREFIX}/*"
+    return [
+        Statement(
+            sid="SplitTransformInput",
+            actions=["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"],
+            resources=[splits],
+        ),
+        Statement(
+            sid="ListTransformSplits",
+            actions=["s3:ListBucket"],
+            resources=[datalake_arn],
+            conditions=[("StringLike", "s3:prefix", [f"{TRANSFORM_SPLITS_PREFIX}/*"])],
+        ),
+        Statement(
+            sid="JoinTransformOutput",
+            actions=["s3:AbortMultipartUpload", "s3:PutObject"],
+            resources=[f"{datalake_arn}/{TRANSFORM_OUTPUT_PREFIX}/*"],
+        ),
+        Statement(
+            sid="ReadTransformDataLog",
+            actions=["logs:FilterLogEvents"],
+            resources=[facts.arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}:*")],
+        ),
     ]

@@ -10,7 +10,7 @@ from cdktn_provider_aws.sagemaker_model_package_group import SagemakerModelPacka
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import TRAINING_DATA_KEY
+from ml.names import TRAINING_DATA_KEY, Output
 from modules.approver import LIST_MODEL_PACKAGES, PIN_IMAGES, ApproverPolicy, model_packages_arn
 from modules.build_project import BuildProject, read_buildspec
 from modules.pipeline import Pipeline
@@ -195,6 +195,8 @@ class TrainPipelineStack(PipelineStack):
                 *registration_statements(config, facts, group_arn=self.model_package_group.arn, image_arn=image.arn),
                 pass_role(self.sagemaker_role.arn),
                 Statement(sid="ReadWriteDataLake", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{self.datalake.arn}/*"]),
+                # A data set under a prefix is sized by listing it, before the job (training_volume_size_gb).
+                Statement(sid="SizeTrainingData", actions=["s3:ListBucket"], resources=[self.datalake.arn]),
                 *training_log_statements(facts),
             ],
         )
@@ -241,13 +243,13 @@ class TrainPipelineStack(PipelineStack):
         )
 
     def _outputs(self) -> None:
-        self.output("datalake_bucket", self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
-        self.output("datalake_key_arn", self.key.arn, "KMS key of the data lake; endpoints encrypt captured data with it")
-        self.output("sagemaker_role_arn", self.sagemaker_role.arn, "SageMaker execution role ARN")
-        self.output("model_package_group", self.model_package_group.model_package_group_name, "Model registry package group")
-        self.output("approver_policy_arn", self.approver.arn, "Managed policy to attach to the people who approve model versions")
-        self.output("train_repo_clone_url_http", self.source.clone_url_http, "Clone URL of the train repository")
+        self.output(Output.DATALAKE_BUCKET, self.datalake.name, "Data lake bucket; upload the training data to iris/input/iris.csv")
+        self.output(Output.DATALAKE_KEY_ARN, self.key.arn, "KMS key of the data lake; endpoints encrypt captured data with it")
+        self.output(Output.SAGEMAKER_ROLE_ARN, self.sagemaker_role.arn, "SageMaker execution role ARN")
+        self.output(Output.MODEL_PACKAGE_GROUP, self.model_package_group.model_package_group_name, "Model registry package group")
+        self.output(Output.APPROVER_POLICY_ARN, self.approver.arn, "Managed policy to attach to the people who approve model versions")
+        self.output(Output.TRAIN_REPO_CLONE_URL_HTTP, self.source.clone_url_http, "Clone URL of the train repository")
         # The configured name, not the pipeline's token: the project that the pipeline runs
         # carries this value, and a reference would make it depend on its own pipeline (a cycle).
-        self.output("train_pipeline_name", self.config.train_pipeline, "Train pipeline name")
-        self.output("artifact_bucket", self.artifacts.name, "Train pipeline artifact bucket")
+        self.output(Output.TRAIN_PIPELINE_NAME, self.config.train_pipeline, "Train pipeline name")
+        self.output(Output.ARTIFACT_BUCKET, self.artifacts.name, "Train pipeline artifact bucket")

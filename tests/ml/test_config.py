@@ -69,6 +69,14 @@ def test_config_is_frozen(context: dict[str, Any]) -> None:
         ("monitor_missing_percent", 101, "number from 0 to 100"),
         ("monitor_range_percent", "5", "number from 0 to 100"),
         ("monitor_class_psi", -1, "number from 0.01 to 10"),
+        ("transform_instance_count", 0, "whole number from 1 to 100"),
+        ("transform_instance_count", 101, "whole number from 1 to 100"),
+        ("training_volume_size_gb", 0, "whole number from 1 to 16384"),
+        ("training_volume_size_gb", 16385, "whole number from 1 to 16384"),
+        ("training_volume_size_gb", 10.5, "whole number"),
+        ("transform_split_objects", -1, "whole number from 0 to 10000, got -1, or null for 4 × transform_instance_count"),
+        ("transform_split_objects", "4", "or null for 4"),
+        ("transform_split_objects", 10001, "from 0 to 10000"),
     ],
 )
 def test_malformed_value_names_key_and_form(context: dict[str, Any], key: str, value: Any, expected: str) -> None:
@@ -219,6 +227,18 @@ def test_transform_concurrency_times_payload_is_at_most_100_mb(context: dict[str
     assert caught.value.key == "transform_max_concurrent"
     context.update(transform_max_concurrent=4, transform_max_payload_mb=25)
     assert config_from_mapping(context).transform_max_payload_mb == 25
+
+
+def test_split_objects_default_to_four_per_instance_and_must_cover_the_instances(context: dict[str, Any]) -> None:
+    context.update(transform_instance_count=3, transform_split_objects=None)
+    assert config_from_mapping(context).split_objects == 12
+    context["transform_split_objects"] = 2
+    with pytest.raises(ConfigError, match=r"is 2, fewer than transform_instance_count \(3\).*1 instance\(s\) would get no part") as caught:
+        config_from_mapping(context)
+    assert caught.value.key == "transform_split_objects"
+    for fine in (0, 1, 3, 40):  # 0 and 1: the input as it is; otherwise at least one part per instance
+        context["transform_split_objects"] = fine
+        assert config_from_mapping(context).split_objects == fine
 
 
 def test_model_package_group_must_be_lowercase(context: dict[str, Any]) -> None:

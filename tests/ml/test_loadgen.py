@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -54,3 +55,34 @@ def test_a_refused_connection_is_a_failure() -> None:
     with KeepAliveClients(port=port, body=b"1\n", pause_s=0.05) as load:
         time.sleep(0.3)
     assert load.ok == 0 and load.failed >= 2
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        _Recorder.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_several_bodies_are_sent_in_turn_like_a_data_set_replayed() -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    rows = [f"{i},1\n".encode() for i in range(3)]
+    try:
+        with KeepAliveClients(port=httpd.server_address[1], body=rows, pause_s=0.02) as load:
+            time.sleep(0.4)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    seen = _Recorder.bodies
+    assert load.ok == len(seen) >= 6
+    assert seen[:6] == rows * 2  # one client: every row in order, then again
+    with pytest.raises(ValueError, match="at least one request body"):
+        KeepAliveClients(port=1, body=[])

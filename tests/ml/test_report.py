@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.backends.records import ModelVersion, TrainingJob
+from ml.backends.records import Lineage, ModelVersion, TrainingJob
 from ml.data import write_iris_csv
 from ml.errors import UserInputError
 from ml.report import parse_pairs, render, render_versions, sample_request
@@ -28,6 +28,26 @@ def test_versions_table_is_newest_first() -> None:
     assert lines[1].startswith("2 ") and lines[2].startswith("1 ")
     assert "acc=0.9000" in lines[2]
     assert "invoke train" in render_versions([])
+
+
+def test_versions_table_shows_algorithm_data_version_and_which_serves() -> None:
+    digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    versions = [
+        ModelVersion(
+            group="g", version=1, approval_status="Approved", artifact_uri="a",
+            lineage=Lineage(data_version=digest, hyperparameters={"max_depth": "3"}),
+        ),
+        ModelVersion(
+            group="g", version=2, approval_status="Approved", artifact_uri="b",
+            lineage=Lineage(data_version="training=3HL4kqtJlcpXroDTDmJ.v7 validation=null", hyperparameters={"algorithm": "random-forest"}),
+        ),
+    ]  # fmt: skip
+    header, second, first = render_versions(versions, serving=1).splitlines()
+    assert header.split() == ["version", "approval", "algorithm", "data", "version", "metrics", "training", "job", "created"]
+    assert first.startswith("1 *serving ") and "decision-tree (default)" in first and " 9f86d081884c " in first
+    assert second.startswith("2 ") and "*serving" not in second
+    assert "random-forest" in second and "training=3HL4kqtJlcpX validation=null" in second
+    assert "*serving" not in render_versions(versions)  # nothing serves: no marker
 
 
 def test_pairs_parse_and_reject_malformed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from moto import mock_aws
 
 from ml.config import ProjectConfig, load_config
 from ml.errors import NotFoundError, StateError
-from ml.tfstate import STACKS, outputs_table, read_stack_outputs
+from ml.names import STACKS, local_state_path, outputs_variable
+from ml.tfstate import REQUIRED_OUTPUTS, StackOutputs, outputs_table, read_stack_outputs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_STATE_BUCKET = "byoc-test-tfstate"
@@ -85,7 +87,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def no_outputs_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for stack in STACKS:
-        monkeypatch.delenv(ProjectConfig.outputs_variable(stack), raising=False)
+        monkeypatch.delenv(outputs_variable(stack), raising=False)
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def s3() -> Iterator[Any]:
 
 def write_local(root: Path, config: ProjectConfig, stacks: tuple[str, ...] = STACKS) -> None:
     for stack in stacks:
-        (root / config.local_state_path(stack)).write_text(state_document(TEST_OUTPUTS[stack]), encoding="utf-8")
+        (root / local_state_path(stack)).write_text(state_document(TEST_OUTPUTS[stack]), encoding="utf-8")
 
 
 def test_reads_typed_outputs_from_local_state(tmp_path: Path, local_config: ProjectConfig) -> None:
@@ -132,21 +134,21 @@ def test_missing_stack_names_the_stack_to_deploy_when_used(tmp_path: Path, local
 def test_missing_output_names_the_output_and_stack(tmp_path: Path, local_config: ProjectConfig) -> None:
     write_local(tmp_path, local_config)
     partial = {k: v for k, v in TEST_OUTPUTS["DeployPipelineStack"].items() if k != "alarm_names"}
-    (tmp_path / local_config.local_state_path("DeployPipelineStack")).write_text(state_document(partial), encoding="utf-8")
+    (tmp_path / local_state_path("DeployPipelineStack")).write_text(state_document(partial), encoding="utf-8")
     with pytest.raises(NotFoundError, match=r"'alarm_names'.*cdktf deploy DeployPipelineStack"):
         read_stack_outputs(local_config, root=tmp_path)
 
 
 def test_destroyed_stack_has_no_outputs(tmp_path: Path, local_config: ProjectConfig) -> None:
     write_local(tmp_path, local_config)
-    (tmp_path / local_config.local_state_path("BuildPipelineStack")).write_text(state_document({}), encoding="utf-8")
+    (tmp_path / local_state_path("BuildPipelineStack")).write_text(state_document({}), encoding="utf-8")
     with pytest.raises(NotFoundError, match="cdktf deploy BuildPipelineStack"):
         read_stack_outputs(local_config, root=tmp_path)
 
 
 def test_old_state_format_is_refused(tmp_path: Path, local_config: ProjectConfig) -> None:
     write_local(tmp_path, local_config)
-    (tmp_path / local_config.local_state_path("TrainPipelineStack")).write_text(
+    (tmp_path / local_state_path("TrainPipelineStack")).write_text(
         state_document(TEST_OUTPUTS["TrainPipelineStack"], version=3), encoding="utf-8"
     )
     with pytest.raises(StateError, match="version 3"):
@@ -177,9 +179,7 @@ def test_empty_s3_state_fails_at_once(tmp_path: Path, s3_config: ProjectConfig, 
 
 def test_table_lists_outputs_masks_secrets_and_shows_missing_stacks(tmp_path: Path, local_config: ProjectConfig) -> None:
     values = {**TEST_OUTPUTS["BuildPipelineStack"], "secret_token": "hunter2"}
-    (tmp_path / local_config.local_state_path("BuildPipelineStack")).write_text(
-        state_document(values, sensitive=("secret_token",)), encoding="utf-8"
-    )
+    (tmp_path / local_state_path("BuildPipelineStack")).write_text(state_document(values, sensitive=("secret_token",)), encoding="utf-8")
     table = outputs_table(local_config, root=tmp_path)
     lines = table.splitlines()
     assert lines[0].split() == ["STACK", "OUTPUT", "VALUE"]
@@ -260,3 +260,8 @@ def test_unreadable_state_of_an_unused_stack_fails_only_on_use(
     assert outputs.datalake_bucket == "scikit-byo-datalake"
     with pytest.raises(NotFoundError, match="grant s3:GetObject"):
         _ = outputs.endpoint_name
+
+
+def test_stack_outputs_has_a_field_for_each_required_output_and_no_other() -> None:
+    fields = {f.name for f in dataclasses.fields(StackOutputs)} - {"notification_topic_arns", "unavailable"}
+    assert fields == {name.value for names in REQUIRED_OUTPUTS.values() for name in names}

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ml.config import ProjectConfig
+from ml.names import Output, outputs_variable
+from ml.tfstate import REQUIRED_OUTPUTS
 
 pytestmark = pytest.mark.synth
 NEEDS = {
@@ -49,14 +50,14 @@ def test_each_project_carries_exactly_the_stacks_it_needs(synth: str, request: p
     stacks = request.getfixturevalue(synth)
     for name, needed in NEEDS.items():
         carried = {k for k in project_variables(stacks[name]) if k.startswith("BYOC_OUTPUTS_")}
-        assert carried == {ProjectConfig.outputs_variable(s) for s in needed}, name
+        assert carried == {outputs_variable(s) for s in needed}, name
 
 
 @pytest.mark.parametrize("synth", ["stacks", "alt_stacks"])
 def test_own_outputs_are_the_same_values_as_the_terraform_outputs(synth: str, request: pytest.FixtureRequest) -> None:
     stacks = request.getfixturevalue(synth)
     for name, stack in stacks.items():
-        entries = encoded(project_variables(stack)[ProjectConfig.outputs_variable(name)])
+        entries = encoded(project_variables(stack)[outputs_variable(name)])
         outputs = own_outputs(stack)
         assert set(entries) == set(outputs), name
         for output, value in outputs.items():
@@ -69,7 +70,7 @@ def test_other_stacks_outputs_are_cross_stack_references(synth: str, request: py
     for name, needed in NEEDS.items():
         variables = project_variables(stacks[name])
         for upstream in needed[:-1]:
-            entries = encoded(variables[ProjectConfig.outputs_variable(upstream)])
+            entries = encoded(variables[outputs_variable(upstream)])
             assert set(entries) == set(own_outputs(stacks[upstream])), f"{name} carries {upstream}"
             for output, expression in entries.items():
                 if expression.startswith("data."):
@@ -94,3 +95,11 @@ def test_no_project_depends_on_its_own_pipeline(synth: str, request: pytest.Fixt
     # The pipeline references the project; a reference back would be a Terraform cycle.
     for stack in request.getfixturevalue(synth).values():
         assert not any("aws_codepipeline." in value for value in project_variables(stack).values())
+
+
+def test_the_stacks_declare_exactly_the_outputs_of_the_output_enum(stacks: dict[str, Any], alt_stacks: dict[str, Any]) -> None:
+    # The notification topics exist only with notification addresses (the alternative configuration).
+    declared = {name for synth in (stacks, alt_stacks) for stack in synth.values() for name in own_outputs(stack)}
+    assert declared == {o.value for o in Output}
+    for stack, names in REQUIRED_OUTPUTS.items():
+        assert {n.value for n in names} <= set(own_outputs(stacks[stack])), stack

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ml.config import load_config
+from ml.names import VARIANT_NAME
 
 pytestmark = pytest.mark.synth
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +199,7 @@ def test_rollback_alarms_watch_the_configured_endpoint(stacks: dict[str, Any]) -
     latency = next(a for a in alarms.values() if a.get("metric_name") == "ModelLatency")
     assert latency["extended_statistic"] == "p99"
     assert latency["threshold"] == CONFIG.alarm_p99_latency_ms * 1000
-    assert latency["dimensions"] == {"EndpointName": CONFIG.endpoint_name, "VariantName": CONFIG.variant_name}
+    assert latency["dimensions"] == {"EndpointName": CONFIG.endpoint_name, "VariantName": VARIANT_NAME}
     errors = next(a for a in alarms.values() if "metric_query" in a)
     metrics = {q["metric"]["metric_name"] for q in errors["metric_query"] if "metric" in q}
     assert metrics == {"Invocation5XXErrors", "Invocations"}

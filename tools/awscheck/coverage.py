@@ -60,15 +60,24 @@ def _bucket_of(resource: str) -> str:
 
 # S3 calls on objects of an SSE-KMS bucket use its key: a read decrypts, a write makes a data key.
 KMS_FOR_S3 = {"s3:GetObject": "kms:Decrypt", "s3:GetObjectVersion": "kms:Decrypt", "s3:PutObject": "kms:GenerateDataKey"}
+# A multipart upload's parts are decrypted too: "the requester needs permissions for the
+# kms:Decrypt action on the UploadPart and UploadPartCopy APIs" (S3 API reference, CreateMultipartUpload).
+KMS_FOR_S3_OPERATION = {"UploadPart": "kms:Decrypt", "UploadPartCopy": "kms:Decrypt"}
 
 
 def _with_keys(needs: list[Need], bucket_keys: Mapping[str, str]) -> list[Need]:
     extra = [
-        Need(call=n.call, action=KMS_FOR_S3[n.action], resource=bucket_keys[_bucket_of(n.resource)], context=n.context)
+        Need(call=n.call, action=kms, resource=bucket_keys[_bucket_of(n.resource)], context=n.context)
         for n in needs
-        if n.action in KMS_FOR_S3 and _bucket_of(n.resource) in bucket_keys
+        if _bucket_of(n.resource) in bucket_keys
+        for kms in _kms_actions(n)
     ]
     return needs + extra
+
+
+def _kms_actions(need: Need) -> set[str]:
+    by_operation = KMS_FOR_S3_OPERATION.get(need.call.operation) if need.call.service == "s3" else None
+    return {action for action in (KMS_FOR_S3.get(need.action), by_operation) if action}
 
 
 def check(

@@ -125,11 +125,22 @@ def _update(task: str, p: Mapping[str, Any]) -> list[Call]:
 
 
 def _transform(task: str, p: Mapping[str, Any]) -> list[Call]:
+    # Every object under the S3Uri prefix is read, and its output written as <S3OutputPath>/<name>.out
+    # (TransformOutput); a prefix (a split input's parts) stands for the objects under it.
     job = p["TransformJobName"]
     source = p["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
-    name = source.rstrip("/").rsplit("/", 1)[-1]
+    name = "part-00001.csv" if source.endswith("/") else source.rsplit("/", 1)[-1]
+    bucket, key = _s3(source)
+    read = (
+        _read(task, source)
+        if not source.endswith("/")
+        else [
+            _call(task, "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": key}),
+            _call(task, "s3", "GetObject", {"Bucket": bucket, "Key": key + name}),
+        ]
+    )
     output = f"{p['TransformOutput']['S3OutputPath'].rstrip('/')}/{name}.out"
-    return _read(task, source) + _write(task, output) + _logs(task, "/aws/sagemaker/TransformJobs", f"{job}/{HOST}")
+    return read + _write(task, output) + _logs(task, "/aws/sagemaker/TransformJobs", f"{job}/{HOST}")
 
 
 _BY_OPERATION = {

@@ -8,6 +8,7 @@ type the request can name is authorized against ``"*"``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Mapping
@@ -31,6 +32,11 @@ ACTION_OF = {
 }
 # Reading one version of an object is its own action.
 VERSIONED = {("s3", "GetObject"): "GetObjectVersion"}
+# DeleteObjects is authorized per object it names: "To delete an object from a bucket, you must
+# always specify the s3:DeleteObject permission", and "To delete a specific version of an object
+# from a versioning-enabled bucket, you must specify the s3:DeleteObjectVersion permission" (S3
+# API reference, DeleteObjects).
+PER_OBJECT = {("s3", "DeleteObjects"): ("DeleteObject", "DeleteObjectVersion")}
 # SAR placeholder → the request parameters that name it.
 PLACEHOLDER_PARAMS: dict[str, tuple[str, ...]] = {
     "EndpointName": ("EndpointName",),
@@ -107,6 +113,8 @@ class PermissionMapper:
         return f"{prefix}:{name}"
 
     def needs(self, call: Call) -> list[Need]:
+        if (call.service, call.operation) in PER_OBJECT:
+            return [need for single in _per_object(call) for need in self.needs(single)]
         action = self.action_of(call)
         prefix, name = action.split(":", 1)
         privilege = _sar(prefix).get("privileges", {}).get(name)
@@ -187,6 +195,18 @@ class PermissionMapper:
             # An ARN given where a name goes: keep the part after "<type>/".
             return [v.split(":", 5)[5].removeprefix(f"{rtype}/") if v.startswith("arn:") else v for v in values]
         return []
+
+
+def _per_object(call: Call) -> list[Call]:
+    """A batch call as the single-object calls it is authorized as."""
+    plain, versioned = PER_OBJECT[(call.service, call.operation)]
+    singles = []
+    for item in call.params.get("Delete", {}).get("Objects", []):
+        params = {"Bucket": call.params["Bucket"], "Key": item["Key"]}
+        singles.append(dataclasses.replace(call, operation=plain, params=params))
+        if item.get("VersionId"):
+            singles.append(dataclasses.replace(call, operation=versioned, params={**params, "VersionId": item["VersionId"]}))
+    return singles
 
 
 def _arn_type(arn: str) -> str:

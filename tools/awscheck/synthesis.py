@@ -8,16 +8,10 @@ reference is an error: a policy is never compared with a string it does not real
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-_TOKEN = re.compile(r"\$\{([^}]+)\}")
-REMOTE_INPUT = "cross-stack-reference-input-"
-
-
-class UnresolvedReference(KeyError):
-    """A ``${...}`` reference this reader does not know how to resolve."""
+from tools.terraform_expr import ResolveError, Resolver, remote_output
 
 
 class Synthesis:
@@ -30,7 +24,7 @@ class Synthesis:
         try:
             found: Mapping[str, Any] = self.stacks[stack]["resource"][rtype][uid]
         except KeyError as err:
-            raise UnresolvedReference(f"{stack}: no resource {rtype}.{uid}") from err
+            raise ResolveError(f"{stack}: no resource {rtype}.{uid}") from err
         return found
 
     def resources(self, stack: str, rtype: str) -> Mapping[str, Mapping[str, Any]]:
@@ -42,20 +36,19 @@ class Synthesis:
         for uid, body in self.resources(stack, rtype).items():
             if body.get("//", {}).get("metadata", {}).get("path") == f"{stack}/{path}":
                 return uid
-        raise UnresolvedReference(f"{stack}: no {rtype} at construct path {path}")
+        raise ResolveError(f"{stack}: no {rtype} at construct path {path}")
 
     def resolve(self, stack: str, value: Any) -> Any:
         """``value`` with every reference replaced (lists and objects recursively)."""
-        if isinstance(value, list):
-            return [self.resolve(stack, v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.resolve(stack, v) for k, v in value.items()}
-        if not isinstance(value, str):
-            return value
-        whole = _TOKEN.fullmatch(value)
-        if whole:
-            return self._reference(stack, whole.group(1))
-        return _TOKEN.sub(lambda m: str(self._reference(stack, m.group(1))), value)
+        return self._resolver(stack).value(value)
+
+    def _resolver(self, stack: str) -> Resolver:
+        return Resolver(
+            attribute=lambda rtype, uid, attr: self._attribute(stack, rtype, uid, attr),
+            remote=lambda input_name, output: self._remote(stack, input_name, output),
+            data=lambda kind, _name, path: self._data(stack, kind, path),
+            templates=True,  # policy documents embed ARNs and names in longer strings
+        )
 
     def outputs(self, stack: str) -> dict[str, Any]:
         """The stack's own outputs (not the cross-stack plumbing), resolved."""
@@ -65,24 +58,16 @@ class Synthesis:
             if not name.startswith("cross-stack-output-")
         }
 
-    def _reference(self, stack: str, ref: str) -> Any:
-        parts = ref.split(".")
-        if parts[0] == "data":
-            return self._data(stack, parts[1:])
-        if len(parts) == 3:
-            return self._attribute(stack, *parts)
-        raise UnresolvedReference(f"{stack}: cannot resolve ${{{ref}}}")
+    def _remote(self, stack: str, input_name: str, output: str) -> Any:
+        source, raw = remote_output(self.stacks, stack=stack, input_name=input_name, output=output)
+        return self.resolve(source, raw)
 
-    def _data(self, stack: str, parts: list[str]) -> Any:
-        kind = parts[0]
-        if kind == "aws_caller_identity" and parts[-1] == "account_id":
+    def _data(self, stack: str, kind: str, path: tuple[str, ...]) -> Any:
+        if kind == "aws_caller_identity" and path == ("account_id",):
             return self.account
-        if kind == "aws_partition" and parts[-1] == "partition":
+        if kind == "aws_partition" and path == ("partition",):
             return self.partition
-        if kind == "terraform_remote_state" and parts[1].startswith(REMOTE_INPUT) and parts[2] == "outputs":
-            other = parts[1].removeprefix(REMOTE_INPUT)
-            return self.resolve(other, self.stacks[other]["output"][parts[3]]["value"])
-        raise UnresolvedReference(f"{stack}: cannot resolve data.{'.'.join(parts)}")
+        raise ResolveError(f"{stack}: cannot resolve data.{kind}.*.{'.'.join(path)}")
 
     def _attribute(self, stack: str, rtype: str, uid: str, attr: str) -> Any:
         body = self.resource(stack, rtype, uid)
@@ -109,7 +94,7 @@ class Synthesis:
             "aws_codebuild_project": ("name", f"codebuild:{r}:{a}:project/{{}}"),
         }
         if rtype not in names:
-            raise UnresolvedReference(f"{stack}: cannot resolve {rtype}.{uid}.{attr}")
+            raise ResolveError(f"{stack}: cannot resolve {rtype}.{uid}.{attr}")
         name_attr, arn = names[rtype]
         name = field(name_attr) if name_attr else arn.rsplit("/", 1)[1]
         if rtype == "aws_sagemaker_model_package_group":
@@ -120,5 +105,5 @@ class Synthesis:
         if rtype == "aws_codecommit_repository":
             values["clone_url_http"] = f"https://git-codecommit.{r}.amazonaws.com/v1/repos/{name}"
         if attr not in values:
-            raise UnresolvedReference(f"{stack}: cannot resolve {rtype}.{uid}.{attr}")
+            raise ResolveError(f"{stack}: cannot resolve {rtype}.{uid}.{attr}")
         return values[attr]

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ml.backends.local.capture import CaptureConf
 from ml.backends.local.procs import free_port
-from ml.backends.local.router import Router, Upstream
+from ml.backends.local.records import RouterRecord, Toolchain, Upstream
+from ml.backends.local.router import Router
+from ml.backends.local.supervise.control import Supervisor
 from tools.bench.servers import CLIENTS, payload, serve_variant, train_sample, wrk
 from tools.bench.serving_table import Run
 
@@ -50,19 +53,21 @@ def _captured(root: Path) -> int:
 
 @contextmanager
 def _routers(work: Path, *, model_port: int) -> Iterator[dict[int, int]]:
-    """One endpoint router per setting, all before the same model server; yields their ports."""
-    records = []
-    try:
+    """One endpoint router per setting, each under its own supervisord as an endpoint's is, all
+    before the same model server; yields their ports."""
+    toolchain = Toolchain.discover(sys.executable)
+    with ExitStack() as running:
         ports = {}
         for percent in SETTINGS:
             capture = CaptureConf(root=work / f"capture-{percent}", variant="AllTraffic", sampling_percent=percent) if percent else None
-            router = Router(prefix=work / f"router-{percent}", capture=capture)
-            records.append(router.start(port=free_port(), upstreams=[Upstream(name="bench", port=model_port, weight=100)]))
-            ports[percent] = int(records[-1]["port"])
+            router = Router(prefix=work / f"router-{percent}", nginx=toolchain.nginx, capture=capture)
+            record = RouterRecord(port=free_port(), back_port=free_port())
+            router.prepare(record=record, upstreams=[Upstream(name="bench", port=model_port, weight=100)])
+            supervisor = Supervisor(folder=work / f"supervisor-{percent}")
+            running.enter_context(supervisor.running(router.programs(env=toolchain.env()), toolchain=toolchain))
+            router.wait_ready(record=record)
+            ports[percent] = record.port
         yield ports
-    finally:
-        for record in records:
-            Router.stop(record)
 
 
 def _cells(client: str, runs: dict[int, list[Run]]) -> list[CaptureCell]:

@@ -47,7 +47,7 @@ capture, baseline, out, since, until = sys.argv[1:6]
 start = time.perf_counter()
 report = monitor(source=LocalCapture(root=Path(capture)), endpoint=sys.argv[6],
     window=Window(since=datetime.fromisoformat(since), until=datetime.fromisoformat(until)),
-    find_baseline=given_baseline(baseline), thresholds=Thresholds(drift_psi=0.2, missing_percent=5, range_percent=5, class_psi=0.2))
+    attribution=given_baseline(baseline), thresholds=Thresholds(drift_psi=0.2, missing_percent=5, range_percent=5, class_psi=0.2))
 read = time.perf_counter() - start
 write_html(report, Path(out))
 print(json.dumps({"read_seconds": read, "total_seconds": time.perf_counter() - start,

@@ -1,4 +1,4 @@
-"""``invoke bench --target serving``: wrk against the live ``serve`` program and its ceiling.
+"""``invoke bench.serving``: wrk against the live ``serve`` program and its ceiling.
 
 In one run, on one machine, it measures requests/s and p50/p99 latency for 1-row and 100-row
 CSV payloads at 1 and 16 connections, with keep-alive clients and ``Connection: close``
@@ -31,10 +31,11 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.atomic import atomic_write_text
 from ml.backends.local.procs import free_port
 from ml.errors import ByocError, UserInputError
 from tools.bench import gunicorn_stack, peers
@@ -43,8 +44,6 @@ from tools.bench.serving_procs import pss_per_worker_mb, stop, wait_for_port
 from tools.bench.serving_table import Measurement, Run, markdown_table, median_cell, summary
 
 log = logging.getLogger(__name__)
-
-# variant -> the app on serve's own granian command line (None: the model, as serve runs it)
 
 VARIANTS = (*GRANIAN_APPS, *gunicorn_stack.APPS, *peers.PEERS)
 DEFAULT_VARIANTS = ("serve", "gunicorn", "ceiling", "mlflow", "sample")
@@ -124,6 +123,65 @@ def _check(variants: Sequence[str], clients: Sequence[str], *, repeats: int, dur
         raise UserInputError(f"{', '.join(missing)} not installed; on Debian: apt-get install {' '.join(missing)}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Grid:
+    """What each variant is measured on: payload rows, connections, client kinds, rounds per cell."""
+
+    rows: Sequence[int]
+    connections: Sequence[int]
+    clients: Sequence[str]
+    repeats: int
+    duration_s: float
+
+
+def _start(
+    servers: ExitStack, *, root: Path, base_dir: Path, logs: Path, variants: Sequence[str], workers: int, cache: Path
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Start every variant at once (idle servers cost nothing); their ports and the pids their workers descend from."""
+    venvs = {v: peers.ensure_venv(peers.PEERS[v].requirements, cache_dir=cache) for v in variants if v in peers.PEERS}
+    stack = None
+    if any(v in gunicorn_stack.APPS for v in variants):
+        stack = peers.ensure_venv(gunicorn_stack.requirements(root / "ml" / "container"), cache_dir=cache)
+    ports: dict[str, int] = {}
+    masters: dict[str, int] = {}
+    for variant in variants:
+        variant_logs = logs / re.sub(r"\W", "-", variant)
+        variant_logs.mkdir()
+        if variant in peers.PEERS:
+            running = _peer(peers.PEERS[variant], venvs[variant], base_dir, workers, variant_logs)
+        else:
+            running = serve_variant(root, base_dir, variant, workers, variant_logs, venv=stack)
+        ports[variant], masters[variant] = servers.enter_context(running)
+    return ports, masters
+
+
+def _measure(ports: dict[str, int], *, training_csv: Path, logs: Path, grid: _Grid) -> list[Measurement]:
+    """Every cell ``grid.repeats`` times, variants alternated within each round, the median kept: on a
+    shared machine load drifts over minutes, and alternating keeps it from favouring whichever ran first."""
+    variants = list(ports)
+    results: list[Measurement] = []
+    for row_count in grid.rows:
+        bodies = {v: payload(training_csv, row_count, header=v in peers.PEERS and peers.PEERS[v].csv_header) for v in variants}
+        for variant in variants:
+            # A short warm-up so the first cell does not pay for lazy imports and page faults.
+            wrk(ports[variant], body=bodies[variant], connections=max(grid.connections), duration_s=1, scripts=logs)
+        for conns in grid.connections:
+            for client in grid.clients:
+                runs: dict[str, list[Run]] = {v: [] for v in variants}
+                for _ in range(grid.repeats):
+                    for variant in variants:
+                        run = wrk(
+                            ports[variant], body=bodies[variant], connections=conns, duration_s=grid.duration_s, scripts=logs, client=client
+                        )
+                        runs[variant].append(run)
+                load = os.getloadavg()[0]
+                for variant in variants:
+                    cell = median_cell(variant, row_count, conns, client, runs[variant], load_1m=load)
+                    log.info("%s", cell)
+                    results.append(cell)
+    return sorted(results, key=lambda m: variants.index(m.variant))
+
+
 def run_serving_bench(
     *,
     root: Path,
@@ -140,9 +198,6 @@ def run_serving_bench(
 ) -> dict[str, Any]:
     """Benchmark ``serve`` against the previous stack, its ceiling and its peers; write the table and return everything.
 
-    All variants run at once (idle servers cost nothing) and each cell is measured ``repeats``
-    times, alternating variants, reporting the median: on a shared machine, load drifts over
-    minutes, and alternating keeps that drift from favouring whichever variant ran first.
     The peers' environments are built (first run) or reused from ``cache_dir`` (default
     :func:`tools.bench.peers.default_cache_dir`). ``output`` defaults to
     ``root/docs/benchmarks/serving.md``. The returned dict holds ``results`` (one dict per
@@ -153,48 +208,15 @@ def run_serving_bench(
     started = time.monotonic()
     cpus = os.cpu_count() or 1
     worker_count = workers or cpus
-    cache = cache_dir or peers.default_cache_dir()
-    venvs = {v: peers.ensure_venv(peers.PEERS[v].requirements, cache_dir=cache) for v in variants if v in peers.PEERS}
-    stack = None
-    if any(v in gunicorn_stack.APPS for v in variants):
-        stack = peers.ensure_venv(gunicorn_stack.requirements(root / "ml" / "container"), cache_dir=cache)
-    results: list[Measurement] = []
+    grid = _Grid(rows=rows, connections=connections, clients=clients, repeats=repeats, duration_s=duration_s)
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
         base_dir, logs = Path(tmp) / "ml", Path(tmp) / "logs"
         logs.mkdir()
         train_sample(root, base_dir)
-        ports: dict[str, int] = {}
-        masters: dict[str, int] = {}
-        for variant in variants:
-            variant_logs = logs / re.sub(r"\W", "-", variant)
-            variant_logs.mkdir()
-            if variant in peers.PEERS:
-                running = _peer(peers.PEERS[variant], venvs[variant], base_dir, worker_count, variant_logs)
-            else:
-                running = serve_variant(root, base_dir, variant, worker_count, variant_logs, venv=stack)
-            ports[variant], masters[variant] = servers.enter_context(running)
-        training_csv = base_dir / "input" / "data" / "training" / "iris.csv"
-        for row_count in rows:
-            bodies = {v: payload(training_csv, row_count, header=v in peers.PEERS and peers.PEERS[v].csv_header) for v in variants}
-            for variant in variants:
-                # A short warm-up so the first cell does not pay for lazy imports and page faults.
-                wrk(ports[variant], body=bodies[variant], connections=max(connections), duration_s=1, scripts=logs)
-            for conns in connections:
-                for client in clients:
-                    runs: dict[str, list[Run]] = {v: [] for v in variants}
-                    for _ in range(repeats):
-                        for variant in variants:
-                            port, body = ports[variant], bodies[variant]
-                            runs[variant].append(
-                                wrk(port, body=body, connections=conns, duration_s=duration_s, scripts=logs, client=client)
-                            )
-                    load = os.getloadavg()[0]
-                    for variant in variants:
-                        cell = median_cell(variant, row_count, conns, client, runs[variant], load_1m=load)
-                        log.info("%s", cell)
-                        results.append(cell)
+        cache = cache_dir or peers.default_cache_dir()
+        ports, masters = _start(servers, root=root, base_dir=base_dir, logs=logs, variants=variants, workers=worker_count, cache=cache)
+        results = _measure(ports, training_csv=base_dir / "input" / "data" / "training" / "iris.csv", logs=logs, grid=grid)
         memory = {variant: pss_per_worker_mb(masters[variant]) for variant in variants}
-    results.sort(key=lambda m: variants.index(m.variant))
     elapsed = time.monotonic() - started
     settings: dict[str, Any] = {"cpus": cpus, "workers": worker_count, "duration_s": duration_s, "repeats": repeats}
     markdown = _markdown(results, settings=settings, memory=memory, elapsed_s=elapsed, variants=variants)
@@ -205,8 +227,6 @@ def run_serving_bench(
         markdown += "\n" + render(cells, written, duration_s=duration_s, rounds=repeats)
     target = output or root / "docs" / "benchmarks" / "serving.md"
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.tmp")
-    partial.write_text(markdown, encoding="utf-8")
-    partial.replace(target)
+    atomic_write_text(target, markdown)
     log.info("wrote %s\n%s", target, markdown)
     return settings | {"results": [asdict(m) for m in results], "memory_mb": memory, "markdown": markdown, "elapsed_s": elapsed}

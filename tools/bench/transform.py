@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -115,7 +116,11 @@ class PeakMemory:
         self._thread.join()
 
 
-def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int, size_mb: float) -> TransformResult:
+def timed_job(
+    backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int | None = None
+) -> tuple[float, dict[str, Any], PeakMemory]:
+    """One transform of ``source``, as ``invoke deploy --mode transform`` runs it: its seconds, its
+    job record and the memory of the whole process tree meanwhile; the output is deleted after."""
     with PeakMemory() as memory:
         started = time.perf_counter()
         job = backend.transform(data=str(source), output=str(out), server_workers=workers)
@@ -123,6 +128,11 @@ def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, work
     assert job.records == rows, f"transformed {job.records} of {rows} rows"
     record = backend.store.get(KIND, job.name) or {}
     (out / f"{source.name}.out").unlink()
+    return seconds, record, memory
+
+
+def _run_once(backend: LocalBackend, source: Path, out: Path, *, rows: int, workers: int, size_mb: float) -> TransformResult:
+    seconds, record, memory = timed_job(backend, source, out, rows=rows, workers=workers)
     return TransformResult(
         rows=rows,
         workers=workers,
@@ -218,14 +228,32 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def run_transform_bench(*, root: Path, rows: int = 1_000_000, main_job: bool = True) -> str:
-    """Run the benchmark at ``rows`` and 10x ``rows``, time the main job, write and return the table."""
+def scale_out_section(*, root: Path, rows: int, rounds: int = ROUNDS) -> str:
+    """The scale-out table (``rows`` in one file on 1, 2 and 4 instances) and the AWS worked example."""
+    from tools.bench.transform_scale import bench_scale_out, render_aws_example, render_scale_out
+
+    with tempfile.TemporaryDirectory(prefix="bench-transform-scale-") as tmp:
+        scratch = Path(tmp)
+        backend = approved_backend(root=root, scratch=scratch)
+        source = scratch / "in" / f"rows-{rows}.csv"
+        source.parent.mkdir()
+        write_iris_shaped(source, rows=rows, sample=scratch / "iris.csv")
+        size = source.stat().st_size
+        results = bench_scale_out(backend, source, scratch / "out", rows=rows, rounds=rounds)
+    lines = render_scale_out(results, file_mb=size / 1e6, cores=psutil.cpu_count() or 1)
+    return "\n".join(lines + render_aws_example(results, bytes_per_row=size / rows)) + "\n"
+
+
+def run_transform_bench(*, root: Path, rows: int = 1_000_000, main_job: bool = True, scale_out: bool = True) -> str:
+    """Run the benchmark at ``rows`` and 10x ``rows``, the scale-out table at 10x ``rows``, time the
+    main job, write and return the report."""
     results = bench_transform(root=root, sizes=(rows, rows * 10))
     # The client must stay light: these would add seconds of start-up and ~100 MB to every job.
     heavy: list[str] = sorted(name for name in ("sklearn", "scipy", "pandas") if name in sys.modules)
+    scaled = scale_out_section(root=root, rows=rows * 10) if scale_out else ""
     seconds = time_main_job(root=root) if main_job else None
     load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
-    table = render(results, seconds, cores=psutil.cpu_count() or 1, load=load, heavy_imports=heavy)
+    table = render(results, seconds, cores=psutil.cpu_count() or 1, load=load, heavy_imports=heavy) + scaled
     (root / REPORT).parent.mkdir(parents=True, exist_ok=True)
     (root / REPORT).write_text(table, encoding="utf-8")
     print(table)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ml.names import TRAINING_DATA_KEY, TRANSFORM_SPLITS_PREFIX
+from ml.tfstate import StackOutputs
 from tools.rehearsal.faults import REASONS
 from tools.rehearsal.plan import Stage
 from tools.rehearsal.registry import RegistryClient
@@ -18,7 +19,7 @@ class StageChecks:
     registry: RegistryClient
     sagemaker: Any
     s3: Any
-    outputs: Mapping[str, Mapping[str, Any]]  # BYOC_OUTPUTS_<STACK> -> outputs
+    outputs: StackOutputs  # as the deploy project carries them
     commit: str
     project: str
 
@@ -33,6 +34,8 @@ class StageChecks:
             verdicts.append(self.serving(stage.expect_version))
         if not verdicts[-1][0] and stage.expect_clean:
             verdicts.append(self.clean())
+        if not verdicts[-1][0] and stage.expect_joined:
+            verdicts.append(self.joined(output))
         problem = verdicts[-1][0]
         if problem:
             return False, problem
@@ -50,7 +53,7 @@ class StageChecks:
 
     @property
     def repository(self) -> str:
-        return str(self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"])
+        return self.outputs.ecr_repository_name
 
     def image(self, stage: Stage, *, output: str, before: str | None) -> Verdict:
         """The commit tag and latest name one image, whose registry digest the build recorded;
@@ -73,7 +76,7 @@ class StageChecks:
     def serving(self, expected: int) -> Verdict:
         from ml.backends.sagemaker.naming import version_of_config
 
-        name = self.outputs["BYOC_OUTPUTS_DEPLOYPIPELINESTACK"]["endpoint_name"]
+        name = self.outputs.endpoint_name
         version = version_of_config(self.sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"])
         if version != expected:
             return f"the endpoint serves version {version}, expected {expected}", ""
@@ -83,7 +86,7 @@ class StageChecks:
         """The newest model version carries its training report's URI, and the report is in the data lake."""
         from ml.reports.aws import report_uri
 
-        group = self.outputs["BYOC_OUTPUTS_TRAINPIPELINESTACK"]["model_package_group"]
+        group = self.outputs.model_package_group
         listed = self.sagemaker.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
         newest = listed["ModelPackageSummaryList"][0]["ModelPackageArn"]
         uri = report_uri(self.sagemaker.describe_model_package(ModelPackageName=newest))
@@ -95,6 +98,27 @@ class StageChecks:
         except Exception as err:  # botocore's ClientError: the object is missing
             return f"the report {uri} named on {newest} is not in the data lake ({err})", ""
         return "", f"training report {uri} ({size} bytes)"
+
+    def joined(self, output: str) -> Verdict:
+        """The transform's one joined output holds a line per input record, in input order, and the
+        split it was made from is gone from the data lake."""
+        import re
+
+        found = re.search(r"joined the (\d+) parts' outputs into (s3://\S+)", output)
+        if found is None:
+            return "the transform did not split its input and join the parts' outputs", ""
+        lake = self.outputs.datalake_bucket
+        bucket, _, key = found.group(2).removeprefix("s3://").partition("/")
+        joined = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
+        records = [r for r in self.s3.get_object(Bucket=lake, Key=TRAINING_DATA_KEY)["Body"].read().splitlines() if r]
+        if [line[: len(r) + 1] for line, r in zip(joined, records, strict=False)] != [r + b"," for r in records] or len(joined) != len(
+            records
+        ):
+            return f"{found.group(2)} does not hold one line per record of {TRAINING_DATA_KEY}, in order", ""
+        left = self.s3.list_object_versions(Bucket=lake, Prefix=f"{TRANSFORM_SPLITS_PREFIX}/")
+        if left.get("Versions") or left.get("DeleteMarkers"):
+            return f"the split under s3://{lake}/{TRANSFORM_SPLITS_PREFIX}/ was not deleted after the join", ""
+        return "", f"{found.group(1)} parts joined into {found.group(2)} ({len(joined)} records, in order)"
 
     def clean(self) -> Verdict:
         """Nothing of this project is left: endpoints, endpoint configs, models."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tools.awscheck.strict import strict_environment
 from tools.rehearsal.fakes.motoapp import ACCOUNT
-from tools.rehearsal.resolver import Resolver
+from tools.terraform_expr import Resolver
 
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 # Passed through from this machine: what a CodeBuild image provides by itself.

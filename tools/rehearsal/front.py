@@ -14,6 +14,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from ml.backends.local.procs import free_port
 from tools.rehearsal.fakes.codebuild import CodeBuildFake
 from tools.rehearsal.fakes.codecommit import CodeCommitFake
 from tools.rehearsal.fakes.ecr import EcrFake, Mutability
@@ -23,7 +24,7 @@ from tools.rehearsal.fakes.s3_notifications import NotificationCorrections
 from tools.rehearsal.fakes.sagemaker import EndpointsFake, JobsFake, ModelPackagesFake
 from tools.rehearsal.fakes.timestamps import with_numeric_timestamps
 from tools.rehearsal.faults import Fault
-from tools.rehearsal.registry import RegistryClient, free_port
+from tools.rehearsal.registry import RegistryClient
 
 StartResponse = Any
 PREFIX_SERVICE = {prefix: service for service, prefix in JSON_TARGETS.items()}

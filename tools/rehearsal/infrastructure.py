@@ -215,13 +215,13 @@ def run_infrastructure(
 
 def rehearse_infrastructure(*, root: Path, synth_dir: Path, region: str, keep: bool, on_line: Callable[[str], None]) -> InfraResult:
     """:func:`run_infrastructure` on the synthesized stacks in a fresh working folder (kept with ``keep``)."""
-    from tools.rehearsal.source import source_commit
+    from tools.rehearsal.source import snapshot_commit
     from tools.rehearsal.world import load_stacks
 
     workdir = Path(tempfile.mkdtemp(prefix="byoc-infrastructure-"))
     try:
         stacks = load_stacks(synth_dir, STACK_ORDER)
-        return run_infrastructure(root=root, stacks=stacks, workdir=workdir, region=region, commit=source_commit(root), on_line=on_line)
+        return run_infrastructure(root=root, stacks=stacks, workdir=workdir, region=region, commit=snapshot_commit(root), on_line=on_line)
     finally:
         if keep:
             on_line(f"kept {workdir}")

@@ -24,6 +24,7 @@ class Stage:
     expect_version: int = 0  # the model version the endpoint serves afterwards (0: not checked)
     expect_converged: bool = False  # build: the commit tag already existed and was reused
     expect_clean: bool = False  # nothing of the project is left in SageMaker afterwards (teardown)
+    expect_joined: bool = False  # batch transform: one joined <input>.out, every record in it, no split left
 
 
 def operator(name: str, command: str, *, expect_version: int = 0, expect_clean: bool = False) -> Stage:
@@ -45,7 +46,14 @@ MAIN: tuple[Stage, ...] = (
     Stage(name="train on a new data version + register version 2", pipeline="train", new_data=True),
     operator("approve version 2", "approve 2 --note rehearsal"),
     Stage(name="deploy: blue/green update to version 2", pipeline="deploy", expect_version=2),
-    Stage(name="deploy: batch transform", pipeline="deploy", overrides={"DEPLOY_MODE": "transform"}),
+    # On two instances (the start-build override of the configuration, as CodeBuild's would be): the
+    # one input object is split into 8 parts, one job runs over them, their outputs are joined back.
+    Stage(
+        name="deploy: batch transform across 2 instances",
+        pipeline="deploy",
+        overrides={"DEPLOY_MODE": "transform", "CDKTF_CONTEXT_JSON": '{"transform_instance_count": 2}'},
+        expect_joined=True,
+    ),
     operator("rollback to version 1", "rollback", expect_version=1),
     operator("teardown", "teardown", expect_clean=True),
 )

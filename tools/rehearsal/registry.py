@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.backends.local.procs import free_port
 from ml.errors import ByocError
 
 MANIFEST_TYPES = (
@@ -30,12 +30,6 @@ READY_SECONDS = 20.0
 
 class RegistryError(ByocError):
     """The loopback registry could not start or answered unexpectedly."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def config_text(*, root: Path, port: int) -> str:

@@ -8,7 +8,6 @@ synthesized CodeBuild project, checked against the repository's own file.
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -24,7 +23,8 @@ from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY
 from ml.config import load_config
 from ml.errors import ByocError
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
-from ml.names import cached_base_image
+from ml.names import STACKS, Stack, cached_base_image
+from ml.tfstate import StackOutputs, environment_outputs
 from tools.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.codebuild_env import BuildHost, build_environment, image_detail, project_variables
@@ -32,15 +32,10 @@ from tools.rehearsal.fakes.ecr import Mutability, shuffled
 from tools.rehearsal.front import FakeAwsServer, make_front, reset_moto
 from tools.rehearsal.plan import Stage
 from tools.rehearsal.registry import LoopbackRegistry
-from tools.rehearsal.source import export_tree, source_commit
+from tools.rehearsal.source import export_tree, snapshot_commit
 from tools.rehearsal.world import World, load_stacks
 
-STACK_OF = {
-    "build": "BuildPipelineStack",
-    "train": "TrainPipelineStack",
-    "deploy": "DeployPipelineStack",
-    "operator": "DeployPipelineStack",
-}
+STACK_OF = {"build": Stack.BUILD, "train": Stack.TRAIN, "deploy": Stack.DEPLOY, "operator": Stack.DEPLOY}
 _BASE_ARG = re.compile(r"^ARG BASE_IMAGE=(\S+)$", re.MULTILINE)
 
 
@@ -83,7 +78,7 @@ class Rehearsal:
     def __init__(self, *, root: Path, synth_dir: Path, workdir: Path, region: str, on_line: Callable[[str], None]) -> None:
         self.root, self.synth_dir, self.workdir, self.region, self.on_line = root, synth_dir, workdir, region, on_line
         self.stacks = load_stacks(synth_dir, tuple(dict.fromkeys(STACK_OF.values())))
-        self.commit = source_commit(root)
+        self.commit = snapshot_commit(root)
         self.registry = LoopbackRegistry(workdir=workdir / "registry")
         self.mutability: dict[str, Mutability] = {}
         self._exports = 0
@@ -118,7 +113,7 @@ class Rehearsal:
             )
             self.host = BuildHost.write(directory=self.workdir / "host", registry=self.registry.address)
             self.variables = {p: project_variables(_project(self.stacks[s]), self.world.resolver(s)) for p, s in STACK_OF.items()}
-            self.outputs = {k: json.loads(v) for k, v in self.variables["deploy"].items() if k.startswith("BYOC_OUTPUTS_")}
+            self.outputs = carried_outputs(self.variables["deploy"])
             self.put_data(reverse=False)
         except BaseException:
             self.server.stop()
@@ -134,7 +129,7 @@ class Rehearsal:
 
     @property
     def datalake(self) -> str:
-        return str(self.outputs["BYOC_OUTPUTS_TRAINPIPELINESTACK"]["datalake_bucket"])
+        return self.outputs.datalake_bucket
 
     def put_data(self, *, reverse: bool) -> str:
         """Upload the sample data as the train pipeline's S3 source object; a new version each call."""
@@ -180,15 +175,14 @@ class Rehearsal:
         return made
 
     def _image_detail(self, folder: Path) -> None:
-        build = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]
-        repository = build["ecr_repository_name"]
+        repository = self.outputs.ecr_repository_name
         latest = self.registry.client.manifest(repository, "latest")
         if latest is None:
             raise ValueError(f"the ECR source has no image: {repository}:latest was never pushed (run the build stage first)")
         tags = [t for t in self.registry.client.tags(repository) if self.registry.client.head_digest(repository, t) == latest.digest]
         tags = shuffled(tags)  # CodePipeline's imageDetail.json lists ECR's tags, which have no order
         detail = image_detail(
-            repository_uri=build["ecr_repository_url"], repository=repository, digest=latest.digest, tags=tags, size=latest.size_bytes
+            repository_uri=self.outputs.ecr_repository_url, repository=repository, digest=latest.digest, tags=tags, size=latest.size_bytes
         )
         (folder / "imageDetail.json").write_text(detail, encoding="utf-8")
 
@@ -255,8 +249,13 @@ class Rehearsal:
         return checks.judge(stage, succeeded=succeeded, output=output, before=before)
 
     def _commit_digest(self) -> str | None:
-        repository = self.outputs["BYOC_OUTPUTS_BUILDPIPELINESTACK"]["ecr_repository_name"]
-        return self.registry.client.head_digest(repository, self.commit)
+        return self.registry.client.head_digest(self.outputs.ecr_repository_name, self.commit)
+
+
+def carried_outputs(variables: dict[str, str]) -> StackOutputs:
+    """The stacks' outputs as a CodeBuild project carries them (``BYOC_OUTPUTS_<STACK>``), typed."""
+    by_stack: dict[str, dict[str, Any]] = {s: found for s in STACKS if (found := environment_outputs(s, variables)) is not None}
+    return StackOutputs.from_values(by_stack)
 
 
 class _EndpointSession:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ml.errors import UserInputError
+from ml.gitrev import NO_OPTIONAL_LOCKS, head_commit
 
 
 def _git(root: Path, *args: str, env: Mapping[str, str] | None = None) -> bytes:
@@ -31,19 +32,17 @@ def _git(root: Path, *args: str, env: Mapping[str, str] | None = None) -> bytes:
     return proc.stdout
 
 
-# Read-only questions must not take the checkout's index lock (git status refreshes it when it can).
-_NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
 # The commit object's author when the machine has no git identity (CI, a fresh CodeBuild-like box).
 _IDENTITY = {"GIT_AUTHOR_NAME": "rehearsal", "GIT_AUTHOR_EMAIL": "rehearsal@localhost"}
 
 
-def source_commit(root: Path) -> str:
+def snapshot_commit(root: Path) -> str:
     """HEAD when the tracked files are clean, else a commit object of their current contents."""
-    head = _git(root, "rev-parse", "HEAD", env=_NO_LOCKS).decode().strip()
-    if not _git(root, "status", "--porcelain", "--untracked-files=no", env=_NO_LOCKS).strip():
+    head = head_commit(root)
+    if not _git(root, "status", "--porcelain", "--untracked-files=no", env=NO_OPTIONAL_LOCKS).strip():
         return head
     with tempfile.TemporaryDirectory(prefix="rehearsal-index-") as scratch:
-        private = {**_NO_LOCKS, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        private = {**NO_OPTIONAL_LOCKS, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
         _git(root, "read-tree", "HEAD", env=private)
         _git(root, "add", "--update", ".", env=private)  # tracked files as they are now, deletions included
         tree = _git(root, "write-tree", env=private).decode().strip()

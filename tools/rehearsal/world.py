@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tools.rehearsal.fakes.ecr import Mutability
-from tools.rehearsal.resolver import ResolveError, Resolver
+from tools.terraform_expr import ResolveError, Resolver, remote_output
 
-REMOTE_INPUT_PREFIX = "cross-stack-reference-input-"
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -61,15 +60,8 @@ class World:
             raise ResolveError(f"{stack} has no resource {type_}.{name}") from err
 
     def remote_output(self, stack: str, input_name: str, output: str) -> Any:
-        if input_name not in self._stacks[stack].get("data", {}).get("terraform_remote_state", {}):
-            raise ResolveError(f"{stack} reads remote state {input_name!r} but declares no such data source")
-        source = input_name.removeprefix(REMOTE_INPUT_PREFIX)
-        if not input_name.startswith(REMOTE_INPUT_PREFIX) or source not in self._stacks:
-            raise ResolveError(f"remote state {input_name!r} of {stack} names no synthesized stack (known: {', '.join(self._stacks)})")
-        outputs = self._stacks[source].get("output", {})
-        if output not in outputs:
-            raise ResolveError(f"{source} has no output {output!r}, which {stack} reads")
-        return self.resolver(source).value(outputs[output]["value"])
+        source, raw = remote_output(self._stacks, stack=stack, input_name=input_name, output=output)
+        return self.resolver(source).value(raw)
 
     def attribute(self, stack: str, type_: str, name: str, attribute: str) -> Any:
         key = (stack, type_, name)

@@ -54,6 +54,19 @@ function uuid(hex) {
     return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' + hex.slice(16, 20) + '-' + hex.slice(20, 32);
 }
 
+// SageMaker's eventMetadata, plus what only the local router knows: the variant that answered
+// (the back's X-Byoc-Variant, absent when the router answered on its own) and the status the
+// client got, so the monitor attributes each record to its version and counts errors apart.
+function metadata(r) {
+    var found = {eventId: uuid(r.variables.request_id), inferenceTime: now().toISOString().slice(0, 19) + 'Z'};
+    var variant = r.headersOut['X-Byoc-Variant'];
+    if (variant) {
+        found.byocVariant = variant;
+    }
+    found.byocStatus = Number(r.variables.status);
+    return found;
+}
+
 // One JSON line in SageMaker's capture format; empty (not logged) for unsampled requests or a
 // request body nginx had to spill to a file (larger than the capture buffer).
 function record(r) {
@@ -77,7 +90,7 @@ function record(r) {
                 encoding: outEncoding
             }
         },
-        eventMetadata: {eventId: uuid(r.variables.request_id), inferenceTime: now().toISOString().slice(0, 19) + 'Z'},
+        eventMetadata: metadata(r),
         eventVersion: '0'
     });
 }

@@ -9,6 +9,7 @@ never becomes healthy is removed again and the failure says why (its log's tail)
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import time
 import urllib.error
@@ -16,20 +17,16 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ml.backends.local import procs
 from ml.backends.local.artifacts import unpack_model
 from ml.backends.local.clock import stamp
 from ml.backends.local.programs import Programs
-from ml.backends.local.router import Upstream
-from ml.backends.local.supervise.config import Program
+from ml.backends.local.records import Instance, ProcessRecord, Variant
 from ml.backends.records import ModelVersion
 from ml.errors import JobFailedError
 
 HEALTH_TIMEOUT_S = 60.0
-# Per-instance nginx weight = percent × WEIGHT_SCALE / instances: divisible by every count up to 6.
-WEIGHT_SCALE = 60
 VERSION_ENV = "BYOC_MODEL_VERSION"  # informational: lets logs (and test programs) say which version serves
 
 
@@ -39,146 +36,43 @@ def default_workers() -> int:
     return 1
 
 
-@dataclass(frozen=True, kw_only=True)
-class Instance:
-    """One more copy of a variant's model server (SageMaker's instance), on its own port."""
-
-    port: int
-    proc: dict[str, Any]  # argv, env, log, folder: what supervisord runs
-    cleanup: list[list[str]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"port": self.port, "proc": self.proc, "cleanup": self.cleanup}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Instance:
-        return cls(port=int(data["port"]), proc=data["proc"], cleanup=data.get("cleanup", []))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Variant:
-    """A model version's fleet: its first instance inline (``port``/``proc``), the others in ``more``.
-
-    Every instance runs the same serve program on the same model folder; the router spreads the
-    variant's share of traffic evenly over them. Autoscaling changes ``more``.
-    """
-
-    id: str
-    version: int
-    port: int
-    proc: dict[str, Any]  # argv, env, log, folder: what supervisord runs (pid/started: the last seen)
-    cleanup: list[list[str]]
-    more: tuple[Instance, ...] = ()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log(self) -> Path:
-        return Path(self.proc["log"])
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.proc["folder"])
-
-    @property
-    def instances(self) -> tuple[Instance, ...]:
-        return (Instance(port=self.port, proc=self.proc, cleanup=self.cleanup), *self.more)
-
-    @property
-    def count(self) -> int:
-        return 1 + len(self.more)
-
-    def program_names(self) -> list[str]:
-        """supervisord's name of each instance: the variant id, then ``<id>-2``, ``<id>-3`` ..."""
-        return [self.id, *(f"{self.id}-{k}" for k in range(2, self.count + 1))]
-
-    def programs(self) -> list[Program]:
-        return [
-            Program(
-                name=name,
-                argv=list(inst.proc["argv"]),
-                env=dict(inst.proc.get("env", {})),
-                directory=Path(inst.proc["folder"]),
-                log=Path(inst.proc["log"]),
-                health_url=f"http://127.0.0.1:{inst.port}/ping",
-            )
-            for name, inst in zip(self.program_names(), self.instances, strict=True)
-        ]
-
-    def upstreams(self, *, percent: int, backup: bool = False) -> list[Upstream]:
-        """The router's servers for this variant: ``percent`` of the traffic, split evenly over instances.
-
-        nginx weights are relative, so each instance gets percent × WEIGHT_SCALE / count: the
-        variant's total stays proportional to ``percent`` whatever its instance count.
-        """
-        weight = 1 if backup else max(1, round(percent * WEIGHT_SCALE / self.count))
-        return [Upstream(name=self.id, port=inst.port, weight=weight, backup=backup) for inst in self.instances]
-
-    def addrs(self) -> frozenset[str]:
-        return frozenset(f"127.0.0.1:{inst.port}" for inst in self.instances)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "version": self.version,
-            "port": self.port,
-            "proc": self.proc,
-            "cleanup": self.cleanup,
-            "more": [inst.to_dict() for inst in self.more],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Variant:
-        return cls(
-            id=data["id"],
-            version=int(data["version"]),
-            port=int(data["port"]),
-            proc=data["proc"],
-            cleanup=data.get("cleanup", []),
-            more=tuple(Instance.from_dict(i) for i in data.get("more", [])),
-        )
-
-
 def prepare_instance(*, programs: Programs, version: int, folder: Path, number: int, port: int | None = None) -> Instance:
     """How instance ``number`` (1-based) of a variant starts, on a free port; starts nothing."""
     port = port or procs.free_port()
     launch = programs.serve(base_dir=folder, port=port, workers=default_workers(), extra_env={VERSION_ENV: str(version)})
     log = folder / ("serve.log" if number == 1 else f"serve-{number}.log")
-    proc = {"argv": launch.argv, "env": launch.env, "log": str(log), "folder": str(folder), "pid": 0, "started": 0}
-    return Instance(port=port, proc=proc, cleanup=launch.cleanup)
+    return Instance(port=port, argv=tuple(launch.argv), env=launch.env, log=log, cleanup=tuple(tuple(c) for c in launch.cleanup))
 
 
 def prepare_variant(*, programs: Programs, version: ModelVersion, base_dir: Path, instances: int = 1) -> Variant:
     """Unpack the verified artifact into ``base_dir/model`` and choose how its instances start; start nothing."""
     unpack_model(Path(version.artifact_uri), expected_sha256=version.artifact_sha256, into=base_dir / "model")
-    first, *more = [
-        prepare_instance(programs=programs, version=version.version, folder=base_dir, number=k) for k in range(1, instances + 1)
-    ]
-    return Variant(id=base_dir.name, version=version.version, port=first.port, proc=first.proc, cleanup=first.cleanup, more=tuple(more))
+    made = tuple(prepare_instance(programs=programs, version=version.version, folder=base_dir, number=k) for k in range(1, instances + 1))
+    return Variant(id=base_dir.name, version=version.version, folder=base_dir, instances=made)
 
 
 def resized(variant: Variant, *, programs: Programs, count: int) -> Variant:
     """``variant`` with ``count`` instances: the first ones kept, new ones prepared on free ports."""
     if count < 1:
         raise ValueError(f"a variant needs at least one instance, not {count}")
-    kept = variant.more[: count - 1]
+    kept = variant.instances[:count]
     added = tuple(
         prepare_instance(programs=programs, version=variant.version, folder=variant.folder, number=k)
-        for k in range(len(kept) + 2, count + 1)
+        for k in range(len(kept) + 1, count + 1)
     )
-    return dataclasses.replace(variant, more=kept + added)
+    return dataclasses.replace(variant, instances=kept + added)
 
 
-def wait_healthy(variant: Variant, *, state_of: Callable[[str], str], timeout: float = HEALTH_TIMEOUT_S) -> str | None:
-    """Poll every instance's /ping until 200; return why not (supervisord gave up on one, a timeout)."""
+def wait_healthy(variant: Variant, *, state_of: Callable[[str], str], timeout: float | None = None) -> str | None:
+    """Poll every instance's /ping until 200 (for HEALTH_TIMEOUT_S by default); return why not
+    (supervisord gave up on one, a timeout)."""
+    timeout = HEALTH_TIMEOUT_S if timeout is None else timeout
     deadline = time.monotonic() + timeout
     waiting = dict(zip(variant.program_names(), variant.instances, strict=True))
     last = "no answer yet"
     while waiting and time.monotonic() < deadline:
         for name, inst in list(waiting.items()):
-            log = Path(inst.proc["log"])
+            log = inst.log
             if state_of(name) in ("FATAL", "EXITED", "STOPPED", "GONE"):
                 return f"its process kept exiting at start; last lines of {log}:\n{procs.tail(log)}"
             try:
@@ -196,11 +90,20 @@ def wait_healthy(variant: Variant, *, state_of: Callable[[str], str], timeout: f
     if not waiting:
         return None
     name, inst = next(iter(waiting.items()))
-    return f"{name} did not answer 200 on http://127.0.0.1:{inst.port}/ping within {timeout:g}s (last: {last}); see {inst.proc['log']}"
+    return f"{name} did not answer 200 on http://127.0.0.1:{inst.port}/ping within {timeout:g}s (last: {last}); see {inst.log}"
 
 
 def variant_id(version: int) -> str:
     return f"v{version}-{stamp()}"
+
+
+_VARIANT_ID = re.compile(r"^v(\d+)-\d{8}-\d{6}-\d{3}$")
+
+
+def version_of_variant(variant: str) -> int | None:
+    """The model version a :func:`variant_id` names (the router's X-Byoc-Variant); None for anything else."""
+    match = _VARIANT_ID.match(variant)
+    return int(match.group(1)) if match else None
 
 
 def release(variant: Variant) -> None:
@@ -214,6 +117,18 @@ def release_instances(instances: Iterable[Instance]) -> None:
             subprocess.run(argv, capture_output=True, check=False)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Server:
+    """A variant run unsupervised, for one batch transform's life: its one instance and its process."""
+
+    variant: Variant
+    process: ProcessRecord
+
+    @property
+    def port(self) -> int:
+        return self.variant.instances[0].port
+
+
 def start_variant(
     *,
     programs: Programs,
@@ -221,8 +136,8 @@ def start_variant(
     base_dir: Path,
     workers: int | None = None,
     extra_env: Mapping[str, str] | None = None,
-    on_spawn: Callable[[Variant], None] | None = None,
-) -> Variant:
+    on_spawn: Callable[[ProcessRecord], None] | None = None,
+) -> Server:
     """An unsupervised variant, for a batch transform's life only: spawned here, stopped by its caller."""
     unpack_model(Path(version.artifact_uri), expected_sha256=version.artifact_sha256, into=base_dir / "model")
     port = procs.free_port()
@@ -232,19 +147,27 @@ def start_variant(
         workers=workers or default_workers(),
         extra_env={VERSION_ENV: str(version.version), **(extra_env or {})},
     )
-    record = procs.spawn(launch.argv, env=launch.env, log=base_dir / "serve.log")
-    variant = Variant(id=base_dir.name, version=version.version, port=port, proc=record, cleanup=launch.cleanup)
+    instance = Instance(
+        port=port, argv=tuple(launch.argv), env=launch.env, log=base_dir / "serve.log", cleanup=tuple(map(tuple, launch.cleanup))
+    )
+    process = procs.spawn(launch.argv, env=launch.env, log=instance.log)
+    server = Server(variant=Variant(id=base_dir.name, version=version.version, folder=base_dir, instances=(instance,)), process=process)
     if on_spawn is not None:  # recorded before the wait, so a crash here still leaves teardown a PID
-        on_spawn(variant)
-    problem = procs.wait_healthy(f"{variant.url}/ping", record=record, timeout=HEALTH_TIMEOUT_S, what=f"model version {version.version}")
+        on_spawn(process)
+    problem = procs.wait_healthy(
+        f"{server.variant.url}/ping", record=process, timeout=HEALTH_TIMEOUT_S, what=f"model version {version.version}"
+    )
     if problem:
-        stop_variant(variant)
+        stop_variant(server)
         raise JobFailedError(f"model version {version.version} failed its health check: {problem}")
-    return variant
+    return server
 
 
-def stop_variant(variant: Variant) -> bool:
-    """Stop an unsupervised variant's recorded process group (only if it is still ours); release it."""
-    stopped = procs.stop(variant.proc)
-    release(variant)
+def stop_variant(server: Server, *, kill: bool = False) -> bool:
+    """Stop an unsupervised variant's recorded process group (only if it is still ours); release it.
+
+    ``kill``: at once (SIGKILL), for a server with no request left to answer.
+    """
+    stopped = procs.kill(server.process) if kill else procs.stop(server.process)
+    release(server.variant)
     return stopped

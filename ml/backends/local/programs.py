@@ -9,13 +9,14 @@ job's or variant's ``SAGEMAKER_BASE_DIR`` tree at ``/opt/ml``, exactly as SageMa
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from ml.backends.local.records import program_env
 
 SAGEMAKER_ROOT_IN_IMAGE = "/opt/ml"
 BIND_HOST_ENV = "BYOC_BIND_HOST"  # serve binds 0.0.0.0 (the container contract) unless told otherwise
@@ -49,12 +50,6 @@ def program_hash(code: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _base_env() -> dict[str, str]:
-    # Only what a program needs to run; the caller's AWS or proxy settings do not leak into jobs.
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
-    return {k: os.environ[k] for k in keep if k in os.environ}
-
-
 @dataclass(frozen=True, kw_only=True)
 class ProcessPrograms:
     code: Path  # ml/container in the checkout
@@ -62,7 +57,7 @@ class ProcessPrograms:
     kind: str = "process"
 
     def _env(self, base_dir: Path) -> dict[str, str]:
-        return {**_base_env(), "PYTHONPATH": str(self.code), "SAGEMAKER_BASE_DIR": str(base_dir), "PYTHONUNBUFFERED": "1"}
+        return {**program_env(self.python), "PYTHONPATH": str(self.code), "SAGEMAKER_BASE_DIR": str(base_dir)}
 
     def train(self, *, base_dir: Path) -> Launch:
         return Launch(argv=[self.python, "-m", "byoc.train"], env=self._env(base_dir))
@@ -90,7 +85,7 @@ class ImagePrograms:
             ["buildah", *imaging.STORAGE, "from", "--pull-never", self.image], capture_output=True, text=True, check=True
         ).stdout.strip()
         argv = imaging.run_argv(container, [command], mounts={base_dir: SAGEMAKER_ROOT_IN_IMAGE}, env=env)
-        return Launch(argv=argv, env=_base_env(), cleanup=[["buildah", *imaging.STORAGE, "rm", container]])
+        return Launch(argv=argv, env=program_env(sys.executable), cleanup=[["buildah", *imaging.STORAGE, "rm", container]])
 
     def train(self, *, base_dir: Path) -> Launch:
         return self._launch("train", base_dir, {"PYTHONUNBUFFERED": "1"})

@@ -13,8 +13,7 @@ import socket
 
 from ml.backends.local.clock import now_iso
 from ml.backends.local.store import StateStore
-from ml.backends.records import ApprovalEvent, ApprovalStatus, ModelVersion, TrainingJob, approval_note, decision
-from ml.config import APPROVAL_STATUSES as INITIAL_APPROVAL_STATUSES
+from ml.backends.records import ApprovalEvent, ModelVersion, TrainingJob, approval_note, decision, initial_status
 from ml.errors import NotFoundError, UserInputError
 
 KIND = "model-versions"
@@ -44,9 +43,7 @@ class Registry:
     def register(self, *, job: TrainingJob, approval_status: str) -> ModelVersion:
         if job.status != "Completed":
             raise UserInputError(f"training job {job.name} is {job.status}, not Completed; only a completed job's model can be registered")
-        if approval_status not in INITIAL_APPROVAL_STATUSES:
-            raise UserInputError(f"a new version starts PendingManualApproval or Approved, not {approval_status!r}")
-        initial: ApprovalStatus = "Approved" if approval_status == "Approved" else "PendingManualApproval"
+        initial = initial_status(approval_status)
         with self._store.locked():
             existing = self.versions()
             for already in existing:
@@ -75,6 +72,8 @@ class Registry:
         note = approval_note(note)
         with self._store.locked():
             current = self.get(version)
+            if current.approval_status == chosen:
+                return current  # the same decision again: nothing changes, and the audit trail gets no duplicate
             event = ApprovalEvent(status=chosen, by=_who(), at=now_iso(), note=note)
             updated = dataclasses.replace(current, approval_status=chosen, approvals=(*current.approvals, event))
             self._store.put(KIND, _key(self._group, version), updated.to_dict())

@@ -16,23 +16,21 @@ while the access log still records green's own status for the alarms (``$upstrea
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
-import shutil
-import subprocess
+import signal
 import time
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ml.atomic import atomic_write_text
-from ml.backends.local import procs
 from ml.backends.local.capture import CaptureConf
-from ml.errors import ByocError, StateError
+from ml.backends.local.records import Program, RouterRecord, Upstream
+from ml.errors import StateError
 
-NGINX = "/usr/sbin/nginx"
+BACK, FRONT = "router-back", "router-front"  # supervisord's names of its two programs
 GENERATION_PATH = "/__byoc/generation"
 LOG_FORMAT = '$msec $status $request_time "$upstream_addr" "$upstream_status" "$upstream_response_time" "$request_uri"'
 _TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -45,25 +43,6 @@ BACKLOG = 4096
 MAX_CLIENTS = 3000
 UNAVAILABLE = "no model variant of this endpoint can answer right now (restarting or replaced); retry shortly"
 BUSY = "this endpoint is at capacity ({max_clients} concurrent clients); retry shortly"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Upstream:
-    name: str  # the variant id, echoed to clients in X-Byoc-Variant
-    port: int
-    weight: int  # 1-100; nginx has no weight 0, so a variant with no traffic is a backup or absent
-    backup: bool = False
-
-    @property
-    def addr(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or (NGINX if Path(NGINX).exists() else None)
-    if found is None:
-        raise ByocError("nginx is not installed; the local endpoint routes through it (Debian: `apt-get install nginx`)")
-    return found
 
 
 def _common() -> str:
@@ -203,19 +182,12 @@ def _temps(prefix: Path, name: str) -> str:
     return "\n".join(f"  {t}_temp_path {prefix / 'temp' / name / t};" for t in _TEMP_DIRS)
 
 
-@dataclass(frozen=True, kw_only=True)
-class RouterProcess:
-    """One long-running process of the router, run in the foreground (whoever starts it supervises it)."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
-
-
 class Router:
-    def __init__(self, *, prefix: Path, capture: CaptureConf | None = None, max_clients: int = MAX_CLIENTS) -> None:
+    """One endpoint's router: its two configs under ``prefix`` and the two nginx programs that run them."""
+
+    def __init__(self, *, prefix: Path, nginx: str, capture: CaptureConf | None = None, max_clients: int = MAX_CLIENTS) -> None:
         self.prefix = prefix
+        self.nginx = nginx
         self.capture = capture
         self.max_clients = max_clients
 
@@ -232,99 +204,65 @@ class Router:
         return self.prefix / "logs" / "access.log"
 
     def _argv(self, conf: Path, error_log: str, *extra: str) -> list[str]:
-        return [nginx_binary(), "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "logs" / error_log), *extra]
+        return [self.nginx, "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "logs" / error_log), *extra]
 
-    def _write(self, *, back_port: int, upstreams: list[Upstream], generation: int, port: int | None = None) -> None:
+    def _write_back(self, record: RouterRecord, upstreams: list[Upstream]) -> None:
+        back = render_conf(prefix=self.prefix, back_port=record.back_port, upstreams=upstreams, generation=record.generation)
+        atomic_write_text(self.conf, back)
+
+    def prepare(self, *, record: RouterRecord, upstreams: list[Upstream]) -> None:
+        """Write both configs (the front's only here: it is never rewritten while it runs).
+
+        ``record.generation`` lets a restored endpoint keep counting from its recorded one.
+        """
         for folder in ("conf", "logs", *(f"temp/{side}/{t}" for side in ("front", "back") for t in _TEMP_DIRS)):
             (self.prefix / folder).mkdir(parents=True, exist_ok=True)
-        if port is not None:
-            if self.capture is not None:  # nginx logs below it only once it exists
-                self.capture.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(
-                self.front_conf,
-                render_front_conf(prefix=self.prefix, port=port, back_port=back_port, capture=self.capture, max_clients=self.max_clients),
-            )
-        atomic_write_text(self.conf, render_conf(prefix=self.prefix, back_port=back_port, upstreams=upstreams, generation=generation))
+        if self.capture is not None:  # nginx logs below it only once it exists
+            self.capture.root.mkdir(parents=True, exist_ok=True)
+        front = render_front_conf(
+            prefix=self.prefix, port=record.port, back_port=record.back_port, capture=self.capture, max_clients=self.max_clients
+        )
+        atomic_write_text(self.front_conf, front)
+        self._write_back(record, upstreams)
 
-    def processes(self) -> list[RouterProcess]:
-        """The router's long-running processes, back first; each stays in the foreground so it can be supervised."""
-        env = {"PATH": os.environ.get("PATH", "")}
+    def programs(self, *, env: Mapping[str, str]) -> list[Program]:
+        """The router's two nginx, back first, in the foreground so that a supervisor runs them."""
         return [
-            RouterProcess(
-                name="router-back",
+            Program(
+                name=BACK,
                 argv=self._argv(self.conf, "error.log", "-g", "daemon off;"),
                 env=env,
+                directory=self.prefix,
                 log=self.prefix / "logs" / "nginx.out",
             ),
-            RouterProcess(
-                name="router-front",
+            Program(
+                name=FRONT,
                 argv=self._argv(self.front_conf, "front-error.log", "-g", "daemon off;"),
                 env=env,
+                directory=self.prefix,
                 log=self.prefix / "logs" / "front.out",
             ),
         ]
 
-    def start(self, *, port: int, upstreams: list[Upstream]) -> dict[str, Any]:
-        """Start the back and the front nginx, each in its own session; return the router's record.
+    def wait_ready(self, *, record: RouterRecord, timeout: float = 10.0) -> None:
+        """Return once the router answers ``record.generation`` through its URL's port."""
+        self._wait_generation(record.port, record.generation, timeout=timeout)
 
-        The record is the back's process record (the one traffic shifts reload) with the front's
-        under ``front``: :meth:`alive` and :meth:`stop` take both.
+    def shift(self, *, record: RouterRecord, upstreams: list[Upstream], master: int) -> RouterRecord:
+        """Apply new weights with a graceful reload of the running back (its master's pid: ``master``);
+        return once new workers serve them.
+
+        The reload is a SIGHUP to that pid, which is all ``nginx -s reload`` does, minus reading the
+        pid from nginx.pid: a file an exiting orphan of a killed run may have just deleted.
         """
-        back_port = procs.free_port()
-        self._write(port=port, back_port=back_port, upstreams=upstreams, generation=1)
-        back, front = self.processes()
-        record = procs.spawn(back.argv, env=back.env, log=back.log)
-        record["front"] = procs.spawn(front.argv, env=front.env, log=front.log)
-        problem = procs.wait_healthy(f"http://127.0.0.1:{port}{GENERATION_PATH}", record=record, timeout=10, what="the nginx router")
-        if problem:
-            self.stop(record)
-            raise StateError(
-                f"{problem}\n{procs.tail(self.prefix / 'logs' / 'error.log')}\n{procs.tail(self.prefix / 'logs' / 'front-error.log')}"
-            )
-        return record | {"port": port, "back_port": back_port, "generation": 1}
-
-    @staticmethod
-    def alive(record: Mapping[str, Any]) -> bool:
-        """Both nginx masters still run and are the ones we started (a record from before the
-        front existed has only the back)."""
-        front = record.get("front")
-        return procs.is_ours(record) and (front is None or procs.is_ours(front))
-
-    @staticmethod
-    def records(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        """Every process record of the router (to keep them when stopping strays)."""
-        front = record.get("front")
-        return [record, *([front] if isinstance(front, Mapping) else [])]
-
-    @staticmethod
-    def stop(record: Mapping[str, Any]) -> bool:
-        """Stop the front (clients first) then the back; True if either was still ours."""
-        stopped = [procs.stop(r) for r in reversed(Router.records(record))]
-        return any(stopped)
-
-    def prepare(self, *, port: int, back_port: int, upstreams: list[Upstream], generation: int = 1) -> list[RouterProcess]:
-        """Write both configs; return the processes for a supervisor to run (an endpoint's path).
-
-        ``generation`` lets a restored endpoint keep counting from its recorded one.
-        """
-        self._write(port=port, back_port=back_port, upstreams=upstreams, generation=generation)
-        return self.processes()
-
-    def wait_ready(self, *, port: int, generation: int = 1, timeout: float = 10.0) -> None:
-        """Return once the router answers ``generation`` through ``port`` (started by a supervisor)."""
-        self._wait_generation(port, generation, timeout=timeout)
-
-    def shift(self, *, record: dict[str, Any], upstreams: list[Upstream]) -> dict[str, Any]:
-        """Apply new weights with a graceful reload of the back; return once new workers serve them."""
-        if not self.alive(record):
-            raise StateError(f"the endpoint's router (pid {record.get('pid')}) is not running; run `invoke teardown` and deploy again")
-        generation = int(record["generation"]) + 1
-        self._write(back_port=int(record["back_port"]), upstreams=upstreams, generation=generation)
-        done = subprocess.run(self._argv(self.conf, "error.log", "-s", "reload"), capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise StateError(f"nginx -s reload failed: {done.stderr.strip()}")
-        self._wait_generation(int(record["port"]), generation)
-        return record | {"generation": generation}
+        shifted = dataclasses.replace(record, generation=record.generation + 1)
+        self._write_back(shifted, upstreams)
+        try:
+            os.kill(master, signal.SIGHUP)
+        except OSError as err:
+            raise StateError(f"the router's back nginx (pid {master}) could not be reloaded: {err}") from err
+        self._wait_generation(record.port, shifted.generation)
+        return shifted
 
     def _wait_generation(self, port: int, generation: int, timeout: float = 10.0) -> None:
         url = f"http://127.0.0.1:{port}{GENERATION_PATH}"

@@ -16,9 +16,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from ml.atomic import atomic_write_json
 from ml.backends.local.clock import now_iso
@@ -26,6 +28,9 @@ from ml.backends.local.layout import Layout, safe_name
 from ml.backends.local.procs import owner_alive, owner_stamp
 from ml.backends.records import IN_PROGRESS
 from ml.errors import StateError
+
+# While a claim is waited for, the wait is said again this often (seconds).
+WAIT_NOTICE_S = 10.0
 
 
 class StateStore:
@@ -54,10 +59,16 @@ class StateStore:
                     self._fd = None
 
     @contextlib.contextmanager
-    def claim(self, kind: str, name: str, *, wait: float = 0.0) -> Iterator[None]:
-        """Exclusive use of one resource for a long operation; fails if another run still has it after ``wait`` s."""
+    def claim(
+        self, kind: str, name: str, *, wait: float = 0.0, doing: str = "", on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Exclusive use of one resource for a long operation; fails if another run still has it after ``wait`` s.
+
+        ``doing`` (what this run does with it) is written into the claim, so a run that has to
+        wait is told who holds the resource and why; ``on_wait`` hears that, and that it waits.
+        """
         path = self._layout.state / "claims" / f"{kind}-{safe_name(name, what=kind)}.lock"
-        fd = _acquire(path, timeout=wait, what=f"{kind} {name!r}")
+        fd = _acquire(path, timeout=wait, what=f"{kind} {name!r}", doing=doing, on_wait=on_wait)
         try:
             yield
         finally:
@@ -67,7 +78,9 @@ class StateStore:
         return self._layout.record_dir(kind) / f"{safe_name(name, what=kind)}.json"
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        path = self._path(kind, name)
+        return self._read(kind, name, self._path(kind, name))
+
+    def _read(self, kind: str, name: str, path: Path) -> dict[str, Any] | None:
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -97,7 +110,7 @@ class StateStore:
             return []
         found = []
         for path in sorted(folder.glob("*.json")):
-            record = self.get(kind, path.stem)
+            record = self._read(kind, path.stem, path)  # the path is known: no name check and join per record
             if record is not None:
                 found.append(record)
         return found
@@ -122,20 +135,42 @@ class StateStore:
             return dict(fresh)
 
 
-def _acquire(path: Path, *, timeout: float, what: str) -> int:
+def _acquire(path: Path, *, timeout: float, what: str, doing: str = "", on_wait: Callable[[str], None] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    said = -WAIT_NOTICE_S  # when the wait was last said, relative to ``started``
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                holder = _holder(fd)
                 os.close(fd)
-                raise StateError(f"{what} is in use by another run (pid {holder}); wait for it to finish, then try again") from None
+                raise StateError(f"{what} is in use by {holder}; wait for it to finish, then try again") from None
+            if on_wait is not None and waited - said >= WAIT_NOTICE_S:
+                said = waited
+                again = f" (waited {waited:.0f}s so far)" if waited else ""
+                on_wait(f"{what} is in use by {_holder(fd)}; waiting up to {timeout:g}s for it to finish{again}")
             time.sleep(0.02)
             continue
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "doing": doing}).encode(), 0)
         return fd
+
+
+def _holder(fd: int) -> str:
+    """Who holds a claim, as its file says: pid, command line (while it runs) and what it does."""
+    text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    try:
+        data = json.loads(text)
+        pid, doing = int(data["pid"]), str(data.get("doing") or "")
+    except (ValueError, KeyError, TypeError):
+        return f"pid {text or 'unknown'}"
+    try:
+        command = " ".join(psutil.Process(pid).cmdline())[:120]
+    except psutil.Error:
+        command = ""
+    who = f"pid {pid}" + (f" ({command})" if command else "")
+    return f"{who}, {doing}" if doing else who

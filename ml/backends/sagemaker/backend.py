@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ml.backends.base import BlueGreenPolicy, LogSink, select_version
-from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, TrainingJob, TransformJob
+from ml.backends.base import (
+    ROLLBACK_POLICY,
+    BlueGreenPolicy,
+    LogSink,
+    nothing_to_roll_back,
+    report_target,
+    rollback_target,
+    select_version,
+)
+from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
-from ml.backends.sagemaker import bluegreen, guardrail_alarms, image_pins, images
+from ml.backends.rollout_journal import RolloutJournal, journal_path
+from ml.backends.sagemaker import bluegreen, deployments, guardrail_alarms, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
@@ -24,13 +34,15 @@ from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
 from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
-from ml.errors import JobFailedError, NotFoundError, UserInputError
-from ml.source_commit import source_commit
+from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError
+from ml.gitrev import source_revision
+from ml.names import VARIANT_NAME
 from ml.tfstate import StackOutputs, read_stack_outputs
 
 
 class SageMakerBackend:
     name = "sagemaker"
+    local_verbs = None  # no verb of one machine: AWS restores its endpoints, teardown removes the configured one
 
     def __init__(
         self,
@@ -74,7 +86,7 @@ class SageMakerBackend:
         The tag is ``tag``, else the commit: ``$CODEBUILD_RESOLVED_SOURCE_VERSION`` inside CodeBuild
         (its source artifact has no ``.git``), else git's, marked ``-dirty`` for a changed tree.
         """
-        tag = tag or source_commit(self.root, environ=os.environ).tag
+        tag = tag or source_revision(self.root, environ=os.environ).tag
         record = build_and_push(
             ecr=self.clients.ecr,
             repository_url=self.outputs.ecr_repository_url,
@@ -143,6 +155,15 @@ class SageMakerBackend:
     def list_versions(self) -> list[ModelVersion]:
         return self.registry.list_versions()
 
+    def report(self, *, version: int | None = None) -> ReportRecord:
+        """The report in the data lake (reports/<group>/<version>/ and reports/<group>/candidate/, the page
+        the deploy approval links to), its URI on the model package."""
+        from ml.reports.aws import publish_report  # imports this module: loaded only when a report is asked for
+
+        number = report_target(self.registry.list_versions(), version)
+        uri = publish_report(self, version=number)
+        return ReportRecord(version=number, location=uri, lines=(f"report of model version {number}: {uri}",))
+
     # -- endpoints ---------------------------------------------------------------------------
     def _prepare(self, endpoint_name: str, version: int | None) -> tuple[ModelVersion, str]:
         chosen = select_version(self.registry.list_versions(), version)
@@ -156,50 +177,70 @@ class SageMakerBackend:
         Failed: SageMaker allows only DeleteEndpoint on a failed endpoint, so it is deleted and
         created again (a failed first creation must not block every later deploy).
         """
-        if self._settled_or_deleted(endpoint_name) is not None:
-            return self.update_endpoint(endpoint_name=endpoint_name, version=version)
-        return self._create(endpoint_name, version)
+        current = self._replace_failed(endpoint_name, self._settled(endpoint_name, self.hosting.describe(endpoint_name)))
+        if current is None:
+            return self._create(endpoint_name, version)
+        return self._update(endpoint_name=endpoint_name, current=current, version=version, policy=BlueGreenPolicy.for_aws(self.config))
+
+    def _remember(self, endpoint_name: str, *, start: datetime, version: int) -> None:
+        """Append a settled deploy to the endpoint's history: the monitor attributes captured records by it."""
+        described = self.hosting.describe(endpoint_name)
+        if described is not None:
+            settled = datetime.now(UTC)  # after the wait saw it settle: the window of both fleets errs wide, never short
+            deployments.record(
+                self.clients.sagemaker,
+                endpoint_arn=str(described["EndpointArn"]),
+                deployment=deployments.Deployment(start=start, settled=settled, version=version),
+            )
 
     def _create(self, endpoint_name: str, version: int | None) -> Endpoint:
         chosen, config_name = self._prepare(endpoint_name, version)
+        start = datetime.now(UTC)
         final = self.hosting.create(endpoint_name=endpoint_name, config_name=config_name, version=chosen.version)
+        self._remember(endpoint_name, start=start, version=chosen.version)
         self.scaling.register(endpoint_name)  # create() returns only once the endpoint is InService
         self.schedule.enable()
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
-    def _settled_or_deleted(self, endpoint_name: str) -> dict[str, Any] | None:
-        """The endpoint once it leaves transitional states; ``None`` if absent, or Failed and now deleted."""
-        current = self.hosting.describe(endpoint_name)
+    def _existing(self, endpoint_name: str) -> dict[str, Any]:
+        """The one DescribeEndpoint a verb on an existing endpoint makes before it acts (polls follow
+        only while the endpoint is changing); NotFoundError when there is none."""
+        current = self._settled(endpoint_name, self.hosting.describe(endpoint_name))
         if current is None:
-            return None
-        if current["EndpointStatus"] in TRANSITIONAL:
-            self._log(f"endpoint {endpoint_name} is {current['EndpointStatus']}; waiting for it to settle first")
-            current = self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
-        if current["EndpointStatus"] == "Failed":
-            reason = current.get("FailureReason") or "no reason given"
-            self._log(
-                f"endpoint {endpoint_name} is Failed ({reason}); only DeleteEndpoint works on a failed endpoint, "
-                "so it is deleted and created again"
-            )
-            self.hosting.delete_endpoint(endpoint_name)
-            return None
+            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
         return current
 
-    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
-        if self.hosting.describe(endpoint_name) is None:
-            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
-        if self._settled_or_deleted(endpoint_name) is None:
-            return self._create(endpoint_name, version)  # it was Failed: there is nothing to shift traffic from
-        return self._update(endpoint_name=endpoint_name, version=version, policy=policy or BlueGreenPolicy.for_aws(self.config))
+    def _settled(self, endpoint_name: str, described: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``described`` once the endpoint leaves every transitional status; ``None`` when it does not exist."""
+        if described is None or described["EndpointStatus"] not in TRANSITIONAL:
+            return described
+        self._log(f"endpoint {endpoint_name} is {described['EndpointStatus']}; waiting for it to settle first")
+        return self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
 
-    def _update(self, *, endpoint_name: str, version: int | None, policy: BlueGreenPolicy, alarms: bool = True) -> Endpoint:
-        current = self.hosting.describe(endpoint_name)
+    def _replace_failed(self, endpoint_name: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A Failed endpoint is deleted (``None``: create it again); any other is returned as it is."""
+        if current is None or current["EndpointStatus"] != "Failed":
+            return current
+        reason = current.get("FailureReason") or "no reason given"
+        self._log(
+            f"endpoint {endpoint_name} is Failed ({reason}); only DeleteEndpoint works on a failed endpoint, "
+            "so it is deleted and created again"
+        )
+        self.hosting.delete_endpoint(endpoint_name)
+        return None
+
+    def update_endpoint(self, *, endpoint_name: str, version: int | None = None, policy: BlueGreenPolicy | None = None) -> Endpoint:
+        current = self._replace_failed(endpoint_name, self._existing(endpoint_name))
         if current is None:
-            raise NotFoundError(f"endpoint {endpoint_name} does not exist; create it with `invoke deploy --mode endpoint`")
+            return self._create(endpoint_name, version)  # it was Failed: there is nothing to shift traffic from
+        return self._update(
+            endpoint_name=endpoint_name, current=current, version=version, policy=policy or BlueGreenPolicy.for_aws(self.config)
+        )
+
+    def _update(self, *, endpoint_name: str, current: dict[str, Any], version: int | None, policy: BlueGreenPolicy) -> Endpoint:
+        """Move the settled endpoint ``current`` (as last described) to ``version`` under ``policy``."""
         chosen, config_name = self._prepare(endpoint_name, version)
-        if current["EndpointStatus"] != "InService":
-            current = self.hosting.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name}")
         if current["EndpointStatus"] != "InService":
             reason = current.get("FailureReason") or "no reason given"
             raise JobFailedError(
@@ -211,54 +252,49 @@ class SageMakerBackend:
             self.state.record_deployment(endpoint_name, chosen.version)
             return self._record(current)
         blue = version_of_config(str(current.get("EndpointConfigName", "")))
-        rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue)
+        journal = RolloutJournal(journal_path(state_dir=self.root / self.config.local_state_dir, backend=self.name, endpoint=endpoint_name))
+        rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue, journal=journal)
         # Alarms on the new fleet only: an alarm that the old fleet can trip would stop the very
-        # deployment that fixes it (guardrail_alarms).
-        cloudwatch = self.clients.cloudwatch
+        # deployment that fixes it (guardrail_alarms). A rollback watches none (ROLLBACK_POLICY).
         alarm_names = (
-            guardrail_alarms.put_new_fleet_alarms(cloudwatch, self.config, endpoint_name=endpoint_name, config_name=config_name)
-            if alarms
+            guardrail_alarms.put_new_fleet_alarms(
+                self.clients.cloudwatch, self.config, endpoint_name=endpoint_name, config_name=config_name
+            )
+            if policy.auto_rollback
             else ()
         )
+        start = datetime.now(UTC)
         with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
-            final = bluegreen.run_update(
-                self.hosting,
-                endpoint_name=endpoint_name,
-                config_name=config_name,
-                policy=policy,
-                alarm_names=alarm_names,
-                sagemaker=self.clients.sagemaker,
-                rollout=rollout,
-            )
+            try:
+                final = bluegreen.run_update(
+                    self.hosting,
+                    endpoint_name=endpoint_name,
+                    config_name=config_name,
+                    policy=policy,
+                    alarm_names=alarm_names,
+                    sagemaker=self.clients.sagemaker,
+                    rollout=rollout,
+                )
+            except DeployRolledBackError:
+                self._remember(endpoint_name, start=start, version=blue)  # green answered some traffic, then blue again
+                raise
+        self._remember(endpoint_name, start=start, version=chosen.version)
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
     def rollback(self, *, endpoint_name: str, to_version: int | None = None) -> Endpoint:
-        """Put the previously deployed version (or ``to_version``) back, all at once.
-
-        No alarm auto-rollback here: the alarms are likely firing because of the version being
-        replaced, and they would roll the rollback back onto it.
-        """
-        current = self.hosting.describe(endpoint_name)
-        if current is None:
-            raise NotFoundError(f"endpoint {endpoint_name} does not exist; nothing to roll back")
+        """The contract's rollback (:meth:`ml.backends.base.Backend.rollback`): no alarm auto-rollback,
+        because the alarms are likely firing for the version being replaced and would roll the
+        rollback back onto it; the history is this checkout's record of the endpoint's deployments."""
+        current = self._existing(endpoint_name)
         serving = endpoint_record(current).version
-        target = to_version if to_version is not None else self._previous_version(endpoint_name, serving)
-        if target == serving:
-            raise UserInputError(f"endpoint {endpoint_name} already serves version {serving}")
-        policy = BlueGreenPolicy(
-            traffic="ALL_AT_ONCE", step_percent=100, wait_seconds=0, baking_seconds=0, error_rate_percent=0, p99_latency_ms=1
-        )
-        return self._update(endpoint_name=endpoint_name, version=target, policy=policy, alarms=False)
-
-    def _previous_version(self, endpoint_name: str, serving: int) -> int:
-        history = [v for v in self.state.deployed_versions(endpoint_name) if v != serving]
-        if history:
-            return history[-1]
-        older = [v.version for v in self.registry.list_versions() if v.version < serving and v.approval_status == "Approved"]
-        if not older:
-            raise NotFoundError(f"no earlier approved version to roll {endpoint_name} back to; pass --to VERSION")
-        return max(older)
+        history = self.state.deployed_versions(endpoint_name)
+        versions = self.registry.list_versions()
+        chosen = rollback_target(versions, endpoint_name=endpoint_name, serving=serving, history=history, to_version=to_version)
+        if chosen.version == serving:
+            self._log(nothing_to_roll_back(endpoint_name, serving))
+            return self._record(current)
+        return self._update(endpoint_name=endpoint_name, current=current, version=chosen.version, policy=ROLLBACK_POLICY)
 
     def _record(self, described: dict[str, Any]) -> Endpoint:
         record = endpoint_record(described)
@@ -293,6 +329,7 @@ class SageMakerBackend:
         return Transformer(
             sagemaker=self.clients.sagemaker,
             s3=self.clients.s3,
+            logs=self.clients.logs,
             config=self.config,
             outputs=self.outputs,
             clock=self.clock,
@@ -304,7 +341,7 @@ class SageMakerBackend:
         those a running transform job still uses)."""
         name = endpoint_name or self.outputs.endpoint_name
         scaled = self.scaling.deregister(name)
-        deleted = ([f"scalable-target/{resource_id(name, self.config.variant_name)}"] if scaled else []) + self.hosting.teardown(name)
+        deleted = ([f"scalable-target/{resource_id(name, VARIANT_NAME)}"] if scaled else []) + self.hosting.teardown(name)
         deleted += guardrail_alarms.delete_new_fleet_alarms(self.clients.cloudwatch, name)
         deleted += self.schedule.disable()
         self.state.forget_endpoint(name)

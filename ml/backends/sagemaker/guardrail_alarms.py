@@ -16,13 +16,13 @@ from typing import Any
 
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.config import ProjectConfig
-from ml.names import ALARM_EVALUATION_PERIODS, ALARM_PERIOD_SECONDS, new_fleet_alarm_names
+from ml.names import ALARM_EVALUATION_PERIODS, ALARM_PERIOD_SECONDS, VARIANT_NAME, new_fleet_alarm_names
 
 
 def _dimensions(config: ProjectConfig, *, endpoint_name: str, config_name: str) -> list[dict[str, str]]:
     return [
         {"Name": "EndpointName", "Value": endpoint_name},
-        {"Name": "VariantName", "Value": config.variant_name},
+        {"Name": "VariantName", "Value": VARIANT_NAME},
         {"Name": "EndpointConfigName", "Value": config_name},
     ]
 

@@ -19,7 +19,7 @@ from ml.backends.sagemaker.capture import data_capture_config
 from ml.backends.sagemaker.waiting import Clock, Deadline, retry_while, wait_for
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError
-from ml.names import ENDPOINT_SETTLE_SECONDS
+from ml.names import ENDPOINT_SETTLE_SECONDS, VARIANT_NAME
 from ml.tfstate import StackOutputs
 
 TAG_ENDPOINT = "byoc:endpoint"
@@ -103,7 +103,7 @@ class Hosting:
         """An endpoint config with the project's one variant name (guardrails require it to stay)
         and, unless ``capture_enabled`` is false, data capture into the data lake."""
         variant = {
-            "VariantName": self._config.variant_name,
+            "VariantName": VARIANT_NAME,
             "ModelName": model_name,
             "InitialInstanceCount": self._config.hosting_instance_count,
             "InstanceType": self._config.hosting_instance_type,

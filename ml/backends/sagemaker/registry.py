@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ml.backends.records import APPROVAL_STATUSES, Lineage, ModelVersion, approval_note, decision
+from ml.backends.records import Lineage, ModelVersion, approval_note, decision, initial_status
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.metadata import decode_properties, encode_properties
 from ml.backends.sagemaker.naming import fingerprint
@@ -19,7 +19,6 @@ from ml.errors import NotFoundError, UserInputError
 from ml.gitrev import split_commit_tag
 from ml.tfstate import StackOutputs
 
-APPROVAL_CHOICES = APPROVAL_STATUSES
 META_JOB = "training_job"
 
 
@@ -95,9 +94,7 @@ class Registry:
         for existing in self.list_versions():
             if existing.training_job == name:
                 return existing  # a re-run after success: the version already exists
-        status = approval_status or self._config.model_approval_status
-        if status not in APPROVAL_CHOICES:
-            raise UserInputError(f"approval status must be one of {', '.join(APPROVAL_CHOICES)}, not {status!r}")
+        status = initial_status(approval_status or self._config.model_approval_status)
         artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
         request: dict[str, Any] = {
             "ModelPackageGroupName": self.group,
@@ -134,6 +131,8 @@ class Registry:
     def approve(self, *, version: int, status: str, note: str) -> ModelVersion:
         status, note = decision(status), approval_note(note)  # the contract: see Backend.approve
         target = self.get(version)
+        if target.approval_status == status:
+            return target  # the same decision again changes nothing (the Backend contract)
         request: dict[str, Any] = {"ModelPackageArn": target.arn, "ModelApprovalStatus": status}
         if note:
             request["ApprovalDescription"] = note

@@ -18,6 +18,7 @@ from typing import Any
 from ml.backends.base import LogSink
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.config import ProjectConfig
+from ml.names import VARIANT_NAME
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -40,7 +41,7 @@ class Scaling:
     def _target(self, endpoint_name: str) -> dict[str, str]:
         return {
             "ServiceNamespace": NAMESPACE,
-            "ResourceId": resource_id(endpoint_name, self._config.variant_name),
+            "ResourceId": resource_id(endpoint_name, VARIANT_NAME),
             "ScalableDimension": DIMENSION,
         }
 

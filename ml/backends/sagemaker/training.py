@@ -17,6 +17,7 @@ from ml.backends.records import ImageRecord, Lineage, TrainingJob
 from ml.backends.sagemaker import naming
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
 from ml.backends.sagemaker.logs import TRAINING_LOG_GROUP, LogTailer
+from ml.backends.sagemaker.s3data import data_size, volume_problem
 from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError, UserInputError
@@ -98,7 +99,11 @@ def training_request(
         "HyperParameters": dict(hyperparameters),
         "InputDataConfig": [_channel("training", train_uri)] + ([_channel("validation", validation_uri)] if validation_uri else []),
         "OutputDataConfig": {"S3OutputPath": f"s3://{outputs.datalake_bucket}/models/"},
-        "ResourceConfig": {"InstanceType": config.training_instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "ResourceConfig": {
+            "InstanceType": config.training_instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": config.training_volume_size_gb,
+        },
         "StoppingCondition": stopping,
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
     }
@@ -188,11 +193,20 @@ class Trainer:
         base_name: str | None,
         on_log: LogSink | None,
     ) -> TrainingJob:
+        uris = [train_uri, *([validation_uri] if validation_uri else [])]
+        problem = volume_problem(
+            data_bytes=sum(data_size(self._s3, bucket=b, key=k) for b, k in map(split_s3_uri, uris)),
+            volume_gb=self._config.training_volume_size_gb,
+            uris=uris,
+        )
+        if problem:  # refused before the job exists: it would fail on AWS after provisioning
+            raise UserInputError(problem)
         versions = {"training": data_version(self._s3, train_uri)}
         if validation_uri:
             versions["validation"] = data_version(self._s3, validation_uri)
         commit = image.tag or "nocommit"
-        inputs = [image.uri, train_uri, validation_uri, versions, dict(hyperparameters), self._config.training_instance_type]
+        resources = [self._config.training_instance_type, self._config.training_volume_size_gb]
+        inputs = [image.uri, train_uri, validation_uri, versions, dict(hyperparameters), resources]
         base = base_name or naming.training_job_base(project=self._config.project_name, commit=commit, inputs=inputs)
         job = self._find_or_start(
             base,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml.backends.base import BlueGreenPolicy, select_version
+from ml.backends.base import ROLLBACK_POLICY, BlueGreenPolicy, report_target, rollback_target, select_version
 from ml.backends.records import ModelVersion
 from ml.errors import NotFoundError, UserInputError
 
@@ -67,3 +67,32 @@ def test_traffic_steps(traffic: str, step: int, expected: list[int]) -> None:
 def test_bad_policy_is_rejected() -> None:
     with pytest.raises(UserInputError, match="traffic"):
         BlueGreenPolicy(traffic="RANDOM", step_percent=10, wait_seconds=0, baking_seconds=0, error_rate_percent=1, p99_latency_ms=100)
+
+
+def _target(serving: int, history: list[int], to: int | None = None) -> int:
+    return rollback_target(VERSIONS, endpoint_name="e", serving=serving, history=history, to_version=to).version
+
+
+def test_rollback_goes_to_the_explicit_version_else_the_last_served_one_else_the_newest_older_approved() -> None:
+    assert _target(4, [1, 3, 4], to=1) == 1
+    assert _target(4, [1, 3]) == 3  # history, newest last
+    assert _target(4, [3, 4]) == 3  # the serving version in its own history is skipped
+    assert _target(4, []) == 3  # no history: the newest approved older one (2 is rejected, 5 is newer)
+    assert _target(3, []) == 1
+    assert _target(4, [], to=4) == 4  # the serving one: the backends make it a no-op
+
+
+def test_rollback_with_nowhere_to_go_or_to_a_rejected_version_says_so() -> None:
+    with pytest.raises(NotFoundError, match="'e' has served only version 1 .* pass --to VERSION"):
+        _target(1, [])
+    with pytest.raises(UserInputError, match="version 2 is Rejected"):
+        _target(4, [2])
+    assert ROLLBACK_POLICY.steps() == [100] and not ROLLBACK_POLICY.auto_rollback
+    assert (ROLLBACK_POLICY.wait_seconds, ROLLBACK_POLICY.baking_seconds) == (0, 0)
+
+
+def test_a_report_is_of_the_named_version_else_the_newest_registered() -> None:
+    assert report_target(ORDERS["shuffled"], None) == 5
+    assert report_target(VERSIONS, 2) == 2
+    with pytest.raises(NotFoundError, match="no model versions registered yet"):
+        report_target([], None)

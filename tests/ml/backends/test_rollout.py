@@ -77,3 +77,60 @@ def test_a_status_is_said_once_per_change() -> None:
     for status in ("Updating", "Updating", "RollingBack", "InService"):
         rollout.status(status)
     assert lines == ["endpoint ep: Updating", "endpoint ep: RollingBack", "endpoint ep: InService"]
+
+
+def test_the_local_steps_and_a_successful_end_read_the_same_words() -> None:
+    lines: list[str] = []
+    rollout = Rollout(sink=lines.append, endpoint="ep", version=3, blue_version=2)
+    rollout.green_starting("2 instances")
+    rollout.green_healthy("(2 of 2 answer /ping)")
+    rollout.traffic(99, dwell_s=1.5)
+    rollout.blue_retired()
+    assert lines == [
+        "green (version 3): starting 2 instances",
+        "green (version 3) is healthy (2 of 2 answer /ping)",
+        "99% of traffic on version 3; waiting 1.5s",
+        "retired blue (version 2); version 3 serves all traffic",
+    ]
+
+
+def test_a_status_message_and_missing_numbers_are_shown_as_sagemaker_gives_them() -> None:
+    lines: list[str] = []
+    rollout = Rollout(sink=lines.append, endpoint="ep", version=2, blue_version=1)
+    green = {"VariantName": "AllTraffic", "CurrentWeight": 0.5, "DesiredInstanceCount": 3, "VariantStatus": [
+        {"Status": "Creating", "StatusMessage": "launching instances"}, {"Status": "Updating"},
+    ]}  # fmt: skip
+    rollout.described({"EndpointStatus": "Updating", "ProductionVariants": [], "PendingDeploymentSummary": {"ProductionVariants": [green]}})
+    assert lines == [
+        "endpoint ep: Updating",
+        "green fleet (version 2): Creating (launching instances); Updating; weight 0.5 -> -, instances - -> 3",
+    ]
+
+
+def test_without_a_sink_nothing_is_said_and_nothing_fails() -> None:
+    rollout = Rollout(sink=None, endpoint="ep", version=2, blue_version=1)
+    rollout.plan(POLICY)
+    rollout.described(_described("Updating", green="Creating"))
+    rollout.rolled_back()
+
+
+def test_each_variant_is_followed_by_name_and_only_its_changes_are_said() -> None:
+    lines: list[str] = []
+    rollout = Rollout(sink=lines.append, endpoint="ep", version=2, blue_version=1)
+    a = {"VariantName": "A", "CurrentWeight": 0.5, "DesiredWeight": 0.5, "CurrentInstanceCount": 1, "DesiredInstanceCount": 1}
+    b = {**a, "VariantName": "B"}
+    rollout.described({"ProductionVariants": [a, b]})  # no status given: nothing said about it
+    rollout.described({"ProductionVariants": [a, {**b, "CurrentWeight": 0.25}]})
+    assert lines == [
+        "blue fleet (version 1): serving; weight 0.5 -> 0.5, instances 1 -> 1",
+        "blue fleet (version 1): serving; weight 0.5 -> 0.5, instances 1 -> 1",
+        "blue fleet (version 1): serving; weight 0.25 -> 0.5, instances 1 -> 1",
+    ]
+
+
+def test_a_variant_status_without_a_status_word_shows_its_message() -> None:
+    lines: list[str] = []
+    rollout = Rollout(sink=lines.append, endpoint="ep", version=2, blue_version=1)
+    green = {"VariantName": "AllTraffic", "VariantStatus": [{"StatusMessage": "waiting for capacity"}]}
+    rollout.described({"EndpointStatus": "Updating", "PendingDeploymentSummary": {"ProductionVariants": [green]}})
+    assert lines == ["endpoint ep: Updating", "green fleet (version 2):  (waiting for capacity); weight - -> -, instances - -> -"]

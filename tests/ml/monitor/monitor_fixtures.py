@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -45,8 +46,18 @@ def write_baseline(folder: Path, **kwargs: Any) -> Path:
     return folder
 
 
-def capture_line(*, rows: Sequence[str], predictions: Sequence[str], at: datetime, event: str = "e") -> str:
-    """One record as SageMaker writes it: CSV text in and out, the inference time in UTC."""
+def capture_line(
+    *, rows: Sequence[str], predictions: Sequence[str], at: datetime, event: str = "e", variant: str = "", status: int = 0
+) -> str:
+    """One record as SageMaker writes it: CSV text in and out, the inference time in UTC.
+
+    ``variant`` and ``status`` add what the local router records beside SageMaker's fields.
+    """
+    metadata: dict[str, Any] = {"eventId": event, "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    if variant:
+        metadata["byocVariant"] = variant
+    if status:
+        metadata["byocStatus"] = status
     return json.dumps(
         {
             "captureData": {
@@ -58,10 +69,22 @@ def capture_line(*, rows: Sequence[str], predictions: Sequence[str], at: datetim
                     "encoding": "CSV",
                 },
             },
-            "eventMetadata": {"eventId": event, "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+            "eventMetadata": metadata,
             "eventVersion": "0",
         }
     )
+
+
+def error_line(*, rows: Sequence[str], message: str, at: datetime, status: int = 400, variant: str = "") -> str:
+    """A record whose answer was an error: the model server's text/plain message, base64 as SageMaker keeps it."""
+    document = json.loads(capture_line(rows=rows, predictions=[], at=at, variant=variant, status=status))
+    document["captureData"]["endpointOutput"] = {
+        "observedContentType": "text/plain; charset=utf-8",
+        "mode": "OUTPUT",
+        "data": base64.b64encode(message.encode()).decode(),
+        "encoding": "BASE64",
+    }
+    return json.dumps(document)
 
 
 def capture_key(*, at: datetime, name: str = "part-0.jsonl", endpoint: str = ENDPOINT, variant: str = VARIANT) -> str:
@@ -75,8 +98,9 @@ def write_capture(root: Path, lines: Sequence[str], *, at: datetime, name: str =
     return path
 
 
-def values_lines(values: Sequence[float | str], predictions: Sequence[str], *, at: datetime) -> list[str]:
+def values_lines(values: Sequence[float | str], predictions: Sequence[str], *, at: datetime, variant: str = "") -> list[str]:
     """One record per value (one CSV row each), with its prediction."""
     return [
-        capture_line(rows=[str(v)], predictions=[p], at=at, event=f"e{i}") for i, (v, p) in enumerate(zip(values, predictions, strict=True))
+        capture_line(rows=[str(v)], predictions=[p], at=at, event=f"e{i}", variant=variant)
+        for i, (v, p) in enumerate(zip(values, predictions, strict=True))
     ]

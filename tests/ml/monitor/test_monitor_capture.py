@@ -59,9 +59,46 @@ def test_json_and_base64_bodies_decode_like_the_container_reads_them() -> None:
     assert record.rows == [[1.0, 2.0], [3.0, 4.0]] and record.predictions == ["a", "b"]
 
 
-def test_an_error_answer_leaves_the_rows_without_predictions() -> None:
+def test_an_error_answer_is_an_error_not_a_predicted_class() -> None:
     record = parse_line(_record(into=("1,2\n3,4", "CSV", "text/csv"), out=("wrong feature count", "CSV", "text/plain")), where="f:1")
-    assert len(record.rows) == 2 and record.predictions == []
+    assert len(record.rows) == 2 and record.predictions == [] and record.error
+    # One row, one line of error text: the count matches, the content type still says error.
+    encoded = base64.b64encode(b"wrong feature count: expected 4, got 3\n").decode()
+    one = parse_line(_record(into=("1,2,3", "CSV", "text/csv"), out=(encoded, "BASE64", "text/plain; charset=utf-8")), where="f:1")
+    assert (one.predictions, one.error) == ([], True)
+    # Whatever bytes a proxy's error page holds, it is not decoded as predictions.
+    page = parse_line(_record(into=("1", "CSV", "text/csv"), out=("//79", "BASE64", "text/html")), where="f:1")
+    assert page.error
+
+
+def _with_metadata(line: str, **extra: object) -> str:
+    document = json.loads(line)
+    document["eventMetadata"].update(extra)
+    return json.dumps(document)
+
+
+def test_the_local_status_and_variant_are_read_and_a_status_of_400_or_more_is_an_error() -> None:
+    line = _record(into=("1,2", "CSV", "text/csv"), out=("a", "CSV", "text/csv"))
+    assert parse_line(_with_metadata(line, byocStatus=400), where="f:1").error
+    assert parse_line(_with_metadata(line, byocStatus=503), where="f:1").error
+    fine = parse_line(_with_metadata(line, byocStatus=399, byocVariant="v3-20261128-052000-001"), where="f:1")
+    assert (fine.error, fine.predictions, fine.variant) == (False, ["a"], "v3-20261128-052000-001")
+    assert parse_line(line, where="f:1").variant == ""  # SageMaker's own records name no variant
+    assert not parse_line(_with_metadata(line, byocStatus=True, byocVariant=7), where="f:1").error  # not a status, not a name
+    no_output = json.loads(line)
+    del no_output["captureData"]["endpointOutput"]
+    unanswered = parse_line(json.dumps(no_output), where="f:1")
+    assert (unanswered.error, unanswered.predictions) == (False, [])  # input-only capture: unanswered, not an error
+    assert parse_line(_with_metadata(json.dumps(no_output), byocStatus=500), where="f:1").error
+
+
+def test_an_answer_without_one_prediction_per_row_is_an_error() -> None:
+    record = parse_line(_record(into=("1,2\n3,4", "CSV", "text/csv"), out=("a", "CSV", "text/csv")), where="f:1")
+    assert record.error and record.predictions == []
+    json_answer = parse_line(
+        _record(into=("[[1, 2], [3, 4]]", "JSON", "application/json"), out=("not json", "JSON", "application/json")), where="f:1"
+    )
+    assert json_answer.error
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from monitor_fixtures import ENDPOINT, values_lines, write_baseline, write_capture
 
+from ml.monitor.drift import EPSILON, psi, shares
 from ml.monitor.run import MonitorReport, monitor
 from ml.monitor.served import given_baseline
 from ml.monitor.sources import LocalCapture
@@ -29,9 +30,7 @@ BALANCED = ["a", "b"] * 50
 def _run(tmp_path: Path, values: list[float | str], predictions: list[str], *, extra: list[str] | None = None) -> MonitorReport:
     write_capture(tmp_path / "capture", values_lines(values, predictions, at=AT) + (extra or []), at=AT)
     finder = given_baseline(str(write_baseline(tmp_path / "baseline")))
-    return monitor(
-        source=LocalCapture(root=tmp_path / "capture"), endpoint=ENDPOINT, window=WINDOW, find_baseline=finder, thresholds=LIMITS
-    )
+    return monitor(source=LocalCapture(root=tmp_path / "capture"), endpoint=ENDPOINT, window=WINDOW, attribution=finder, thresholds=LIMITS)
 
 
 def test_a_sample_like_the_training_data_is_not_flagged(tmp_path: Path) -> None:
@@ -105,3 +104,11 @@ def test_values_beyond_the_training_range_count_in_the_end_bucket_and_as_violati
     expected = 9 * (0.0001 - 0.1) * math.log(0.0001 / 0.1) + (1.0 - 0.1) * math.log(1.0 / 0.1)
     assert feature.psi == pytest.approx(expected)  # 8.28
     assert feature.range_percent == 100.0
+
+
+def test_psi_of_an_empty_side_is_not_a_number_and_unequal_buckets_are_an_error() -> None:
+    assert math.isnan(psi([1.0, 1.0], [0.0, 0.0])) and math.isnan(psi([0.0, 0.0], [1.0, 1.0])) and math.isnan(psi([], []))
+    assert shares([0.0, 0.0]) == [EPSILON, EPSILON]  # nothing counted: every share at the floor, no division by zero
+    assert shares([3.0, 0.0, 1.0]) == [0.75, EPSILON, 0.25]
+    with pytest.raises(ValueError, match=r"^PSI needs the same buckets: 2 expected, 3 actual$"):
+        psi([1.0, 1.0], [1.0, 1.0, 1.0])

@@ -26,7 +26,7 @@ LIMITS = Thresholds(drift_psi=0.2, missing_percent=5.0, range_percent=5.0, class
 
 def _monitor(tmp_path: Path, window: Window) -> None:
     finder = given_baseline(str(write_baseline(tmp_path / "baseline")))
-    monitor(source=LocalCapture(root=tmp_path / "capture"), endpoint=ENDPOINT, window=window, find_baseline=finder, thresholds=LIMITS)
+    monitor(source=LocalCapture(root=tmp_path / "capture"), endpoint=ENDPOINT, window=window, attribution=finder, thresholds=LIMITS)
 
 
 def test_a_window_without_records_says_so_and_how_to_widen_it(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def _report(tmp_path: Path) -> MonitorReport:
         source=LocalCapture(root=tmp_path / "capture"),
         endpoint=ENDPOINT,
         window=Window(since=AT - timedelta(hours=1), until=AT + timedelta(hours=1)),
-        find_baseline=given_baseline(str(write_baseline(tmp_path / "baseline"))),
+        attribution=given_baseline(str(write_baseline(tmp_path / "baseline"))),
         thresholds=LIMITS,
     )
 
@@ -43,7 +43,7 @@ def test_the_html_report_holds_the_numbers_and_decodable_plots(tmp_path: Path) -
     assert ["_c0", "100", "0.00", "10.00", f"{feature.psi:.3f}"] == cells[:5]
     assert f"Class PSI {classes.psi:.3f} (breach)" in html
     assert cells[6:12] == ["a", "50.0", "80.0", "b", "50.0", "20.0"]
-    assert "Verdict: BREACH: 3" in html
+    assert "Verdict: BREACH (3)" in html
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(images) == 2  # the classes and the one feature
     for encoded in images:

@@ -18,6 +18,7 @@ from moto import mock_aws
 from ml.monitor.baseline import load_artifact
 from ml.monitor.publish import publish_report
 from ml.monitor.run import monitor
+from ml.monitor.served import GivenBaseline
 from ml.monitor.sources import S3Capture
 from ml.monitor.verdict import Thresholds
 from ml.monitor.window import Window
@@ -67,9 +68,9 @@ def test_the_window_is_read_from_s3_hour_by_hour_against_the_artifacts_baseline(
     assert source.variants(ENDPOINT) == ["AllTraffic"]
     baseline = load_artifact(_artifact(s3), s3_client=s3)
     window = Window(since=AT - timedelta(minutes=30), until=AT + timedelta(minutes=30))
-    report = monitor(source=source, endpoint=ENDPOINT, window=window, find_baseline=lambda variant: (7, baseline), thresholds=LIMITS)
+    report = monitor(source=source, endpoint=ENDPOINT, window=window, attribution=GivenBaseline(baseline), thresholds=LIMITS)
     (result,) = report.variants
-    assert (result.version, result.records, result.rows) == (7, 100, 100)
+    assert (result.version, result.records, result.rows) == (0, 100, 100)
     assert result.features[0].window_counts == (10,) * 10
     assert report.source == f"s3://{TEST_BUCKET}/{TEST_PREFIX}"
     assert report.breaches == []

@@ -50,3 +50,24 @@ def test_bad_input_exits_1_with_the_problem_named(tmp_path: Path) -> None:
     result = _invoke(tmp_path, "--baseline", str(tmp_path / "empty"))
     assert result.returncode == 1
     assert "no baseline in" in result.stderr and "missing baseline/statistics.json" in result.stderr
+
+
+def test_too_few_rows_exit_0_and_say_insufficient_data_plainly(tmp_path: Path) -> None:
+    write_capture(tmp_path / "capture", values_lines([9.5] * 10, ["a"] * 10, at=AT), at=AT)  # would breach, on 10 rows
+    result = _invoke(tmp_path, "--baseline", str(write_baseline(tmp_path / "baseline")))
+    assert result.returncode == 0, result.stderr
+    assert "verdict: INSUFFICIENT DATA: no version had monitor_min_rows (100) rows to compare" in result.stdout
+    assert "breached" not in result.stderr
+
+
+def test_a_record_exactly_at_until_is_outside_the_window_and_one_at_since_inside(tmp_path: Path) -> None:
+    since, until = datetime(2026, 11, 28, 5, tzinfo=UTC), datetime(2026, 11, 28, 6, tzinfo=UTC)
+    inside = values_lines(CENTRES * 10, ["a", "b"] * 50, at=AT)
+    at_until = values_lines([9.5] * 200, ["a"] * 200, at=until)  # 200 far-off rows at 06:00:00 exactly: a breach if counted
+    at_since = values_lines([0.5], ["a"], at=since)
+    write_capture(tmp_path / "capture", inside + at_since, at=AT)
+    write_capture(tmp_path / "capture", at_until, at=until)
+    result = _invoke(tmp_path, "--baseline", str(write_baseline(tmp_path / "baseline")))
+    assert result.returncode == 0, result.stdout
+    assert "101 records, 0 answered with an error (0.00% error rate), 101 rows compared" in result.stdout
+    assert "verdict: OK" in result.stdout

@@ -132,3 +132,15 @@ def test_a_package_with_no_room_for_the_report_is_refused_before_anything_is_wri
     listed = backend.clients.s3.list_objects_v2(Bucket=backend.outputs.datalake_bucket, Prefix="reports/")
     assert listed.get("KeyCount", 0) == 0
     assert report_uri(sm.describe_model_package(ModelPackageName=version.arn)) == ""
+
+
+def test_the_report_of_the_version_already_serving_says_there_is_nothing_to_compare(registered: tuple[object, ModelVersion]) -> None:
+    backend, version = registered
+    assert isinstance(backend, _world().SageMakerBackend)
+    backend.deploy_endpoint(  # an explicit version deploys while still pending approval
+        endpoint_name=backend.config.endpoint_name, version=version.version
+    )
+    uri = publish_report(backend, version=version.version)
+    page = parse(backend.clients.s3.get_object(Bucket=backend.outputs.datalake_bucket, Key=split_s3_uri(uri)[1])["Body"].read().decode())
+    assert page.ids["compare-self"] == f"Version {version.version} is the version serving now; there is nothing to compare it with."
+    assert "compare-none" not in page.ids and "compare-accuracy" not in page.rows

@@ -8,6 +8,7 @@ the recorded calls name exactly the resources the policies were written for.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -21,14 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from ml.backends.local.backend import LocalBackend
 from ml.backends.local.programs import ProcessPrograms
 from ml.backends.records import TrainingJob
+from ml.backends.sagemaker import deployments
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
 from ml.backends.sagemaker.clients import make_clients
 from ml.config import ProjectConfig, load_config
+from ml.errors import JobFailedError
 from ml.monitor.html import write_html
 from ml.monitor.publish import publish_report as publish_monitor_report
 from ml.monitor.run import monitor
@@ -36,14 +40,15 @@ from ml.monitor.served import ServedBaselines
 from ml.monitor.sources import S3Capture
 from ml.monitor.verdict import Thresholds
 from ml.monitor.window import Window
-from ml.names import SOURCE_VERSION_ENV
+from ml.names import SOURCE_VERSION_ENV, TRANSFORM_OUTPUT_PREFIX, TRANSFORM_SPLITS_PREFIX
 from ml.reports.aws import publish_report
 from ml.tfstate import StackOutputs
 from tools.awscheck.calls import CallRecorder
 from tools.awscheck.onbehalf import push_calls
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ml" / "backends" / "sagemaker"))
-from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake
+from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake, TransformStatusFake
+from transform_outputs import BAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ml" / "monitor"))
 from monitor_fixtures import capture_line
@@ -51,6 +56,7 @@ from monitor_fixtures import capture_line
 REPO = Path(__file__).resolve().parents[3]
 TRAIN_KEY = "iris/input/iris.csv"
 CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
+BAD_KEY = "iris/input/bad.csv"  # a transform input with a record the model refuses: the failure path
 COMMIT_SHA = "0123456789ab" + "cd" * 14  # what CodeBuild puts in CODEBUILD_RESOLVED_SOURCE_VERSION
 COMMIT = COMMIT_SHA  # the image tag build-image derives from it
 
@@ -112,6 +118,7 @@ def prepare(outputs: StackOutputs, region: str, *, schedule_rule: str) -> None:
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=outputs.datalake_bucket, Key=TRAIN_KEY, Body=CSV)
+    s3.put_object(Bucket=outputs.datalake_bucket, Key=BAD_KEY, Body=CSV + b"setosa,5.1," + BAD + b",1.4,0.2\n")
     boto3.client("ecr", region_name=region).create_repository(repositoryName=outputs.ecr_repository_name)
     boto3.client("logs", region_name=region).create_log_group(logGroupName=TRAINING_LOGS)
     boto3.client("sagemaker", region_name=region).create_model_package_group(ModelPackageGroupName=outputs.model_package_group)
@@ -122,7 +129,10 @@ def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, re
     made = make_clients(boto3.Session(region_name=config.region), retry_mode="standard", max_attempts=1)
     for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling, made.cloudwatch, made.events):
         recorder.attach(client)
-    sm = RecordedEndpointFake(LoggingTrainingFake(made.sagemaker, boto3.client("logs", region_name=config.region)), recorder)
+    plain_logs = boto3.client("logs", region_name=config.region)  # SageMaker's own writes: not our code's calls
+    trained = LoggingTrainingFake(made.sagemaker, plain_logs)
+    transforms = TransformStatusFake(trained, s3=boto3.client("s3", region_name=config.region), logs=plain_logs)
+    sm = RecordedEndpointFake(transforms, recorder)
     wired = dataclasses.replace(made, sagemaker=sm)
     plain_ecr = boto3.client("ecr", region_name=config.region)  # the registry's side of a push: not our code's calls
 
@@ -149,15 +159,18 @@ def run_monitor(backend: SageMakerBackend, outputs: StackOutputs, version: int) 
     """invoke monitor --backend sagemaker, on one hour SageMaker captured, with the backend's clients."""
     plain = boto3.client("s3", region_name=backend.config.region)  # the setup is not the monitor's calls
     # The served version's model.tar.gz is the real one _report uploaded: its baseline/ is training's own.
-    hour = datetime(2026, 11, 28, 5, tzinfo=UTC)
+    # A record answered after the endpoint's deploy settled: its history names the version that answered.
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    hour = at.replace(minute=0, second=0, microsecond=0)
     key = hour_prefix(capture_prefix=backend.config.capture_prefix, endpoint=outputs.endpoint_name, variant="AllTraffic", hour=hour)
-    line = capture_line(rows=["5.1,3.5,1.4,0.2"], predictions=["setosa"], at=hour + timedelta(minutes=5))
+    line = capture_line(rows=["5.1,3.5,1.4,0.2"], predictions=["setosa"], at=at)
     plain.put_object(Bucket=outputs.datalake_bucket, Key=f"{key}part-0.jsonl", Body=(line + "\n").encode())
     source = S3Capture(client=backend.clients.s3, bucket=outputs.datalake_bucket, prefix=backend.config.capture_prefix)
-    found = ServedBaselines(backend=backend, endpoint=outputs.endpoint_name, s3_client=backend.clients.s3)
-    window = Window(since=hour, until=hour + timedelta(hours=1))
+    history = functools.partial(deployments.history_of, backend.clients.sagemaker, outputs.endpoint_name)
+    found = ServedBaselines(backend=backend, endpoint=outputs.endpoint_name, s3_client=backend.clients.s3, deployments=history)
+    window = Window(since=hour, until=at + timedelta(hours=1))
     report = monitor(
-        source=source, endpoint=outputs.endpoint_name, window=window, find_baseline=found, thresholds=Thresholds.from_config(backend.config)
+        source=source, endpoint=outputs.endpoint_name, window=window, attribution=found, thresholds=Thresholds.from_config(backend.config)
     )
     assert report.variants[0].version == version and report.variants[0].rows == 1
     html = write_html(report, Path(tempfile.mkdtemp(prefix="monitor-report-")) / "monitor.html")
@@ -179,6 +192,24 @@ def _report(backend: SageMakerBackend, recorder: CallRecorder, *, version: int, 
         publish_report(backend, version=version)
 
 
+def _transform(backend: SageMakerBackend, recorder: CallRecorder, outputs: StackOutputs, version: int) -> None:
+    """The default transform splits the one input object, runs one job over the parts and joins
+    their outputs; a second input with a bad record fails a part, whose data log is read."""
+    done = backend.transform(version=version)
+    assert done.split_parts == 2, "the scenario must cover the split, the job over the parts and the join"
+    with pytest.raises(JobFailedError, match="part-00003.csv"):
+        backend.transform(version=version, data=f"s3://{outputs.datalake_bucket}/{BAD_KEY}")
+    # Calls the transform's convergence and teardown fixes make (issue 9, items 11-13).
+    recorder.record("sagemaker", "DescribeTransformJob", {"TransformJobName": done.name})
+    recorder.record("sagemaker", "StopTransformJob", {"TransformJobName": done.name})
+    # A split or join that fails half-way aborts its multipart upload, in either place it writes.
+    for key in (f"{TRANSFORM_SPLITS_PREFIX}/{done.name}/input/part-00001.csv", f"{TRANSFORM_OUTPUT_PREFIX}/{done.name}/iris.csv.out"):
+        recorder.record("s3", "AbortMultipartUpload", {"Bucket": outputs.datalake_bucket, "Key": key, "UploadId": "upload-1"})
+    # A large split or join uploads in parts (S3 then also wants kms:Decrypt for each part).
+    for op in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
+        recorder.record("s3", op, {"Bucket": outputs.datalake_bucket, "Key": f"{TRANSFORM_OUTPUT_PREFIX}/{done.name}/iris.csv.out"})
+
+
 def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, outputs: StackOutputs, *, artifact: Path) -> None:
     """The lifecycle as the pipelines and an operator run it, each call under its task's name."""
     endpoint = outputs.endpoint_name
@@ -189,6 +220,9 @@ def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, o
             image = backend.build_image()
             again = backend.build_image()
         assert again.digest == image.digest
+    with recorder.task("train"):
+        # A data set under a prefix is sized by listing it before the job (training_volume_size_gb).
+        backend.train(image=image.uri, hyperparameters={"max_leaf_nodes": "4"}, data=f"s3://{outputs.datalake_bucket}/iris/input/")
     versions = []
     for _ in range(2):
         with recorder.task("train"):
@@ -208,10 +242,7 @@ def run_every_task(backend: SageMakerBackend, sm: Any, recorder: CallRecorder, o
     with recorder.task("update"):
         backend.deploy_endpoint(endpoint_name=endpoint, version=versions[1])
     with recorder.task("transform"):
-        done = backend.transform(version=versions[1])
-        # Calls the transform's convergence and teardown fixes make (issue 9, items 11-13).
-        recorder.record("sagemaker", "DescribeTransformJob", {"TransformJobName": done.name})
-        recorder.record("sagemaker", "StopTransformJob", {"TransformJobName": done.name})
+        _transform(backend, recorder, outputs, versions[1])
     with recorder.task("rollback"):
         backend.rollback(endpoint_name=endpoint)
     with recorder.task("approve"):

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
+from rehearsal_fake import REGION, Fake
 
 from tools.rehearsal.fakes.ecr import Mutability
-from tools.rehearsal.front import FakeAwsServer, FrontApp, make_front, reset_moto
+from tools.rehearsal.front import FakeAwsServer, make_front, reset_moto
 from tools.rehearsal.registry import LoopbackRegistry
-
-REGION = "us-east-1"
-
-
-@dataclass
-class Fake:
-    front: FrontApp
-    url: str
-    registry: LoopbackRegistry
-    mutability: dict[str, Mutability]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.url)
 
 
 @pytest.fixture

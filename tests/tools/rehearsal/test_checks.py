@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rehearsal_fake import Fake
 from test_ecr_fake import REPO, push
 
-from conftest import Fake
+from ml.tfstate import REQUIRED_OUTPUTS, StackOutputs
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.faults import REASONS
 from tools.rehearsal.plan import Stage
@@ -16,11 +17,17 @@ COMMIT = "0123456789ab" + "c" * 28
 
 
 def checks(fake: Fake, sagemaker: Any = None, s3: Any = None) -> StageChecks:
-    outputs = {
-        "BYOC_OUTPUTS_BUILDPIPELINESTACK": {"ecr_repository_name": REPO},
-        "BYOC_OUTPUTS_TRAINPIPELINESTACK": {"model_package_group": "group"},
-        "BYOC_OUTPUTS_DEPLOYPIPELINESTACK": {"endpoint_name": "ep"},
-    }
+    placeholders: dict[str, Any] = {name.value: f"unused-{name.value}" for names in REQUIRED_OUTPUTS.values() for name in names}
+    outputs = StackOutputs(
+        **{
+            **placeholders,
+            "alarm_names": (),
+            "ecr_repository_name": REPO,
+            "model_package_group": "group",
+            "endpoint_name": "ep",
+            "datalake_bucket": "lake",
+        }
+    )
     return StageChecks(registry=fake.registry.client, sagemaker=sagemaker, s3=s3, outputs=outputs, commit=COMMIT, project="scikit-byo")
 
 
@@ -79,3 +86,23 @@ def test_a_train_stage_must_leave_the_new_version_with_its_report_in_the_data_la
     s3.create_bucket(Bucket="lake")
     s3.put_object(Bucket="lake", Key="reports/group/000001/index.html", Body=b"<html>report</html>")
     assert checks(fake, sm, s3).report() == ("", f"training report {uri} (19 bytes)")
+
+
+@pytest.mark.usefixtures("registry")
+def test_a_transform_stage_must_join_one_line_per_record_in_order_and_delete_the_split(fake: Fake) -> None:
+    s3 = fake.client("s3")
+    s3.create_bucket(Bucket="lake")
+    s3.put_bucket_versioning(Bucket="lake", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="lake", Key="iris/input/iris.csv", Body=b"a,1\nb,2\nc,3\n")
+    said = "joined the 3 parts' outputs into s3://lake/iris/output/job/iris.csv.out"
+    assert "did not split its input" in checks(fake, s3=s3).joined("started transform job")[0]
+    s3.put_object(Bucket="lake", Key="iris/output/job/iris.csv.out", Body=b"a,1,a\nc,3,c\nb,2,b\n")  # out of order
+    assert "one line per record" in checks(fake, s3=s3).joined(said)[0]
+    s3.put_object(Bucket="lake", Key="iris/output/job/iris.csv.out", Body=b"a,1,a\nb,2,b\n")  # one missing
+    assert "one line per record" in checks(fake, s3=s3).joined(said)[0]
+    s3.put_object(Bucket="lake", Key="iris/output/job/iris.csv.out", Body=b"a,1,a\nb,2,b\nc,3,c\n")
+    s3.put_object(Bucket="lake", Key="transform-splits/job/input/part-00001.csv", Body=b"a,1\n")
+    assert "was not deleted" in checks(fake, s3=s3).joined(said)[0]
+    version = s3.head_object(Bucket="lake", Key="transform-splits/job/input/part-00001.csv")["VersionId"]
+    s3.delete_object(Bucket="lake", Key="transform-splits/job/input/part-00001.csv", VersionId=version)
+    assert checks(fake, s3=s3).joined(said) == ("", "3 parts joined into s3://lake/iris/output/job/iris.csv.out (3 records, in order)")

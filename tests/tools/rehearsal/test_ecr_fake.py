@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from rehearsal_fake import Fake
 
-from conftest import Fake
 from tools.rehearsal.fakes.ecr import Mutability
 
 REPO = "sagemaker-scikit-byo"

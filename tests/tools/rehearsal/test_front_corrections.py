@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from rehearsal_fake import Fake
 
-from conftest import Fake
 from tools.rehearsal.fakes.timestamps import with_numeric_timestamps
 
 

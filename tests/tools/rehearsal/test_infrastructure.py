@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tools.rehearsal.infrastructure import PROVIDER_SERVICES, InfraResult, Step, against_fake, report, run_infrastructure
-from tools.rehearsal.source import source_commit
+from tools.rehearsal.source import snapshot_commit
 from tools.terraform.validation import missing_tools
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,7 +47,7 @@ def test_the_report_gives_the_wall_clock_not_the_sum_of_concurrent_steps() -> No
 @pytest.mark.skipif(missing_tools() is not None, reason=f"terraform with the real provider: {missing_tools()}")
 def test_apply_replan_teardown_destroy_against_the_fakes(stacks: dict[str, Any], tmp_path: Path) -> None:
     lines: list[str] = []
-    commit = source_commit(ROOT)
+    commit = snapshot_commit(ROOT)
     result = run_infrastructure(root=ROOT, stacks=stacks, workdir=tmp_path, region="us-east-1", commit=commit, on_line=lines.append)
     assert result.passed, report(result, load="-") + "\n" + "\n".join(lines[-20:])
     names = [s.name for s in result.steps]

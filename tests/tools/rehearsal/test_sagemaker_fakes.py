@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from rehearsal_fake import Fake
 
-from conftest import Fake
 from tools.rehearsal.faults import REASONS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -164,23 +164,85 @@ def test_injected_rollback_needs_alarms_and_keeps_the_old_config(fake: Fake) -> 
     assert statuses(sm, 2)[-1] == ("InService", "cfg-v2")
 
 
-def test_transform_completes_or_fails_as_injected(fake: Fake) -> None:
-    sm = make_endpoint(fake, "cfg-v1")
+def trained_model(fake: Fake) -> Any:
+    """A model whose artifact the fake's training really wrote (the container's own train)."""
+    sm = start_training(fake)
+    sm.describe_training_job(TrainingJobName="job-1")
+    artifact = sm.describe_training_job(TrainingJobName="job-1")["ModelArtifacts"]["S3ModelArtifacts"]
+    sm.create_model(ModelName="m", PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact}, ExecutionRoleArn=ROLE)
+    return sm
 
-    def start(name: str) -> list[str]:
-        sm.create_transform_job(
-            TransformJobName=name,
-            ModelName="m",
-            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://lake-bucket/in.csv"}}},
-            TransformOutput={"S3OutputPath": "s3://lake-bucket/out/"},
-            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-        )
-        return [sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] for _ in range(2)]
 
-    assert start("t-1") == ["InProgress", "Completed"]
+def start_transform(sm: Any, name: str, *, instances: int = 2) -> list[str]:
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName="m",
+        MaxConcurrentTransforms=2,
+        MaxPayloadInMB=1,
+        BatchStrategy="MultiRecord",
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://lake-bucket/parts/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": f"s3://lake-bucket/out/{name}/", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": instances},
+        DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"},
+    )
+    return [sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] for _ in range(2)]
+
+
+def put_parts(fake: Fake, *, bad: int | None = None) -> list[bytes]:
+    rows = (REPO / "data" / "iris.csv").read_bytes().splitlines(keepends=True)
+    parts = [b"".join(rows[k * 30 : (k + 1) * 30]) for k in range(5)]
+    if bad is not None:
+        parts[bad] = parts[bad].replace(b"5.", b"not-a-number,", 1)
+    for k, body in enumerate(parts):
+        fake.client("s3").put_object(Bucket="lake-bucket", Key=f"parts/part-{k + 1:05d}.csv", Body=body)
+    return parts
+
+
+def test_transform_runs_the_model_on_each_instance_and_writes_an_out_per_object(fake: Fake) -> None:
+    sm = trained_model(fake)
+    parts = put_parts(fake)
+    assert start_transform(sm, "t-1") == ["InProgress", "Completed"]
+    _, _, jobs = fake.front.route("SageMaker.CreateTransformJob") or ("", "", None)
+    # SageMaker's mapping: objects by key, in contiguous runs, one run per instance.
+    keys = [f"parts/part-{k:05d}.csv" for k in range(1, 6)]
+    assert jobs.transform_instances["t-1"] == (tuple(keys[:3]), tuple(keys[3:]))
+    correct = 0
+    for k, body in enumerate(parts):
+        out = fake.client("s3").get_object(Bucket="lake-bucket", Key=f"out/t-1/part-{k + 1:05d}.csv.out")["Body"].read()
+        lines = out.splitlines()
+        assert len(lines) == 30 and all(line.startswith(row + b",") for line, row in zip(lines, body.splitlines(), strict=True))
+        correct += sum(line.split(b",")[0] == line.split(b",")[-1] for line in lines)  # the label against the prediction
+    assert correct / 150 > 0.9  # a real model answered
+
+
+def test_a_refused_record_fails_its_object_and_the_job_while_the_others_get_their_output(fake: Fake) -> None:
+    sm = trained_model(fake)
+    put_parts(fake, bad=2)
+    assert start_transform(sm, "t-2") == ["InProgress", "Failed"]
+    reason = sm.describe_transform_job(TransformJobName="t-2")["FailureReason"]
+    assert reason.startswith("ClientError: 1 of 5 input objects could not be transformed")
+    listed = fake.client("s3").list_objects_v2(Bucket="lake-bucket", Prefix="out/t-2/")
+    assert sorted(item["Key"].rsplit("/", 1)[-1] for item in listed["Contents"]) == [
+        "part-00001.csv.out", "part-00002.csv.out", "part-00004.csv.out", "part-00005.csv.out"
+    ]  # fmt: skip
+    logs = fake.client("logs")
+    events = logs.filter_log_events(
+        logGroupName="/aws/sagemaker/TransformJobs", logStreamNamePrefix="t-2/", filterPattern='"part-00003.csv"'
+    )
+    [line] = [e["message"] for e in events["events"]]
+    assert line.startswith("s3://lake-bucket/parts/part-00003.csv: ") and "was rejected by the model server: HTTP 400" in line
+
+
+def test_injected_transform_failure(fake: Fake) -> None:
+    sm = trained_model(fake)
+    put_parts(fake)
     fake.front.set_fault("transform-failed")
-    assert start("t-2") == ["InProgress", "Failed"]
-    assert sm.describe_transform_job(TransformJobName="t-2")["FailureReason"] == REASONS["transform-failed"]
+    assert start_transform(sm, "t-3") == ["InProgress", "Failed"]
+    assert sm.describe_transform_job(TransformJobName="t-3")["FailureReason"] == REASONS["transform-failed"]
 
 
 def test_approving_a_version_keeps_its_metadata_properties(fake: Fake) -> None:

@@ -10,7 +10,7 @@ import pytest
 from ml.errors import UserInputError
 from tools.rehearsal.faults import FAULTS
 from tools.rehearsal.plan import MAIN, parse_faults, plan
-from tools.rehearsal.source import export_tree, source_commit
+from tools.rehearsal.source import export_tree, snapshot_commit
 
 
 def git(repo: Path, *args: str) -> str:
@@ -31,7 +31,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_a_clean_tree_exports_head_without_git(repo: Path, tmp_path: Path) -> None:
-    commit = source_commit(repo)
+    commit = snapshot_commit(repo)
     assert commit == git(repo, "rev-parse", "HEAD")
     out = export_tree(repo, commit=commit, destination=tmp_path / "out")
     assert (out / "a.txt").read_text() == "committed\n"
@@ -42,7 +42,7 @@ def test_uncommitted_work_is_exported_as_its_own_commit_without_touching_the_rep
     (repo / "a.txt").write_text("edited\n")
     (repo / "untracked.txt").write_text("not added\n")
     head = git(repo, "rev-parse", "HEAD")
-    commit = source_commit(repo)
+    commit = snapshot_commit(repo)
     assert commit != head and len(commit) == 40
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "stash", "list") == ""
@@ -61,7 +61,7 @@ def test_uncommitted_work_is_exported_while_another_git_holds_the_index_lock(rep
     lock = repo / ".git" / "index.lock"
     lock.write_text("")
     try:
-        commit = source_commit(repo)
+        commit = snapshot_commit(repo)
     finally:
         lock.unlink()
     out = export_tree(repo, commit=commit, destination=tmp_path / "out")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from rehearsal_fake import Fake
 
-from conftest import Fake
 from tools.rehearsal.codebuild_env import project_variables
 from tools.rehearsal.run import STACK_OF
 from tools.rehearsal.world import World, load_stacks

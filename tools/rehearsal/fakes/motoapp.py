@@ -28,6 +28,7 @@ JSON_TARGETS = {
     "ecr": "AmazonEC2ContainerRegistry_V20150921",
     "codecommit": "CodeCommit_20150413",
     "codebuild": "CodeBuild_20161006",
+    "logs": "Logs_20140328",
 }
 
 

@@ -3,7 +3,9 @@
 **Training and transform jobs.** moto 5.2 reports a job Completed the moment it is created, invents
 a ``train:progress`` metric, writes no model artifact and has no StopTrainingJob. Here a job is
 InProgress first, then Completed or Failed with a reason when the rehearsal injects that fault. A
-completed job really trained: the container's ``train`` program ran on the job's S3 channels and
+transform job really transforms: one model server per instance, the input's objects spread over
+them, an ``.out`` per object that succeeded (:mod:`tools.rehearsal.fakes.transform`). A
+completed training job really trained: the container's ``train`` program ran on the job's S3 channels and
 hyperparameters (as a process from this checkout, the image's code), its model directory was
 packed into model.tar.gz at ``ModelArtifacts``, and its metrics were parsed from its own log lines
 with the job's ``MetricDefinitions``, as SageMaker does. So what a pipeline does with the model
@@ -38,8 +40,10 @@ from typing import Any
 from ml.backends.local.artifacts import pack_model
 from ml.backends.local.programs import ProcessPrograms
 from ml.backends.local.training import stage_job_dir
+from ml.errors import ByocError
 from tools.rehearsal.fakes.motoapp import ACCOUNT, MotoApp, Reply, error_reply, json_reply
 from tools.rehearsal.fakes.progress import Progress, transitional
+from tools.rehearsal.fakes.transform import run_transform
 from tools.rehearsal.faults import REASONS, Fault
 
 CONTAINER_CODE = Path(__file__).resolve().parents[3] / "ml" / "container"
@@ -93,9 +97,10 @@ class JobsFake:
         self._moto, self.fault, self._in_flight = moto, fault, in_flight  # fault: set per stage
         self._training: dict[str, Progress] = {}
         self._transform: dict[str, Progress] = {}
+        self.transform_instances: dict[str, tuple[tuple[str, ...], ...]] = {}  # each job's keys per instance
         self._requests: dict[str, Mapping[str, Any]] = {}
         self._logs: dict[str, list[str]] = {}  # each completed job's log lines (its metrics come from them)
-        self._failed: dict[str, str] = {}  # jobs whose training program failed: their FailureReason
+        self._failed: dict[str, str] = {}  # jobs whose program (train, or a transform's model) failed: their FailureReason
         self._lock = threading.Lock()
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> Reply:
@@ -177,13 +182,26 @@ class JobsFake:
     def _CreateTransformJob(self, request: Mapping[str, Any]) -> Reply:
         reply = self._moto.json_call("sagemaker", "CreateTransformJob", request)
         if reply.ok:
+            name = request["TransformJobName"]
             steps: list[dict[str, Any]] = transitional("TransformJobStatus", "InProgress", self._in_flight)
             if self.fault == "transform-failed":
                 steps.append({"TransformJobStatus": "Failed", "FailureReason": REASONS["transform-failed"]})
+                self._transform[name] = Progress(steps=steps)
             else:
                 steps.append({"TransformJobStatus": "Completed"})
-            self._transform[request["TransformJobName"]] = Progress(steps=steps)
+                self._transform[name] = Progress(steps=steps, on_settle=lambda: self._run_transform(name, request))
         return reply
+
+    def _run_transform(self, name: str, request: Mapping[str, Any]) -> None:
+        """The job really runs (tools/rehearsal/fakes/transform.py): real model servers, one per instance."""
+        try:
+            ran = run_transform(self._moto, request)
+            self.transform_instances[name] = ran.instances
+            reason = ran.reason
+        except (ByocError, RuntimeError, OSError) as err:
+            reason = f"InternalServerError: the rehearsal could not run the job: {err}"
+        if reason:
+            self._failed[name] = reason[:1024]
 
     def _DescribeTransformJob(self, request: Mapping[str, Any]) -> Reply:
         reply = self._moto.json_call("sagemaker", "DescribeTransformJob", request)
@@ -192,6 +210,8 @@ class JobsFake:
             return reply
         described = reply.json()
         overlay = progress.advance()
+        if overlay["TransformJobStatus"] == "Completed" and described["TransformJobName"] in self._failed:
+            overlay = {"TransformJobStatus": "Failed", "FailureReason": self._failed[described["TransformJobName"]]}
         described.update(overlay)
         if overlay["TransformJobStatus"] != "Completed":
             described.pop("TransformEndTime", None)

@@ -1,4 +1,8 @@
-"""``python -m ml.backends.local.autoscale``: the autoscaler program supervisord runs per endpoint."""
+"""``python -m ml.backends.local.autoscale``: the autoscaler program supervisord runs per endpoint.
+
+Everything it needs beyond the endpoint's name is in the endpoint's record (its policy, its
+runtime), so its command line never changes while the endpoint lives.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 from ml.backends.local.autoscale.scaler import Autoscaler
 from ml.backends.local.endpoints import Endpoints
 from ml.backends.local.layout import Layout
+from ml.backends.local.programs import Programs
 from ml.backends.local.runtime import programs_for
 from ml.backends.local.store import StateStore
 
@@ -22,18 +27,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--variant-name", required=True)
-    parser.add_argument("--runtime", choices=("process", "image"), required=True)
     args = parser.parse_args(argv)
     layout = Layout(root=args.root, state=args.state)
     store = StateStore(layout=layout)
-    endpoints = Endpoints(
-        store=store,
-        layout=layout,
-        programs=programs_for(runtime=args.runtime, layout=layout, store=store),
-        variant_name=args.variant_name,
-        runtime=args.runtime,
-    )
+
+    def programs() -> Programs:  # the runtime the endpoint was created with
+        state = endpoints.require(args.endpoint, verb="scale")
+        return programs_for(runtime=state.settings.runtime, layout=layout, store=store)
+
+    endpoints = Endpoints(store=store, layout=layout, programs=programs)
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:

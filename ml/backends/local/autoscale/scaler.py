@@ -8,18 +8,15 @@ written to ``scaling.json`` beside the endpoint's supervisor (atomically), which
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-from ml.atomic import atomic_write_text
 from ml.backends.local.alarms import AccessLog, Attempt
 from ml.backends.local.autoscale.apply import rescale, serving_variant
-from ml.backends.local.autoscale.policy import decide
-from ml.backends.local.autoscale.status import STATUS_FILE, ScalingStatus
+from ml.backends.local.autoscale.policy import Cooldowns, after_activity, decide
 from ml.backends.local.endpoints import Endpoints
+from ml.backends.local.records import ScalingStatus
 from ml.errors import StateError
 
 KEEP_ACTIVITIES = 20
@@ -34,14 +31,13 @@ class Autoscaler:
         self.endpoints = endpoints
         self.name = name
         self.clock = clock
-        self.folder = endpoints.layout.supervisor_dir(name)
-        self.log = AccessLog(log=endpoints.router(name).access_log)
+        self.log = AccessLog(log=endpoints.access_log(endpoints.require(name, verb="scale")))
         self.seen: deque[Attempt] = deque()
         started = clock()
         # As after a scaling activity: no scale-in on the thin data of the first seconds.
-        self.last_scale_out = self.last_activity = started
-        previous = ScalingStatus.read(self.folder)
-        self.activities: list[str] = list(previous.activities) if previous else []
+        self.cooldowns = Cooldowns(last_scale_out=started, last_activity=started)
+        previous = endpoints.scaling_status(name)  # this endpoint's: a new endpoint of the name starts afresh
+        self.activities: tuple[str, ...] = previous.activities if previous else ()
 
     def tick(self) -> bool:
         """One measurement and decision; False once the endpoint is gone (the loop ends)."""
@@ -50,7 +46,7 @@ class Autoscaler:
             return False
         self.seen.extend(self.log.read())
         now = self.clock()
-        policy = state.scaling
+        policy = state.settings.scaling
         while self.seen and self.seen[0].at < now - (policy.window_s if policy else 0):
             self.seen.popleft()
         variant = serving_variant(state)
@@ -62,40 +58,34 @@ class Autoscaler:
             current=variant.count,
             invocations=sum(1 for a in self.seen if a.addr in addrs),
             now=now,
-            last_scale_out=self.last_scale_out,
-            last_activity=self.last_activity,
+            last_scale_out=self.cooldowns.last_scale_out,
+            last_activity=self.cooldowns.last_activity,
         )
-        reason = decision.reason
+        reason, count = decision.reason, variant.count
         if decision.apply != variant.count:
             # Said before it is done (a scale-out takes seconds): describe shows desired > current meanwhile.
-            self._write(
-                variant_id=variant.id, current=variant.count, desired=decision.desired, rate=decision.per_instance_per_minute, reason=reason
-            )
+            self._write(variant.id, variant.count, decision.desired, decision.per_instance_per_minute, reason)
             try:
                 done = rescale(self.endpoints, name=self.name, count=decision.apply)
             except StateError as err:
                 reason = f"{reason}; waiting: {err}"
             else:
                 if done:
-                    self.activities = [*self.activities, f"{now_iso()} {done} ({decision.reason})"][-KEEP_ACTIVITIES:]
-                    if decision.apply > variant.count:
-                        self.last_scale_out = now
-                    self.last_activity = now
-                    state = self.endpoints.load(self.name) or state
-                    variant = serving_variant(state) or variant
-        self._write(
-            variant_id=variant.id, current=variant.count, desired=decision.desired, rate=decision.per_instance_per_minute, reason=reason
-        )
+                    self.activities = (*self.activities, f"{now_iso()} {done} ({decision.reason})")[-KEEP_ACTIVITIES:]
+                    self.cooldowns = after_activity(self.cooldowns, now=now, scaled_out=decision.apply > variant.count)
+                    after = serving_variant(self.endpoints.load(self.name) or state)
+                    count = after.count if after else count
+        self._write(variant.id, count, decision.desired, decision.per_instance_per_minute, reason)
         return True
 
-    def _write(self, *, variant_id: str, current: int, desired: int, rate: float, reason: str) -> None:
-        status: dict[str, Any] = {
-            "variant": variant_id,
-            "current": current,
-            "desired": desired,
-            "per_instance_per_minute": round(rate, 1),
-            "reason": reason,
-            "time": now_iso(),
-            "activities": self.activities,
-        }
-        atomic_write_text(self.folder / STATUS_FILE, json.dumps(status, indent=1))
+    def _write(self, variant_id: str, current: int, desired: int, rate: float, reason: str) -> None:
+        scaling = ScalingStatus(
+            variant=variant_id,
+            current=current,
+            desired=desired,
+            per_instance_per_minute=rate,
+            reason=reason,
+            time=now_iso(),
+            activities=self.activities,
+        )
+        self.endpoints.record_scaling(self.name, scaling)

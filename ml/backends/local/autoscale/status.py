@@ -1,34 +1,27 @@
-"""What the endpoint's autoscaler last saw and did, as ``describe`` reads it (``scaling.json``)."""
+"""What the endpoint's autoscaler last saw and did (``scaling.json``), written by it and read by ``describe``."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
+
+from ml.atomic import atomic_write_text
+from ml.backends.local.records import ScalingStatus
 
 STATUS_FILE = "scaling.json"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ScalingStatus:
-    """What ``describe`` shows: the serving variant's current and desired count and why."""
+def read(folder: Path) -> ScalingStatus | None:
+    try:
+        return ScalingStatus.from_dict(json.loads((folder / STATUS_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
-    variant: str
-    current: int
-    desired: int
-    per_instance_per_minute: float
-    reason: str
-    time: str
-    activities: tuple[str, ...] = ()
 
-    @classmethod
-    def read(cls, folder: Path) -> ScalingStatus | None:
-        try:
-            data = json.loads((folder / STATUS_FILE).read_text(encoding="utf-8"))
-            return cls(**{**data, "activities": tuple(data.get("activities", ()))})
-        except (OSError, ValueError, TypeError):
-            return None
+def write(folder: Path, status: ScalingStatus) -> None:
+    atomic_write_text(folder / STATUS_FILE, json.dumps(status.to_dict(), indent=1))
 
-    def lines(self) -> tuple[str, ...]:
-        head = f"autoscaling: {self.variant} has {self.current} instance(s), desired {self.desired} at {self.time}: {self.reason}"
-        return (head, *(f"scaling activity: {a}" for a in self.activities[-5:]))
+
+def lines(status: ScalingStatus) -> tuple[str, ...]:
+    head = f"autoscaling: {status.variant} has {status.current} instance(s), desired {status.desired} at {status.time}: {status.reason}"
+    return (head, *(f"scaling activity: {a}" for a in status.activities[-5:]))

@@ -8,10 +8,10 @@ still holds the port), so a restart never collides with its own orphans. ``stopa
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from ml.backends.local.records import Program
 
 # How long a program must stay up to count as started, and how often supervisord retries one that
 # dies sooner before it marks it FATAL (then the endpoint is not InService and describe says why).
@@ -21,17 +21,6 @@ STOPWAITSECS = 10
 HEALTH_PROGRAM = "health"
 # The wrapper and the checker run as scripts by path: no PYTHONPATH of ours leaks into the programs.
 HERE = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True, kw_only=True)
-class Program:
-    name: str  # "router" or a variant id
-    argv: Sequence[str]
-    env: Mapping[str, str]
-    directory: Path  # its working directory, under the endpoint's folder (teardown's marker)
-    log: Path
-    health_url: str = ""  # a variant's /ping; empty for the router
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 def _quote(arg: str) -> str:
@@ -48,7 +37,9 @@ def pgid_file(directory: Path, name: str) -> Path:
     return directory / f".{name}.pgid"
 
 
-def render(*, folder: Path, socket: Path, programs: Sequence[Program]) -> str:
+def render(*, folder: Path, socket: Path, programs: Sequence[Program], python: str) -> str:
+    """The whole config: a pure function of its arguments, so rewriting it for an unchanged
+    program never makes supervisord see a change (and restart it)."""
     sections = [
         "; Written by the byoc local backend; rewritten whenever the endpoint's processes change.",
         "[supervisord]",
@@ -72,7 +63,7 @@ def render(*, folder: Path, socket: Path, programs: Sequence[Program]) -> str:
         "",
     ]
     for prog in programs:
-        wrapped = [sys.executable, str(HERE / "pgrun.py"), str(pgid_file(folder, prog.name)), "--", *prog.argv]
+        wrapped = [python, str(HERE / "pgrun.py"), str(pgid_file(folder, prog.name)), "--", *prog.argv]
         sections += [
             f"[program:{prog.name}]",
             f"command={' '.join(_quote(a) for a in wrapped)}",
@@ -92,7 +83,7 @@ def render(*, folder: Path, socket: Path, programs: Sequence[Program]) -> str:
             "stdout_logfile_backups=1",
             "",
         ]
-    checker = [sys.executable, str(HERE / "health.py"), str(folder)]
+    checker = [python, str(HERE / "health.py"), str(folder)]
     sections += [
         f"[eventlistener:{HEALTH_PROGRAM}]",
         f"command={' '.join(_quote(a) for a in checker)}",

@@ -14,31 +14,25 @@ import contextlib
 import hashlib
 import http.client
 import json
+import os
 import socket
-import sys
-import tempfile
 import time
 import xmlrpc.client
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ml.atomic import atomic_write_text
 from ml.backends.local import procs
-from ml.backends.local.supervise.config import HEALTH_PROGRAM, STARTSECS, STOPWAITSECS, Program, render
+from ml.backends.local.records import ProcessRecord, ProcessState, Program, Toolchain
+from ml.backends.local.supervise.config import HEALTH_PROGRAM, STARTSECS, STOPWAITSECS, render
 from ml.errors import StateError
 
 START_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProcessState:
-    name: str
-    state: str  # supervisord's word: RUNNING, STARTING, BACKOFF, EXITED, FATAL, STOPPED
-    pid: int
-    started: float  # epoch seconds, 0 when not running
-    detail: str  # supervisord's description ("pid 123, uptime 0:01:02" or the exit status)
+# Where the control sockets live: a fixed folder of this user's (mode 0700), not under $TMPDIR, so
+# a command run from a shell with another TMPDIR finds the endpoint's supervisord; a unix socket's
+# path must fit 107 bytes, which an endpoint's own folder may not.
+SOCKET_ROOT = Path("/tmp")  # noqa: S108 - fixed on purpose; the sockets go in a private folder below it
 
 
 class Supervisor:
@@ -65,17 +59,21 @@ class Supervisor:
         except (OSError, http.client.HTTPException, xmlrpc.client.Error):
             return False
 
-    def write(self, programs: Sequence[Program]) -> None:
+    def write(self, programs: Sequence[Program], *, toolchain: Toolchain) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.conf, render(folder=self.folder, socket=self.socket, programs=programs))
+        self.socket.parent.mkdir(mode=0o700, exist_ok=True)
+        atomic_write_text(self.conf, render(folder=self.folder, socket=self.socket, programs=programs, python=toolchain.python))
         checks = {p.name: p.health_url for p in programs if p.health_url}
         atomic_write_text(self.folder / "checks.json", json.dumps(checks, indent=1))
 
-    def start(self, programs: Sequence[Program]) -> dict[str, Any]:
-        """Start supervisord in the foreground of its own session; return its process record."""
-        self.write(programs)
-        argv = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)]
-        record = procs.spawn(argv, env=procs_env(), log=self.folder / "supervisord.out", cwd=self.folder)
+    def start(self, programs: Sequence[Program], *, toolchain: Toolchain) -> ProcessRecord:
+        """Start supervisord in the foreground of its own session; return its process record.
+
+        It runs with the toolchain's environment, which its programs inherit: nothing of the caller's.
+        """
+        self.write(programs, toolchain=toolchain)
+        argv = [toolchain.python, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)]
+        record = procs.spawn(argv, env=toolchain.env(), log=self.folder / "supervisord.out", cwd=self.folder)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.alive():
             if not procs.is_ours(record) or time.monotonic() > deadline:
@@ -84,11 +82,25 @@ class Supervisor:
             time.sleep(0.05)
         return record
 
-    def update(self, programs: Sequence[Program]) -> None:
-        """Rewrite the config and apply it: new programs start, removed ones stop (supervisorctl update)."""
-        self.write(programs)
+    @contextlib.contextmanager
+    def running(self, programs: Sequence[Program], *, toolchain: Toolchain) -> Iterator[ProcessRecord]:
+        """Run ``programs`` under this supervisord for the block's duration (a router alone, in benchmarks and tests)."""
+        record = self.start(programs, toolchain=toolchain)
+        try:
+            yield record
+        finally:
+            self.shutdown(record)
+
+    def update(self, programs: Sequence[Program], *, toolchain: Toolchain, keep: Collection[str] = ()) -> None:
+        """Rewrite the config and apply it: new programs start, removed ones stop (supervisorctl update).
+
+        A program in ``keep`` (the router) is never stopped or restarted here, even if its
+        definition changed: an update or a scaling step must not drop the endpoint's connections.
+        """
+        self.write(programs, toolchain=toolchain)
         with self._rpc() as rpc:
             [[added, changed, removed]] = rpc.supervisor.reloadConfig()
+            changed = [name for name in changed if name not in keep]
             going = [name for name in [*removed, *changed] if name != HEALTH_PROGRAM]
             # Told to stop together, then waited for together: one at a time with wait=True costs a
             # supervisord loop turn (about a second) each.
@@ -109,9 +121,6 @@ class Supervisor:
             for name in [*added, *changed]:
                 if name != HEALTH_PROGRAM:
                     rpc.supervisor.addProcessGroup(name)
-
-    def remove(self, programs: Sequence[Program]) -> None:
-        self.update(programs)
 
     def states(self) -> dict[str, ProcessState]:
         with self._rpc() as rpc:
@@ -160,7 +169,7 @@ class Supervisor:
         except (OSError, ValueError):
             return {}
 
-    def shutdown(self, record: dict[str, Any] | None, *, grace: float = 15.0) -> None:
+    def shutdown(self, record: ProcessRecord | None, *, grace: float = 15.0) -> None:
         """Stop every program (by process group) and supervisord itself.
 
         All programs are told to stop at once (supervisord's own shutdown stops them one loop
@@ -177,7 +186,7 @@ class Supervisor:
         if record:
             deadline = time.monotonic() + grace
             while procs.is_ours(record) and time.monotonic() < deadline:
-                procs.reap(int(record["pid"]))
+                procs.reap(record.pid)
                 time.sleep(0.05)
             procs.stop(record)
 
@@ -214,11 +223,4 @@ class _UnixTransport(xmlrpc.client.Transport):
 def socket_path(folder: Path) -> Path:
     # A unix socket path may be at most 107 bytes; an endpoint's folder can be deeper than that.
     digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"byoc-supervisor-{digest}.sock"
-
-
-def procs_env() -> dict[str, str]:
-    import os
-
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-    return {k: os.environ[k] for k in keep if k in os.environ}
+    return SOCKET_ROOT / f"byoc-{os.geteuid()}" / f"supervisor-{digest}.sock"

@@ -28,8 +28,28 @@ from typing import Any
 from supervisor import childutils
 
 FAILURES = 3  # checks (5 s apart) a variant may fail before it is replaced
+# An instance that has not answered /ping since it (re)started is starting, not failing, for this
+# long: supervisord calls it RUNNING after 1 s, and a serve under load may bind its port seconds
+# later (SageMaker health-checks an instance once it is in service). After it a failure counts,
+# so an instance hung at start is still replaced, about 30 s after it started.
+START_GRACE_S = 15.0
 PING_TIMEOUT_S = 2.0
 KEEP_RESTARTS = 20
+
+
+def counted(failures: int, *, ok: bool) -> int:
+    """Failed checks in a row after this one: a good /ping resets the count (a blip is not a hang)."""
+    return 0 if ok else failures + 1
+
+
+def to_replace(failures: int) -> bool:
+    """Whether an instance that failed ``failures`` checks in a row is replaced now."""
+    return failures >= FAILURES
+
+
+def starting(*, answered: bool, uptime: float) -> bool:
+    """Whether a failed /ping is an instance still starting (not yet answered since its start, within the grace)."""
+    return not answered and uptime < START_GRACE_S
 
 
 def now() -> str:
@@ -77,12 +97,10 @@ class Checker:
             info = running.get(program)
             if info is None or info["statename"] != "RUNNING":
                 continue  # supervisord is (re)starting it; its deaths are recorded from the events
-            ok, detail = ping(url)
-            before = checks.get(program, {}).get("failures", 0)
-            failures = 0 if ok else before + 1
-            checks[program] = {"time": now(), "ok": ok, "detail": detail, "url": url, "failures": failures}
-            if failures >= FAILURES:
-                self.restarted(program, f"/ping failed {failures} checks in a row ({detail}); replaced")
+            checks[program] = self.check(url, started=float(info.get("start") or 0), before=checks.get(program, {}))
+            failures = checks[program]["failures"]
+            if to_replace(failures):
+                self.restarted(program, f"/ping failed {failures} checks in a row ({checks[program]['detail']}); replaced")
                 checks[program]["failures"] = 0
                 # A server that does not answer /ping will not drain gracefully either: kill its
                 # whole process group (supervisord made it a group leader) as SageMaker discards
@@ -93,6 +111,27 @@ class Checker:
         for gone in set(checks) - set(self.urls()):
             del checks[gone]
         self.save()
+
+    @staticmethod
+    def check(url: str, *, started: float, before: dict[str, Any]) -> dict[str, Any]:
+        """One /ping of an instance that supervisord started at ``started``, after the check ``before``."""
+        ok, detail = ping(url)
+        answered = ok or (bool(before.get("answered")) and before.get("started") == started)
+        at = time.time()
+        if not ok and starting(answered=answered, uptime=at - started):
+            failures, detail = 0, f"starting: {detail}"
+        else:
+            failures = counted(before.get("failures", 0), ok=ok)
+        return {
+            "time": now(),
+            "at": at,
+            "ok": ok,
+            "detail": detail,
+            "url": url,
+            "failures": failures,
+            "started": started,
+            "answered": answered,
+        }
 
     def state_change(self, headers: dict[str, str], payload: str) -> None:
         body, _data = childutils.eventdata(payload + "\n")

@@ -9,7 +9,7 @@ import socket
 import psutil
 
 from ml.backends.local import procs
-from ml.backends.local.fleet import Instance, Variant
+from ml.backends.local.records import Instance, Variant
 
 PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 
@@ -38,13 +38,11 @@ def holder(port: int) -> str:
 
 def moved(variant: Variant) -> Variant:
     """The variant with each instance on its recorded port if free, else on a new one (internal: the URL stays)."""
-    first, *more = [_moved(inst) for inst in variant.instances]
-    return dataclasses.replace(variant, port=first.port, proc=first.proc, more=tuple(more))
+    return dataclasses.replace(variant, instances=tuple(_moved(inst) for inst in variant.instances))
 
 
 def _moved(inst: Instance) -> Instance:
     if free(inst.port):
         return inst
     port = procs.free_port()
-    env = {**inst.proc.get("env", {}), PORT_ENV: str(port)}
-    return dataclasses.replace(inst, port=port, proc={**inst.proc, "env": env})
+    return dataclasses.replace(inst, port=port, env={**inst.env, PORT_ENV: str(port)})

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml.backends.local.endpoint_state import EndpointState
+from ml.backends.local.records import ProcessState
 from ml.backends.local.supervise.config import HEALTH_PROGRAM
-from ml.backends.local.supervise.control import ProcessState, Supervisor
+from ml.backends.local.supervise.control import Supervisor
 from ml.backends.records import EndpointStatus
 
 ROUTER_PREFIX = "router"
@@ -47,10 +48,20 @@ def read(state: EndpointState, supervisor: Supervisor) -> Live:
     for restart in health.get("restarts", [])[-10:]:
         lines.append(f"restart: {restart['program']} at {restart['time']}: {restart['reason']}")
     for program, check in sorted(health.get("checks", {}).items()):
-        lines.append(f"health check: {program} at {check['time']}: {'ok' if check['ok'] else 'FAILED'} ({check['detail']})")
+        if program not in procs:
+            continue  # a retired instance's last check: the checker drops it on its next tick
+        before = " (before its last start)" if _stale(check, procs[program]) else ""
+        verdict = "ok" if check["ok"] else "FAILED" if check.get("failures", 1) else "not answering yet"
+        lines.append(f"health check: {program} at {check['time']}{before}: {verdict} ({check['detail']})")
     reason = _why_not_serving(state, procs, health)
     status: EndpointStatus = "OutOfService" if reason and state.status == "InService" else state.status
     return Live(status=status, reason=reason, lines=tuple(lines))
+
+
+def _stale(check: dict[str, object], proc: ProcessState) -> bool:
+    """A check of the process before this one started (a restart, a restore): it says nothing of it now."""
+    at = check.get("at")
+    return isinstance(at, (int, float)) and proc.state == "RUNNING" and at < proc.started
 
 
 def _line(proc: ProcessState) -> str:
@@ -71,7 +82,7 @@ def _why_not_serving(state: EndpointState, procs: dict[str, ProcessState], healt
             check = checks.get(name) if isinstance(checks, dict) else None
             if proc is None or proc.state != "RUNNING":
                 problems.append(f"{name} is {proc.state if proc else 'not configured'} ({proc.detail if proc else ''})")
-            elif isinstance(check, dict) and not check.get("ok", True):
+            elif isinstance(check, dict) and check.get("failures", 0) and not _stale(check, proc):
                 problems.append(f"{name} failed its last /ping at {check['time']} ({check['detail']})")
             else:
                 return ""

@@ -15,19 +15,26 @@ from pathlib import Path
 
 import psutil
 
+from ml.backends.local.backend import LocalBackend
+from ml.backends.local.layout import Layout
+from ml.config import load_config
+
 REPO = Path(__file__).resolve().parents[4]
 # A generous bound on waiting for an event that must come; it is never the thing under test.
 EVENT_TIMEOUT_S = 240.0
+FAST = {"local_bluegreen_wait_seconds": 0.2, "local_bluegreen_baking_seconds": 0.5, "alarm_p99_latency_ms": 60000}
 
 
 def scratch_project(root: Path) -> Path:
-    """What `invoke` needs to run from ``root``: tasks, the ml package, config, sample data."""
+    """What `invoke` needs to run from ``root``: tasks, the ml package, config, sample data (and tools/,
+    where tasks.py finds the bench collection)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.out", ".byoc")
     shutil.copytree(REPO / "ml", root / "ml", ignore=ignore)
     shutil.copytree(REPO / "data", root / "data", ignore=ignore)
     shutil.copytree(REPO / "buildspecs", root / "buildspecs")
     for name in ("tasks.py", "cdktf.json"):
         shutil.copy(REPO / name, root / name)
+    (root / "tools").symlink_to(REPO / "tools")
     return root
 
 
@@ -40,10 +47,13 @@ def set_context(root: Path, **values: object) -> None:
 
 
 class Run:
-    """``invoke ARGS`` in the scratch project, its output collected line by line as it comes."""
+    """``invoke ARGS`` in the scratch project, its output collected line by line as it comes.
 
-    def __init__(self, root: Path, *args: str) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ``env``: the environment of the shell it runs from (default: this process's).
+    """
+
+    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "invoke", *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -133,3 +143,35 @@ def processes_under(folder: Path) -> int:
         if cwd == inside or cwd.startswith(inside + os.sep):
             count += 1
     return count
+
+
+def layout(root: Path) -> Layout:
+    config = load_config(root / "cdktf.json")
+    return Layout.for_project(root=root, state_dir=config.local_state_dir)
+
+
+def endpoint_dir(root: Path) -> Path:
+    """The configured endpoint's folder in the scratch project."""
+    return layout(root).endpoint_dir(load_config(root / "cdktf.json").endpoint_name)
+
+
+def describe(root: Path) -> dict[str, object]:
+    backend = LocalBackend(config=load_config(root / "cdktf.json"), root=root)
+    return backend.describe_endpoint(endpoint_name=backend.config.endpoint_name).to_dict()
+
+
+def serving_groups(root: Path) -> int:
+    """How many variant folders have a live process: after convergence, exactly one."""
+    variants = endpoint_dir(root) / "variants"
+    return sum(1 for d in variants.iterdir() if processes_under(d)) if variants.is_dir() else 0
+
+
+def trained_project(root: Path) -> Path:
+    """A scratch project with versions 1 and 2 trained and approved (in this process: faster)."""
+    scratch_project(root)
+    set_context(root, **FAST)
+    backend = LocalBackend(config=load_config(root / "cdktf.json"), root=root)
+    for depth in ("8", "2"):
+        job = backend.train(hyperparameters={"max_depth": depth})
+        backend.approve(version=backend.register(job_name=job.name).version, note="cli tests")
+    return root

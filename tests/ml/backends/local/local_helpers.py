@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ml.backends.local import procs
 from ml.backends.local.backend import LocalBackend
+from ml.backends.local.capture import CaptureConf
 from ml.backends.local.fleet import VERSION_ENV
 from ml.backends.local.programs import Launch, ProcessPrograms
+from ml.backends.local.records import RouterRecord, Toolchain, Upstream
+from ml.backends.local.router import MAX_CLIENTS, Router
+from ml.backends.local.supervise.control import Supervisor
 from ml.backends.local.training import KIND as TRAINING_KIND
 from ml.backends.records import ModelVersion
 from ml.config import ProjectConfig, load_config
@@ -68,8 +74,23 @@ def recorded_ports(record: Mapping[str, Any] | None) -> set[int]:
     """Every port an endpoint's record names: the router's URL and each instance of each variant."""
     if record is None:
         return set()
-    variants = {int(p) for v in record["fleet"] for p in [v["port"], *(i["port"] for i in v.get("more", []))]}
+    variants = {int(i["port"]) for v in record["fleet"] for i in v["instances"]}
     return variants | ({int(record["router"]["port"])} if record.get("router") else set())
+
+
+@contextlib.contextmanager
+def supervised_router(
+    folder: Path, upstreams: list[Upstream], *, capture: CaptureConf | None = None, max_clients: int = MAX_CLIENTS
+) -> Iterator[tuple[Router, RouterRecord, Supervisor]]:
+    """An endpoint's router alone (no variants of ours behind it), run as an endpoint's is: by its own supervisord."""
+    toolchain = Toolchain.discover(sys.executable)
+    router = Router(prefix=folder / "router", nginx=toolchain.nginx, capture=capture, max_clients=max_clients)
+    record = RouterRecord(port=procs.free_port(), back_port=procs.free_port())
+    router.prepare(record=record, upstreams=upstreams)
+    supervisor = Supervisor(folder=folder / "supervisor")
+    with supervisor.running(router.programs(env=toolchain.env()), toolchain=toolchain):
+        router.wait_ready(record=record)
+        yield router, record, supervisor
 
 
 def make_config(**overrides: Any) -> ProjectConfig:

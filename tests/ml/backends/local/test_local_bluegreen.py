@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,11 +11,12 @@ from local_helpers import Load, Project, add_version, fixture_versions, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
-from ml.errors import DeployRolledBackError
+from ml.errors import DeployRolledBackError, NotFoundError, UserInputError
 
 pytestmark = pytest.mark.slow
+# The endpoints here run 2 instances (cdktf.json): a canary moves one of them, 50%.
 CANARY = BlueGreenPolicy(
-    traffic="CANARY", step_percent=25, wait_seconds=1.0, baking_seconds=1.5, error_rate_percent=1.0, p99_latency_ms=60000
+    traffic="CANARY", step_percent=50, wait_seconds=1.0, baking_seconds=1.5, error_rate_percent=1.0, p99_latency_ms=60000
 )
 
 
@@ -43,12 +45,15 @@ def break_version(trained: Project) -> Iterator[Callable[[str], int]]:
         trained.backend.approve(version=number, status="Rejected", note="broken on purpose by a test")
 
 
-def _variant_pids(trained: Project, name: str) -> list[dict[str, object]]:
+def _variant_folders(trained: Project, name: str) -> list[Path]:
     record = trained.backend.store.get("endpoints", name)
     assert record is not None
-    return [v["proc"] for v in record["fleet"]]
+    return [Path(v["folder"]) for v in record["fleet"]]
 
 
+QUICK = BlueGreenPolicy(
+    traffic="ALL_AT_ONCE", step_percent=100, wait_seconds=0, baking_seconds=0.2, error_rate_percent=1, p99_latency_ms=60000
+)
 CLIENTS = pytest.mark.parametrize("client", ["keep-alive", "close"])
 
 
@@ -67,7 +72,7 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(
     events: list[str] = []
     monkeypatch.setattr(trained.backend, "_on_event", events.append)
     before = trained.backend.describe_endpoint(endpoint_name=endpoint)
-    blue_dirs = [Path(str(p["folder"])) for p in _variant_pids(trained, endpoint)]
+    blue_dirs = _variant_folders(trained, endpoint)
     with Load(url_port=url_port(before.url), client=client) as load:
         after = trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=CANARY)
         served_by_green = trained.backend.invoke(endpoint_name=endpoint, body=b"5.1,3.5,1.4,0.2\n").variant
@@ -82,11 +87,11 @@ def test_canary_update_under_load_moves_all_traffic_without_a_failed_request(
     assert any(v.startswith("v2-") for v in load.result.variants)
     # Its progress was said as it happened, step by step, in the shared vocabulary (ml/backends/rollout.py).
     expected = [
-        f"blue/green update of {endpoint} from version 1 to 2: CANARY (25%, 100%)",
+        f"blue/green update of {endpoint} from version 1 to 2: CANARY (50%, 100%)",
         f"endpoint {endpoint}: Updating",
         "green (version 2): starting",
         "green (version 2) is healthy",
-        "25% of traffic on version 2; waiting 1s",
+        "50% of traffic on version 2; waiting 1s",
         "alarm check: ok (",
         "100% of traffic on version 2; baking 1.5s",
         "alarm check: ok (",
@@ -117,9 +122,9 @@ def test_green_that_fails_under_load_is_rolled_back_without_a_failed_request(
     after = trained.backend.describe_endpoint(endpoint_name=endpoint)
     assert (after.status, after.version, after.url) == ("InService", 1, before.url)
     assert "error-rate alarm" in after.failure_reason
-    assert len(_variant_pids(trained, endpoint)) == 1, "the broken green must be stopped"
+    assert len(_variant_folders(trained, endpoint)) == 1, "the broken green must be stopped"
     # The alarm fired during the canary step, before green ever had all the traffic ...
-    assert any(f"25% of traffic on version {broken.version}" in e for e in events), events
+    assert any(f"50% of traffic on version {broken.version}" in e for e in events), events
     assert not any(e.startswith("100% of traffic") for e in events), events
     assert [e.split(":")[0] for e in events if e.startswith(("alarm check", "rolling back", "rolled back"))] == [
         "alarm check",
@@ -150,13 +155,51 @@ def test_green_whose_ping_fails_never_receives_traffic(
 
 @CLIENTS
 def test_rollback_returns_to_the_previous_version_under_load(trained: Project, endpoint: str, client: str) -> None:
-    quick = BlueGreenPolicy(
-        traffic="ALL_AT_ONCE", step_percent=100, wait_seconds=0, baking_seconds=0.2, error_rate_percent=1, p99_latency_ms=60000
-    )
-    trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=quick)
+    trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=QUICK)
     url = trained.backend.describe_endpoint(endpoint_name=endpoint).url
     with Load(url_port=url_port(url), client=client) as load:
         back = trained.backend.rollback(endpoint_name=endpoint)
     assert load.result.failures == []
     _assert_connections(load, client)
-    assert (back.version, back.previous_versions, back.url) == (1, [], url)
+    # As on SageMaker: what was served before, the current version left out; a second rollback goes to 2.
+    assert (back.version, back.previous_versions, back.url) == (1, [2], url)
+
+
+def test_rollback_knows_every_version_the_endpoint_served(trained: Project, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(trained.backend, "_on_event", events.append)
+    # The contract (ml/backends/base.py rollback_target): no earlier version served and none older approved.
+    with pytest.raises(NotFoundError, match=re.escape("has served only version 1 and no older version is approved: there is no earlier")):
+        trained.backend.rollback(endpoint_name=endpoint)
+    trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=QUICK)
+    back = trained.backend.rollback(endpoint_name=endpoint)
+    assert (back.version, back.previous_versions) == (1, [2])
+    # Version 2 served before the rollback: the next rollback goes back to it, and says what was served.
+    forward = trained.backend.rollback(endpoint_name=endpoint)
+    assert (forward.version, forward.previous_versions) == (2, [1])
+    said = [e for e in events if "has served versions" in e]
+    assert said == [
+        f"endpoint {endpoint!r} has served versions 1, 2 (oldest first); rolling back to 1",
+        f"endpoint {endpoint!r} has served versions 1, 2, 1 (oldest first); rolling back to 2",
+    ]
+    history = trained.backend.describe_endpoint(endpoint_name=endpoint).history
+    assert [line.split(" ", 1)[1].split(":")[0] for line in history] == ["created", "updated", "rolled back", "rolled back"]
+    assert all(line[:4].isdigit() and "T" in line.split(" ")[0] for line in history), history  # each with its time
+
+
+def test_a_step_smaller_than_one_instance_is_refused_before_anything_starts(
+    trained: Project, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(trained.backend, "_on_event", events.append)
+    before = trained.backend.store.get("endpoints", endpoint)
+    variants = trained.backend.layout.endpoint_dir(endpoint) / "variants"
+    folders = sorted(variants.iterdir())
+    quarter = BlueGreenPolicy(
+        traffic="CANARY", step_percent=25, wait_seconds=1, baking_seconds=1, error_rate_percent=1, p99_latency_ms=60000
+    )
+    with pytest.raises(UserInputError, match=r"runs 2 instance\(s\).*bluegreen_step_percent is 25.*50-50.*whole instance"):
+        trained.backend.update_endpoint(endpoint_name=endpoint, version=2, policy=quarter)
+    assert events == [], "the update started (it said so) before the step was checked"
+    assert trained.backend.store.get("endpoints", endpoint) == before
+    assert sorted(variants.iterdir()) == folders, "a green variant was prepared"

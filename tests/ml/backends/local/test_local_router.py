@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import resource
@@ -14,10 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from local_helpers import Project
+from local_helpers import Project, supervised_router
 
 from ml.backends.local import procs
-from ml.backends.local.router import Router, Upstream
+from ml.backends.local.records import RouterRecord, Upstream
+from ml.backends.local.router import Router
+from ml.backends.local.supervise.control import Supervisor
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -54,11 +57,9 @@ def upstream() -> Iterator[tuple[int, list[int]]]:
 
 
 @pytest.fixture
-def router(tmp_path: Path, upstream: tuple[int, list[int]]) -> Iterator[tuple[Router, dict[str, object]]]:
-    found = Router(prefix=tmp_path / "router")
-    record = found.start(port=procs.free_port(), upstreams=[Upstream(name="v1-test", port=upstream[0], weight=100)])
-    yield found, record
-    Router.stop(record)
+def router(tmp_path: Path, upstream: tuple[int, list[int]]) -> Iterator[tuple[Router, RouterRecord, Supervisor]]:
+    with supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)]) as running:
+        yield running
 
 
 def _post(port: int, *, close: bool) -> tuple[int, str]:
@@ -73,23 +74,29 @@ def _post(port: int, *, close: bool) -> tuple[int, str]:
 
 
 def test_the_router_reuses_its_connections_to_the_model_server(
-    router: tuple[Router, dict[str, object]], upstream: tuple[int, list[int]]
+    router: tuple[Router, RouterRecord, Supervisor], upstream: tuple[int, list[int]]
 ) -> None:
-    _, record = router
+    _, record, _ = router
     # Every client connects anew and says Connection: close; the router's side stays open.
-    answers = [_post(int(str(record["port"])), close=True) for _ in range(60)]
+    answers = [_post(record.port, close=True) for _ in range(60)]
     assert answers == [(200, "v1-test")] * 60
     _, ports = upstream
     assert len(ports) == 60
     assert len(set(ports)) <= 2, f"{len(set(ports))} upstream connections for 60 requests: the router does not keep them alive"
 
 
-def test_a_shift_keeps_clients_connected_and_serving(router: tuple[Router, dict[str, object]], upstream: tuple[int, list[int]]) -> None:
-    found, record = router
-    conn = http.client.HTTPConnection("127.0.0.1", int(str(record["port"])), timeout=10)
+def test_a_shift_keeps_clients_connected_and_serving(
+    router: tuple[Router, RouterRecord, Supervisor], upstream: tuple[int, list[int]]
+) -> None:
+    found, record, supervisor = router
+    (found.prefix / "logs" / "nginx.pid").unlink()  # what an exiting orphan of a killed run can do: not needed
+    master = supervisor.states()["router-back"].pid
+    conn = http.client.HTTPConnection("127.0.0.1", record.port, timeout=10)
     statuses = []
     for generation in range(2, 6):
-        record = found.shift(record=dict(record), upstreams=[Upstream(name=f"v{generation}-test", port=upstream[0], weight=100)])
+        upstreams = [Upstream(name=f"v{generation}-test", port=upstream[0], weight=100)]
+        record = found.shift(record=record, upstreams=upstreams, master=master)
+        assert record.generation == generation
         conn.request("POST", "/invocations", body=b"1\n")
         answer = conn.getresponse()
         answer.read()
@@ -100,37 +107,34 @@ def test_a_shift_keeps_clients_connected_and_serving(router: tuple[Router, dict[
     conn.close()
 
 
-def test_stop_leaves_no_router_process(tmp_path: Path, upstream: tuple[int, list[int]]) -> None:
-    found = Router(prefix=tmp_path / "router")
-    record = found.start(port=procs.free_port(), upstreams=[Upstream(name="v1-test", port=upstream[0], weight=100)])
-    assert len(Router.records(record)) == 2 and Router.alive(record)
-    assert Router.stop(record)
-    assert procs.processes_under(tmp_path / "router") == []
-    assert not Router.alive(record)
+def test_stopping_its_supervisor_leaves_no_router_process(tmp_path: Path, upstream: tuple[int, list[int]]) -> None:
+    with supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)]) as (found, record, _):
+        masters = [p for p in procs.processes_under(found.prefix) if p.name() == "nginx" and p.parent().name() != "nginx"]
+        assert len(masters) == 2, "the front and the back nginx run"
+        assert _post(record.port, close=True) == (200, "v1-test")
+    assert procs.processes_under(found.prefix) == []
+    assert procs.processes_under(tmp_path) == []
 
 
 def test_no_variant_to_answer_is_a_503_that_says_so(tmp_path: Path) -> None:
-    found = Router(prefix=tmp_path / "router")
-    record = found.start(port=procs.free_port(), upstreams=[Upstream(name="v1-gone", port=procs.free_port(), weight=100)])
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", int(record["port"]), timeout=10)
+    with supervised_router(tmp_path, [Upstream(name="v1-gone", port=procs.free_port(), weight=100)]) as (_, record, _):
+        conn = http.client.HTTPConnection("127.0.0.1", record.port, timeout=10)
         conn.request("POST", "/invocations", body=b"1\n")
         answer = conn.getresponse()
         body = answer.read().decode()
         conn.close()
-    finally:
-        Router.stop(record)
     assert answer.status == 503
     assert "no model variant of this endpoint can answer" in body
     assert answer.getheader("Retry-After") == "1"
 
 
 def test_beyond_its_client_limit_the_router_answers_503_at_once(tmp_path: Path, upstream: tuple[int, list[int]]) -> None:
-    found = Router(prefix=tmp_path / "router", max_clients=1)
-    record = found.start(port=procs.free_port(), upstreams=[Upstream(name="v1-test", port=upstream[0], weight=100)])
-    port = int(record["port"])
-    holder = socket.create_connection(("127.0.0.1", port), timeout=10)
-    try:
+    with contextlib.ExitStack() as stack:
+        _, record, _ = stack.enter_context(
+            supervised_router(tmp_path, [Upstream(name="v1-test", port=upstream[0], weight=100)], max_clients=1)
+        )
+        port = record.port
+        holder = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
         # A request in progress (its body not sent yet) holds the one client slot.
         holder.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 10\r\n\r\n")
         time.sleep(0.3)
@@ -141,9 +145,6 @@ def test_beyond_its_client_limit_the_router_answers_503_at_once(tmp_path: Path, 
         conn.close()
         holder.sendall(b"5.1,3.5,1\n")  # the held request completes normally
         assert holder.recv(4096).startswith(b"HTTP/1.1 200")
-    finally:
-        holder.close()
-        Router.stop(record)
     assert answer.status == 503
     assert "this endpoint is at capacity (1 concurrent clients)" in body
     assert answer.getheader("Retry-After") == "1"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 
@@ -11,8 +13,9 @@ from local_helpers import Load, Project, make_backend, recorded_ports, url_port
 
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.local import procs
-from ml.backends.local.autoscale.policy import ScalingPolicy, decide
+from ml.backends.local.autoscale.policy import Cooldowns, ScalingPolicy, after_activity, clamp, decide
 from ml.backends.local.backend import LocalBackend
+from ml.backends.local.supervise.control import Supervisor
 from ml.backends.local.supervise.ports import free
 from ml.errors import UserInputError
 
@@ -43,6 +46,29 @@ def test_cooldowns_hold_the_count_but_desired_says_where_it_goes() -> None:
     assert (quiet.desired, quiet.apply) == (1, 4) and "scale-in cooldown" in quiet.reason
     later = decide(POLICY, current=4, invocations=0, now=25, last_scale_out=0, last_activity=0)
     assert (later.desired, later.apply) == (1, 1) and "scaling in" in later.reason
+
+
+def test_scale_in_cooldown_counts_from_the_last_activity_of_either_kind() -> None:
+    # The last scale-out was long ago, but a scale-in happened 5 s ago: the next scale-in waits 20 s from it.
+    recent_in = decide(POLICY, current=3, invocations=0, now=30, last_scale_out=LONG_AGO, last_activity=25)
+    assert (recent_in.desired, recent_in.apply) == (1, 3) and "scale-in cooldown" in recent_in.reason
+    assert decide(POLICY, current=3, invocations=0, now=46, last_scale_out=LONG_AGO, last_activity=25).apply == 1
+    # What the autoscaler remembers after each kind of activity.
+    start = Cooldowns(last_scale_out=LONG_AGO, last_activity=LONG_AGO)
+    scaled_in = after_activity(start, now=25, scaled_out=False)
+    assert (scaled_in.last_scale_out, scaled_in.last_activity) == (LONG_AGO, 25)
+    scaled_out = after_activity(scaled_in, now=40, scaled_out=True)
+    assert (scaled_out.last_scale_out, scaled_out.last_activity) == (40, 40)
+
+
+def test_light_traffic_never_takes_the_fleet_below_its_minimum() -> None:
+    floor = ScalingPolicy(
+        min_instances=2, max_instances=4, target_per_minute=600, window_s=10, scale_out_cooldown_s=5, scale_in_cooldown_s=20
+    )
+    for current in (2, 3, 4):
+        light = decide(floor, current=current, invocations=1, now=0, last_scale_out=LONG_AGO, last_activity=LONG_AGO)
+        assert (light.desired, light.apply) == (2, 2), (current, light)
+    assert clamp(floor, 1) == 2 and clamp(floor, 9) == 4 and clamp(floor, 3) == 3
 
 
 def test_a_policy_with_min_above_max_is_refused() -> None:
@@ -114,10 +140,16 @@ def _wait_line(backend: LocalBackend, name: str, *parts: str) -> None:
     raise AssertionError(f"describe never showed {parts}: {health}")
 
 
+def _router_pids(backend: LocalBackend, name: str) -> dict[str, int]:
+    states = Supervisor(folder=backend.layout.supervisor_dir(name)).states()
+    return {p: states[p].pid for p in ("router-front", "router-back")}
+
+
 @pytest.mark.slow
 def test_a_load_ramp_grows_the_fleet_to_max_and_it_shrinks_back_without_a_failed_request(scaled: tuple[LocalBackend, str]) -> None:
     backend, name = scaled
     assert _instances(backend, name) == (1, 1)
+    routers = _router_pids(backend, name)
     url = backend.describe_endpoint(endpoint_name=name).url
     # A paced client (4 requests/s, under the 10/s target) runs throughout: it sees the scale-in too.
     with Load(url_port=url_port(url), connections=1, pause_s=0.25) as paced:
@@ -133,15 +165,37 @@ def test_a_load_ramp_grows_the_fleet_to_max_and_it_shrinks_back_without_a_failed
         _wait_line(backend, name, "scaling activity:", "in from")
         assert _routed(backend, name) == _recorded(backend, name), "the router no longer sends to a removed instance"
     assert paced.result.failures == [] and paced.result.ok > 10
+    assert _router_pids(backend, name) == routers, "a scaling step restarted the router"
     assert backend.invoke(endpoint_name=name, body=b"5.1,3.5,1.4,0.2\n").status_code == 200
+
+
+@pytest.mark.slow
+def test_after_a_teardown_a_new_endpoint_of_the_same_name_tells_only_its_own_story(scaled: tuple[LocalBackend, str]) -> None:
+    backend, name = scaled
+    url = backend.describe_endpoint(endpoint_name=name).url
+    with Load(url_port=url_port(url), connections=6):
+        _wait_line(backend, name, "scaling activity:", "out from 1 to")
+    old = {v.name.split("/")[1] for v in backend.describe_endpoint(endpoint_name=name).variants}
+    (first,) = old
+    killed = Supervisor(folder=backend.layout.supervisor_dir(name)).states()[first].pid
+    os.kill(killed, signal.SIGKILL)
+    _wait_line(backend, name, f"restart: {first}", "exited unexpectedly")
+    born = backend.describe_endpoint(endpoint_name=name).created_at
+    backend.teardown(endpoint_name=name)
+    backend.deploy_endpoint(endpoint_name=name, version=1)
+    seen = backend.describe_endpoint(endpoint_name=name)
+    stale = [line for line in seen.health if "scaling activity:" in line or line.startswith("restart:") or any(v in line for v in old)]
+    assert stale == [], f"describe shows the old endpoint's story: {stale}"
+    assert [line.split(" ", 1)[1].split(":")[0] for line in seen.history] == ["created"]
+    assert seen.created_at > born and seen.history[0] >= seen.created_at, seen.history  # the new life's, with its time
 
 
 @pytest.mark.slow
 def test_blue_green_and_rollback_while_scaled_out_lose_nothing(scaled: tuple[LocalBackend, str]) -> None:
     backend, name = scaled
     url = backend.describe_endpoint(endpoint_name=name).url
-    policy = BlueGreenPolicy(
-        traffic="CANARY", step_percent=25, wait_seconds=1.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
+    policy = BlueGreenPolicy(  # scaled out to 3: a canary of one whole instance is 34%
+        traffic="CANARY", step_percent=34, wait_seconds=1.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
     )
     with Load(url_port=url_port(url), connections=8) as load:
         _wait(backend, name, 3)

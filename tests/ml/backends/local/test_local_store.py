@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,12 +77,47 @@ def test_a_claimed_resource_refuses_a_second_run_at_once(tmp_path: Path) -> None
     store, other = _store(tmp_path), _store(tmp_path)
     with (
         store.claim("endpoint", "ep"),
-        pytest.raises(StateError, match="endpoint 'ep' is in use by another run"),
+        pytest.raises(StateError, match=rf"endpoint 'ep' is in use by pid {os.getpid()} \(.*pytest.*\)"),
         other.claim("endpoint", "ep"),
     ):
         pass
     with other.claim("endpoint", "ep"):  # released once the first run is done
         pass
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from ml.backends.local.layout import Layout
+    from ml.backends.local.store import StateStore
+    root = Path(sys.argv[1])
+    store = StateStore(layout=Layout.for_project(root=root, state_dir=".byoc"))
+    with store.claim("endpoint", "ep", doing="updating it to model version 2"):
+        (root / "held").touch()
+        while not (root / "release").exists():
+            time.sleep(0.02)
+    """
+)
+
+
+def test_a_run_that_waits_for_a_claim_is_told_who_holds_it(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "held").exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder never took the claim"
+            time.sleep(0.02)
+        heard: list[str] = []
+        threading.Timer(0.5, (tmp_path / "release").touch).start()
+        with _store(tmp_path).claim("endpoint", "ep", wait=30, doing="tearing it down", on_wait=heard.append):
+            pass
+    finally:
+        (tmp_path / "release").touch()
+        holder.wait(timeout=30)
+    (said,) = heard  # once, when the wait starts (then every 10 s while it lasts)
+    assert said.startswith(f"endpoint 'ep' is in use by pid {holder.pid} (")
+    assert "updating it to model version 2" in said and "waiting up to 30s for it to finish" in said
 
 
 def test_names_that_would_escape_the_state_folder_are_refused(tmp_path: Path) -> None:

@@ -132,8 +132,8 @@ def test_the_router_master_then_its_worker_are_replaced(trained: Project, endpoi
 
 
 def test_killing_green_during_a_canary_step_rolls_back_and_clients_see_nothing(trained: Project, endpoint: str) -> None:
-    policy = BlueGreenPolicy(
-        traffic="CANARY", step_percent=25, wait_seconds=30.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
+    policy = BlueGreenPolicy(  # a canary of one of the 2 instances
+        traffic="CANARY", step_percent=50, wait_seconds=30.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
     )
     outcome: list[BaseException] = []
 
@@ -161,7 +161,7 @@ def test_killing_green_during_a_canary_step_rolls_back_and_clients_see_nothing(t
 
 def test_killing_the_router_during_a_canary_step_the_update_still_completes(trained: Project, endpoint: str) -> None:
     policy = BlueGreenPolicy(
-        traffic="CANARY", step_percent=25, wait_seconds=3.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
+        traffic="CANARY", step_percent=50, wait_seconds=3.0, baking_seconds=1.0, error_rate_percent=1.0, p99_latency_ms=60000
     )
     outcome: list[object] = []
 

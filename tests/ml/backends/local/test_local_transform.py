@@ -8,6 +8,7 @@ import pytest
 from local_helpers import Project, make_backend
 
 from ml.backends.local import procs
+from ml.backends.local.fleet import start_variant, stop_variant
 from ml.backends.local.transform import filters
 from ml.backends.local.transform.batches import read_batches
 from ml.backends.local.transform.runner import KIND
@@ -139,3 +140,17 @@ def test_a_server_that_dies_at_start_fails_the_job_with_its_reason(trained: Proj
     finally:
         del trained.programs.broken[1]
     assert list((tmp_path / "out").iterdir()) == []  # no .out and no temp file left behind
+
+
+@pytest.mark.slow
+def test_a_transform_server_stopped_while_a_worker_still_starts_shuts_down_by_itself(trained: Project, tmp_path: Path) -> None:
+    """A 150-row job ends before serve's second worker has started; its stop must not wait out the
+    SIGTERM grace and end in a SIGKILL (granian loses a SIGTERM that lands in a starting worker)."""
+    version = trained.backend.registry.get(1)
+    for run in range(5):
+        server = start_variant(
+            programs=trained.programs, version=version, base_dir=tmp_path / f"server-{run}", workers=2, extra_env={"BYOC_LOG_LEVEL": "INFO"}
+        )
+        stop_variant(server)  # at once, as a job whose one mini-batch the first worker answered
+        log = (tmp_path / f"server-{run}" / "serve.log").read_text(encoding="utf-8")
+        assert "Granian shutdown completed" in log, f"run {run}: granian did not shut down by itself (killed):\n{log[-2000:]}"

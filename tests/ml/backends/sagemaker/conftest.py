@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,23 +13,24 @@ from ecr_fake import EcrTagImmutability
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake, TransformStatusFake
+from sagemaker_setup import (
+    REPO_ROOT,
+    TEST_ALARMS,
+    TEST_CSV,
+    TEST_DATALAKE,
+    TEST_DATALAKE_KEY,
+    TEST_GROUP,
+    TEST_REGION,
+    TEST_REPO,
+    TEST_SCHEDULE,
+    push_fake_image,
+)
 
 from ml.backends.records import ImageRecord
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients, make_clients
 from ml.config import ProjectConfig, load_config
 from ml.tfstate import StackOutputs
-
-REPO_ROOT = Path(__file__).resolve().parents[4]
-TEST_REGION = "us-east-1"
-TEST_DATALAKE = "byoc-test-datalake"
-TEST_DATALAKE_KEY = f"arn:aws:kms:{TEST_REGION}:{DEFAULT_ACCOUNT_ID}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-TEST_GROUP = "scikit-byo"
-TEST_REPO = "sagemaker-scikit-byo"
-TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
-TEST_CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
-TEST_SCHEDULE = "scikit-byo-monitor-schedule"
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @pytest.fixture
@@ -82,15 +81,6 @@ def outputs(clients: AwsClients) -> StackOutputs:
     )
 
 
-def push_fake_image(clients: AwsClients, tag: str) -> str:
-    """What a real push leaves in ECR: a manifest under ``tag``; returns its digest."""
-    layer = "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_V2, "layers": [{"digest": layer}]})
-    clients.ecr.put_image(repositoryName=TEST_REPO, imageManifest=manifest, imageTag=tag)
-    # moto computes the digest its own way; the registry's digest is whatever it says.
-    return str(clients.ecr.describe_images(repositoryName=TEST_REPO, imageIds=[{"imageTag": tag}])["imageDetails"][0]["imageDigest"])
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -99,7 +89,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def sm(clients: AwsClients) -> Any:
     """The SageMaker client with the training, transform and endpoint state machines moto lacks."""
-    return EndpointFake(TransformStatusFake(TrainingStatusFake(clients.sagemaker)))
+    return EndpointFake(TransformStatusFake(TrainingStatusFake(clients.sagemaker), s3=clients.s3, logs=clients.logs))
 
 
 @pytest.fixture

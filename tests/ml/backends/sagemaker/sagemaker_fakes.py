@@ -69,21 +69,30 @@ class TrainingStatusFake(_Delegating):
 class TransformStatusFake(_Delegating):
     """Transform jobs that run InProgress and then end as ``outcome`` says (moto completes at once).
 
-    ``outcome`` is Completed, Failed or Stopped; Failed and Stopped carry ``reason``.
+    ``outcome`` is Completed, Failed or Stopped; Failed and Stopped carry ``reason``. Given an S3
+    client, a job also writes its outputs as SageMaker does (``transform_outputs``), and ends Failed
+    when an input object holds a bad record; ``created`` keeps every request.
     """
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, *, s3: Any | None = None, logs: Any | None = None) -> None:
         super().__init__(real)
         self.outcome = "Completed"
         self.reason = "ClientError: See job logs for more information"
         self._steps: dict[str, list[dict[str, Any]]] = {}
+        self._s3, self._logs = s3, logs
+        self.created: list[dict[str, Any]] = []
 
     def create_transform_job(self, **request: Any) -> Any:
+        from transform_outputs import write_outputs
+
         reply = self.real.create_transform_job(**request)
-        final: dict[str, Any] = {"TransformJobStatus": self.outcome}
-        if self.outcome != "Completed":
+        self.created.append(request)
+        failed = write_outputs(self._s3, self._logs, request) if self._s3 is not None and self.outcome == "Completed" else []
+        outcome = "Failed" if failed else self.outcome
+        final: dict[str, Any] = {"TransformJobStatus": outcome}
+        if outcome != "Completed":
             final["FailureReason"] = self.reason
-        active = "Stopping" if self.outcome == "Stopped" else "InProgress"
+        active = "Stopping" if outcome == "Stopped" else "InProgress"
         self._steps[request["TransformJobName"]] = [{"TransformJobStatus": "InProgress"}, {"TransformJobStatus": active}, final]
         return reply
 
@@ -198,6 +207,13 @@ class EndpointFake(_Delegating):
         self._steps.pop(name, None)
         self.config_of.pop(name, None)
         self._deleting[name] = {**last, "EndpointStatus": "Deleting"}
+        return reply
+
+    def list_tags(self, **request: Any) -> Any:
+        """AddTags "Adds or overwrites one or more tags" and "Tag keys must be unique per resource" (API
+        reference); moto 5 appends a second tag of the same key instead, so only each key's last value is shown."""
+        reply = dict(self.real.list_tags(**request))
+        reply["Tags"] = [{"Key": k, "Value": v} for k, v in {t["Key"]: t["Value"] for t in reply.get("Tags", [])}.items()]
         return reply
 
     def update_endpoint(self, **request: Any) -> dict[str, Any]:

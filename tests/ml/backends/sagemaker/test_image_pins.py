@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sagemaker_setup import TEST_GROUP, TEST_REPO, push_fake_image
 
-from conftest import TEST_GROUP, TEST_REPO, push_fake_image
 from ml.backends.sagemaker import image_pins
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
@@ -60,3 +60,30 @@ def test_a_pin_tag_on_another_image_is_an_error_not_a_silent_success(backend: Sa
     push_fake_image(clients, pin)  # the tag now names a different manifest
     with pytest.raises(AwsError, match="already names"):
         image_pins.sync(ecr=clients.ecr, version=version)
+
+
+class _PutImageFails:
+    """The ECR client, except that PutImage answers ``code`` (as ECR would for a full repository)."""
+
+    def __init__(self, real: Any, code: str) -> None:
+        self.real, self.code = real, code
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def put_image(self, **_request: Any) -> Any:
+        error = {"Error": {"Code": self.code, "Message": "The operation did not succeed"}}
+        raise self.real.exceptions.ClientError(error, "PutImage")
+
+
+def test_a_put_image_error_other_than_already_exists_fails_the_pin_loudly(backend: SageMakerBackend, clients: AwsClients) -> None:
+    version = backend.register(job_name=backend.train().name)
+    pin = pinned_image_tag(TEST_GROUP, version.version)
+    # Registration pinned it, and a pin already in place is not put again: remove it so PutImage runs.
+    clients.ecr.batch_delete_image(repositoryName=TEST_REPO, imageIds=[{"imageTag": pin}])
+    broken = _PutImageFails(clients.ecr, "LimitExceededException")
+    with pytest.raises(AwsError, match=r"tagging .*@sha256:.* as .*: ecr:PutImage failed with LimitExceededException"):
+        image_pins.sync(ecr=broken, version=version)
+    # Pinned for real, a re-run is fine whatever PutImage would answer: it is not called.
+    image_pins.sync(ecr=clients.ecr, version=version)
+    image_pins.sync(ecr=_PutImageFails(clients.ecr, "ImageAlreadyExistsException"), version=version)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sagemaker_fakes import record_calls
+from sagemaker_setup import TEST_DATALAKE, TEST_DATALAKE_KEY
 
-from conftest import TEST_DATALAKE, TEST_DATALAKE_KEY
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
 from ml.backends.sagemaker.hosting import Hosting

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from sagemaker_fakes import record_calls
+from sagemaker_setup import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP, TEST_SCHEDULE
 
-from conftest import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP, TEST_SCHEDULE
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.hosting import CONFIG_VISIBLE_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
@@ -189,6 +189,41 @@ def test_rollback_returns_to_the_previous_version_without_alarm_rollback(backend
     assert forward.version == v2
 
 
+def _describes_before_update(sm: Any, clients: Any) -> list[int]:
+    """How many DescribeEndpoint calls preceded each UpdateEndpoint, counted from now."""
+    describes = record_calls(clients.sagemaker, "DescribeEndpoint")
+    # New configs visible at once: a retried UpdateEndpoint (the config lag, pinned by
+    # test_create_and_update_wait_for_the_new_config_to_be_visible) would count twice.
+    sm.config_lag = 0
+    seen: list[int] = []
+    update = sm.update_endpoint
+
+    def counting(**request: Any) -> Any:
+        seen.append(len(describes))
+        return update(**request)
+
+    sm.update_endpoint = counting
+    return seen
+
+
+@pytest.mark.parametrize("verb", ["deploy_endpoint", "update_endpoint", "rollback"])
+def test_a_verb_on_an_existing_endpoint_reads_it_once_before_acting(backend: SageMakerBackend, clients: Any, sm: Any, verb: str) -> None:
+    _v1, v2, _ = _two_deployed(backend)
+    if verb == "rollback":
+        backend.update_endpoint(endpoint_name="scikit-byo-endpoint", version=v2)
+    seen = _describes_before_update(sm, clients)
+    getattr(backend, verb)(endpoint_name="scikit-byo-endpoint")
+    assert seen == [1]  # one settled read: it was InService, so nothing to wait for
+
+
+def test_an_endpoint_still_updating_is_waited_for_then_updated(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    _two_deployed(backend)
+    sm.script("scikit-byo-endpoint", ["Updating", "Updating", "InService"])
+    seen = _describes_before_update(sm, clients)
+    moved = backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert seen == [3] and moved.status == "InService"  # the read, then polls only while it moved
+
+
 def test_transform_request(backend: SageMakerBackend, clients: Any) -> None:
     calls = record_calls(clients.sagemaker, "CreateTransformJob")
     [v1] = _versions(backend, 1)
@@ -200,8 +235,14 @@ def test_transform_request(backend: SageMakerBackend, clients: Any) -> None:
     assert request["BatchStrategy"] == "MultiRecord"
     assert request["TransformInput"]["SplitType"] == "Line"
     assert request["DataProcessing"] == {"InputFilter": "$[1:]", "OutputFilter": "$", "JoinSource": "Input"}
-    assert request["TransformOutput"]["S3OutputPath"] == f"s3://{TEST_DATALAKE}/iris/output/{job.name}/"
-    assert job.status == "Completed"
+    assert request["TransformResources"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1}
+    # The one input object was split (default: 4 parts per instance; its two records make two).
+    assert request["TransformInput"]["DataSource"]["S3DataSource"] == {
+        "S3DataType": "S3Prefix",
+        "S3Uri": f"s3://{TEST_DATALAKE}/transform-splits/{job.name}/input/",
+    }
+    assert job.output_uri == f"s3://{TEST_DATALAKE}/iris/output/{job.name}/"  # where the joined output is
+    assert (job.status, job.split_parts, job.instance_count) == ("Completed", 2, 1)
 
 
 def test_teardown_deletes_only_what_the_endpoint_owns(backend: SageMakerBackend, clients: Any, outputs: Any) -> None:

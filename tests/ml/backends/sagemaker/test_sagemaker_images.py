@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sagemaker_setup import MANIFEST_V2, TEST_REPO
 
-from conftest import MANIFEST_V2, TEST_REPO
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import marked_insecure
 from ml.errors import UserInputError
+from ml.gitrev import source_revision
 from ml.names import REGISTRIES_CONF_ENV, SOURCE_VERSION_ENV, cached_base_image
-from ml.source_commit import source_commit
 
 TEST_SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -138,8 +138,8 @@ def test_codebuild_source_without_git_takes_the_resolved_version(
     record = make_backend(builder).build_image()  # tmp_path has no .git, as a CODE_ZIP artifact
     assert record.tag == TEST_SHA
     assert not any(c[0] == "git" for c in builder.commands)
-    commit = source_commit(tmp_path, environ={SOURCE_VERSION_ENV: TEST_SHA})
-    assert commit.sha == TEST_SHA and commit.origin == "codebuild" and not commit.dirty
+    commit = source_revision(tmp_path, environ={SOURCE_VERSION_ENV: TEST_SHA})
+    assert commit.commit == TEST_SHA and commit.origin == "codebuild" and not commit.dirty
 
 
 def test_no_git_and_no_variable_says_to_pass_a_tag(make_backend: Any, clients: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,3 +68,34 @@ def test_a_property_past_the_api_limit_is_refused_with_the_fix() -> None:
     with pytest.raises(UserInputError, match="already has 50 CustomerMetadataProperties.*CustomerMetadataPropertiesToRemove"):
         metadata.with_property(full, metadata.REPORT, "s3://lake/x", owner="model version 3")
     assert metadata.with_property(full, "k0", "replaced", owner="v")["k0"] == "replaced"  # replacing needs no room
+
+
+def test_escaping_is_quoted_printable_per_utf8_byte() -> None:
+    assert metadata.encode("a b_c.d:e/f+g-h@1") == "a b_c.d:e/f+g-h@1"  # the safe subset stays as it is
+    assert metadata.encode("é=,{") == "=C3=A9=3D=2C=7B"
+    assert metadata.decode("=C3=A9=3D=2C=7B") == "é=,{"
+    assert metadata.decode("=c3=a9") == "=c3=a9"  # only the encoder's own (upper-case) escapes are undone
+    assert metadata.decode("=FF") == "\ufffd"  # a broken byte cannot crash a listing
+
+
+def test_keys_and_values_at_the_api_limits_fit_and_one_more_character_does_not() -> None:
+    fields = {"k" * metadata.MAX_KEY: "v", "x" * (metadata.MAX_KEY + 1): "v", "full": "y" * metadata.MAX_VALUE, "over": "z" * 257}
+    props = metadata.encode_properties(fields, hyperparameters={}, metrics={})
+    assert set(props) == {"k" * metadata.MAX_KEY, "full", metadata.OMITTED}
+    assert props[metadata.OMITTED] == "2" and _accepted(props)
+    assert metadata.OMITTED not in metadata.encode_properties({"a": "b"}, hyperparameters={}, metrics={})
+
+
+def test_an_added_property_may_be_as_long_as_the_api_allows_and_no_longer() -> None:
+    assert metadata.with_property({}, "report", "r" * metadata.MAX_VALUE, owner="v1")["report"] == "r" * metadata.MAX_VALUE
+    with pytest.raises(UserInputError, match=r"^'report' of model version 3 is longer than SageMaker's 256 characters once escaped: ,,,"):
+        metadata.with_property({}, "report", "," * 86, owner="model version 3")  # 86 x '=2C' is 258 characters
+    assert metadata.with_property({}, "ré port", "ü", owner="v")["r=C3=A9 port"] == "=C3=BC"  # the name is escaped too
+
+
+def test_metrics_are_written_compactly_and_read_back_as_numbers() -> None:
+    props = metadata.encode_properties({}, hyperparameters={"z": "1", "a": "2"}, metrics={"loss": 1e-05, "acc": 1.0})
+    assert list(props) == ["metric.acc", "metric.loss", "hp.a", "hp.z"]  # metrics, then hyperparameters, each sorted
+    assert (props["metric.acc"], props["metric.loss"]) == ("1", "1e-05")
+    lineage, metrics = metadata.decode_properties(props)
+    assert metrics == {"acc": 1.0, "loss": 1e-05} and lineage == {"hyperparameters": {"a": "2", "z": "1"}}

@@ -4,7 +4,6 @@ as the CodeBuild rehearsal runs it: the digest recorded is the one the registry 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -12,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sagemaker_setup import TEST_REPO
 
-from conftest import TEST_REPO
+from ml.backends.local.procs import free_port
 from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import push_image
 from ml.names import REGISTRIES_CONF_ENV
@@ -26,15 +26,9 @@ STORAGE = ["--storage-driver", "vfs"]
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[str]:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     config = tmp_path / "registry.yml"
     config.write_text(
         f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\nhttp:\n  addr: {address}\n", encoding="utf-8"

@@ -21,6 +21,7 @@ from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.bluegreen import deployment_config, traffic_routing
 from ml.backends.sagemaker.clients import AwsClients
 from ml.errors import AwsError, UserInputError
+from ml.names import local_state_path
 from ml.tfstate import REQUIRED_OUTPUTS
 
 
@@ -30,7 +31,7 @@ def write_all_state(root: Path, config: Any) -> None:
         outputs = {n: {"value": ["alarm-a"] if n == "alarm_names" else f"{n}-value", "type": "string"} for n in names}
         outputs["model_package_group"] = {"value": "scikit-byo", "type": "string"}
         document = {"version": 4, "terraform_version": "1.9.8", "serial": 1, "lineage": "x", "outputs": outputs, "resources": []}
-        (root / config.local_state_path(stack)).write_text(json.dumps(document), encoding="utf-8")
+        (root / local_state_path(stack)).write_text(json.dumps(document), encoding="utf-8")
 
 
 def _policy(traffic: str, step: int = 20) -> BlueGreenPolicy:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from sagemaker_fakes import FakeClock
+from sagemaker_setup import TEST_DATALAKE, TEST_GROUP
 
-from conftest import TEST_DATALAKE, TEST_GROUP
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.images import image_from_detail
 from ml.backends.sagemaker.training import METRIC_DEFINITIONS
@@ -246,3 +246,43 @@ def test_logs_are_streamed_to_the_sink(backend: SageMakerBackend, clients: Any) 
     backend.train(on_log=lines.append)
     assert any("train:accuracy=0.9800" in line for line in lines)
     assert any("reusing" in line for line in lines)
+
+
+def test_the_training_volume_is_the_configured_size(backend: SageMakerBackend, config: Any, sm: Any) -> None:
+    from dataclasses import replace
+
+    backend.config = replace(config, training_volume_size_gb=50)
+    backend.train()
+    [request] = _training(sm).created
+    assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 50}
+
+
+def test_data_larger_than_the_volume_is_refused_before_the_job_naming_both_sizes(
+    backend: SageMakerBackend, config: Any, sm: Any, clients: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    real_head = clients.s3.head_object
+
+    def three_gib(**kwargs: Any) -> Any:  # what S3 says of a 3 GiB object (too big to put into moto here)
+        return {**real_head(**kwargs), "ContentLength": 3 << 30}
+
+    monkeypatch.setattr(clients.s3, "head_object", three_gib)
+    backend.config = replace(config, training_volume_size_gb=2)
+    with pytest.raises(UserInputError, match=r"is 3\.00 GB, larger than the training volume of 2 GB .*at least 4") as caught:
+        backend.train()
+    assert f"s3://{TEST_DATALAKE}/iris/input/iris.csv" in str(caught.value)
+    assert _training(sm).created == []  # refused before any job was started
+    backend.config = replace(config, training_volume_size_gb=4)
+    backend.train()
+    assert len(_training(sm).created) == 1
+
+
+def test_a_prefix_is_sized_by_every_object_under_it(clients: Any) -> None:
+    from ml.backends.sagemaker.s3data import data_size
+
+    for k, body in enumerate([b"a" * 10, b"b" * 20, b"c" * 30]):
+        clients.s3.put_object(Bucket=TEST_DATALAKE, Key=f"iris/parts/p{k}.csv", Body=body)
+    clients.s3.put_object(Bucket=TEST_DATALAKE, Key="iris/partsx.csv", Body=b"x" * 1000)  # beside the prefix, not under it
+    assert data_size(clients.s3, bucket=TEST_DATALAKE, key="iris/parts/") == 60
+    assert data_size(clients.s3, bucket=TEST_DATALAKE, key="iris/partsx.csv") == 1000

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tools.rehearsal.resolver import ResolveError, Resolver
+from tools.terraform_expr import ResolveError, Resolver
 
 ATTRIBUTES = {
     ("aws_s3_bucket", "datalake", "bucket"): "scikit-byo-datalake-abc",
@@ -82,3 +82,17 @@ def test_data_sources_other_than_remote_state_are_refused(resolver: Resolver) ->
 def test_an_unknown_attribute_names_the_resource(resolver: Resolver) -> None:
     with pytest.raises(ResolveError, match=r"aws_s3_bucket\.datalake\.region"):
         resolver.value("${aws_s3_bucket.datalake.region}")
+
+
+def test_templates_resolve_each_embedded_reference_when_allowed() -> None:
+    policy = Resolver(attribute=attribute, remote=lambda i, o: REMOTE[(i, o)], templates=True)
+    text = "arn:aws:s3:::${aws_s3_bucket.datalake.bucket}/*, ${aws_iam_role.sm.arn}"
+    assert policy.value(text) == "arn:aws:s3:::scikit-byo-datalake-abc/*, arn:aws:iam::123456789012:role/sm"
+    with pytest.raises(ResolveError, match="only references are resolved inside a string"):
+        policy.value("x-${upper(aws_s3_bucket.datalake.bucket)}")
+
+
+def test_data_sources_resolve_through_their_own_lookup_when_given() -> None:
+    facts = {("aws_caller_identity", "current", ("account_id",)): "123456789012"}
+    with_data = Resolver(attribute=attribute, remote=lambda i, o: REMOTE[(i, o)], data=lambda k, n, p: facts[(k, n, p)])
+    assert with_data.value("${data.aws_caller_identity.current.account_id}") == "123456789012"
