@@ -33,6 +33,9 @@ ALTERNATIVE = {
     "region": "eu-west-1",
 }
 
+# cdktf.json has no approver (the stacks refuse to synthesize without one while approval is on).
+TEST_APPROVER = {"deploy_approval_email": "approver@example.org"}
+
 Synth = dict[str, dict[str, Any]]
 
 
@@ -47,7 +50,7 @@ def _synthesize(outdir: Path, overrides: dict[str, Any]) -> Synth:
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default configuration's ``cdktf.out`` (``<dir>/stacks/<Stack>/cdk.tf.json``)."""
     outdir = tmp_path_factory.mktemp("cdktf.out")
-    _synthesize(outdir, {})
+    _synthesize(outdir, TEST_APPROVER)
     return outdir
 
 

@@ -30,6 +30,7 @@ def target_versions(project_root: Path = PROJECT_ROOT) -> dict[str, str]:
 
 def build_app(*, config: ProjectConfig, outdir: str | None = None, project_root: Path = PROJECT_ROOT) -> App:
     """Compose the stacks; the deploy and train stacks read the others' attributes, not names."""
+    config.require_deployable()
     app = App(outdir=outdir, context={TARGET_VERSIONS: target_versions(project_root)})
     build = BuildPipelineStack(app, Stack.BUILD.value, config=config, project_root=project_root)
     train = TrainPipelineStack(app, Stack.TRAIN.value, config=config, project_root=project_root, build=build)

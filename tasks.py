@@ -302,14 +302,19 @@ def lifecycle(c: Context, keep: bool = False) -> None:
         "fault": "inject a failure after the main flow: training-failed, transform-failed, endpoint-failed, update-rolled-back, "
         "a comma-separated list, or all",
         "keep": "keep the rehearsal's working folder (exports, registry storage, logs) and print where it is",
+        "infrastructure": "rehearse `cdktf deploy` instead: apply the three stacks with the real Terraform AWS provider against "
+        "the fakes, re-plan (no changes), invoke teardown, terraform destroy",
     }
 )
 @_user_errors
-def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "", keep: bool = False) -> None:
+def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "", keep: bool = False, infrastructure: bool = False) -> None:
     """Rehearse the pipelines as CodeBuild runs them: exported tree, the stacks' variables, the buildspecs'
     own phases, against moto with faithful fakes and a real loopback registry (see docs/rehearsal.md)."""
     import tempfile
 
+    if infrastructure:
+        _rehearse_infrastructure(keep=keep)
+        return
     from tools.rehearsal.plan import PIPELINES, parse_faults, plan
     from tools.rehearsal.run import report, run_rehearsal
 
@@ -319,7 +324,7 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
     stages = plan(faults=parse_faults(fault), pipelines=chosen)  # type: ignore[arg-type]
     # Always synthesized (5-20 s of a run of minutes): what is rehearsed is this checkout's stacks,
     # never a cdktf.out older than a change that file times cannot see (a dependency, a context variable).
-    synth_dir = _synthesize("cdktf.out")
+    synth_dir = _synthesize("cdktf.out", config=_rehearsal_config())
     workdir = Path(tempfile.mkdtemp(prefix="byoc-rehearsal-")) if keep else None
     results = run_rehearsal(root=ROOT, synth_dir=synth_dir, stages=stages, region=_config().region, on_line=print, keep=workdir)
     print(report(results, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
@@ -329,15 +334,38 @@ def rehearse(c: Context, pipelines: str = "build,train,deploy", fault: str = "",
         raise Exit("error: the rehearsal found unexpected results (see FAIL above)", code=1)
 
 
-def _synthesize(outdir: str) -> Path:
+def _rehearse_infrastructure(*, keep: bool) -> None:
+    from tools.rehearsal.infrastructure import rehearse_infrastructure, report
+
+    result = rehearse_infrastructure(
+        root=ROOT, synth_dir=_synthesize("cdktf.out", config=_rehearsal_config()), region=_config().region, keep=keep, on_line=print
+    )
+    print(report(result, load=" ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])))
+    if not result.passed:
+        raise Exit("error: the infrastructure rehearsal failed (see FAIL above)", code=1)
+
+
+def _synthesize(outdir: str, *, config: ProjectConfig | None = None) -> Path:
     """The three stacks as Terraform JSON in ``ROOT/outdir`` (``<outdir>/stacks/<Stack>/cdk.tf.json``)."""
     from ml.nodejs import require_node
 
     require_node(root=ROOT)  # before jsii starts: an old Node gets one clear line, not a banner
     from main import synth as synthesize
 
-    synthesize(config=_config(), outdir=str(ROOT / outdir))
+    synthesize(config=config or _config(), outdir=str(ROOT / outdir))
     return ROOT / outdir
+
+
+def _rehearsal_config() -> ProjectConfig:
+    """cdktf.json, with a placeholder approver when it names none: a rehearsal subscribes nobody,
+    while a real deploy refuses to synthesize without one (ProjectConfig.require_deployable)."""
+    from dataclasses import replace
+
+    config = _config()
+    if config.deploy_approval_required and not config.deploy_approval_email:
+        print("note: cdktf.json names no deploy_approval_email; the rehearsal uses approver@rehearsal.invalid")
+        return replace(config, deploy_approval_email="approver@rehearsal.invalid")
+    return config
 
 
 @task(
@@ -392,6 +420,50 @@ def monitor(
     print(f"report: {outcome.html}" + (f" (and {outcome.published})" if outcome.published else ""))
     if outcome.breached:
         raise Exit(f"monitor: {len(outcome.report.breaches)} threshold(s) breached", code=BREACH_EXIT_CODE)
+
+
+@task(help={"backend": "sagemaker: check the AWS account before the first `cdktf deploy` (local has nothing to check)"})
+@_user_errors
+def preflight(c: Context, backend: str = "sagemaker") -> None:
+    """Read-only checks before the first deploy: credentials, Terraform, CodeCommit, quotas, log groups."""
+    if backend != "sagemaker":
+        raise Exit("error: preflight checks an AWS account: use --backend sagemaker (local mode needs nothing)", code=2)
+    from ml.backends.sagemaker.clients import make_session
+    from ml.preflight import NO_CREDENTIALS, NoCredentialsError, managed_log_groups, run_checks, table
+
+    config = _config()
+    session = make_session(config)
+    try:
+        s3 = session.client("s3") if config.state_backend == "s3" else None
+        checks = run_checks(session=session, config=config, managed_log_groups=managed_log_groups(config, root=ROOT, s3_client=s3))
+    except NoCredentialsError as err:
+        raise Exit(f"error: {NO_CREDENTIALS}", code=1) from err
+    print(table(checks))
+    if any(check.status == "fail" for check in checks):
+        raise Exit("error: preflight found blockers (FAIL above); fix them before `cdktf deploy`", code=1)
+
+
+@task(
+    help={
+        "teardown": "first tear down this project's endpoints (otherwise destroy refuses while one exists)",
+        "empty": "delete the contents of the buckets, the image repository and the model package group (irreversible)",
+        "yes": "do not ask before destroying (cdktf destroy --auto-approve)",
+    }
+)
+@_user_errors
+def destroy(c: Context, teardown: bool = False, empty: bool = False, yes: bool = False) -> None:
+    """Destroy the three stacks (cdktf destroy), after checking nothing of the project still runs."""
+    from ml.destroy import destroy_project
+
+    destroy_project(
+        config=_config(),
+        root=ROOT,
+        teardown=teardown,
+        empty=empty,
+        auto_approve=yes,
+        run_cdktf=lambda argv: c.run(" ".join(argv), pty=not yes, echo=True),
+        log=print,
+    )
 
 
 @task(
@@ -497,6 +569,8 @@ ns = Collection(
     lifecycle,
     rehearse,
     monitor,
+    preflight,
+    destroy,
     console,
     synth,
     outputs,

@@ -235,6 +235,8 @@ class ProjectConfig:
     capture_enabled: bool = _spec(_boolean)
     capture_sampling_percent: int = _spec(_number(1, 100))
     capture_prefix: str = _spec(_pattern(_S3_PREFIX, "an S3 key prefix without leading or trailing '/', such as datacapture"))
+    # Captured requests and responses expire from the data lake after this many days (S3 lifecycle).
+    capture_expiry_days: int = _spec(_number(1, 3650))
     monitor_window_hours: int = _spec(_number(1, 720))
     monitor_schedule: str = _spec(_pattern(_SCHEDULE, "an EventBridge schedule such as rate(1 day) or cron(0 6 * * ? *)"))
     monitor_drift_psi: float = _spec(_number(0.01, 10.0, integer=False))
@@ -265,8 +267,6 @@ class ProjectConfig:
         self._check_relations()
 
     def _check_relations(self) -> None:
-        if self.deploy_approval_required and not self.deploy_approval_email:
-            raise ConfigError("deploy_approval_email", "is required while deploy_approval_required is true; set an approver's address")
         if self.training_use_spot and self.training_max_wait_seconds < self.training_max_runtime_seconds:
             raise ConfigError(
                 "training_max_wait_seconds",
@@ -288,6 +288,12 @@ class ProjectConfig:
         ):
             if problem is not None:
                 raise ConfigError(*problem)
+        if self.monitor_window_hours > self.capture_expiry_days * 24:
+            raise ConfigError(
+                "monitor_window_hours",
+                f"is {self.monitor_window_hours} h, longer than captured data lives (capture_expiry_days "
+                f"{self.capture_expiry_days} = {self.capture_expiry_days * 24} h); shorten it or keep captures longer",
+            )
         if self.state_backend == "s3" and not self.state_bucket:
             raise ConfigError("state_bucket", "is required when state_backend is 's3'; name the bucket that holds Terraform state")
         self._check_project_timeouts()
@@ -303,6 +309,19 @@ class ProjectConfig:
                     f"makes the {project} CodeBuild project wait {minutes} minutes, over CodeBuild's limit of {limit} "
                     f"({limit // 60} h); lower it (with bluegreen_baking_seconds and the step count for deploy)",
                 )
+
+    def require_deployable(self) -> None:
+        """What only the AWS stacks need, checked before synthesis (``main.build_app``) and by
+        ``invoke preflight``, not at every load: local mode needs no approver.
+
+        No default approver: an example address would subscribe nobody, and every deploy would
+        wait for an approval no one is asked for."""
+        if self.deploy_approval_required and not self.deploy_approval_email:
+            raise ConfigError(
+                "deploy_approval_email",
+                "is required while deploy_approval_required is true: set the approver's address in cdktf.json "
+                "(they confirm the SNS subscription by email), or set deploy_approval_required to false",
+            )
 
     @property
     def split_objects(self) -> int:
@@ -356,6 +375,11 @@ class ProjectConfig:
     def endpoint_name(self) -> str:
         """The real-time endpoint's name; the deploy stack's alarms watch this name."""
         return f"{self.project_name}-endpoint"
+
+    @property
+    def monitor_schedule_rule(self) -> str:
+        """The EventBridge rule that starts the monitor; teardown disables it, a deploy enables it."""
+        return f"{self.project_name}-monitor-schedule"
 
     @property
     def monitor_project(self) -> str:

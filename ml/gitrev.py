@@ -40,6 +40,11 @@ def run_git(argv: Sequence[str]) -> str:
     return subprocess.run(list(argv), capture_output=True, text=True, check=True, timeout=30, env=env).stdout
 
 
+# What GitRevision.tag makes: a full commit, maybe marked dirty. Image tags are an unordered set (ECR
+# documents no order for imageTags), so the commit tag is found by its form, never its position.
+COMMIT_TAG = re.compile(rf"^(?:[0-9a-f]{{40}}|[0-9a-f]{{64}})(?:{DIRTY_SUFFIX})?$")  # SHA-1 or SHA-256 git
+
+
 @dataclass(frozen=True, kw_only=True)
 class GitRevision:
     commit: str  # the full object id, or "" when unknown (outside a checkout)
@@ -104,6 +109,12 @@ def source_revision(root: Path, *, environ: Mapping[str, str], git: GitRunner = 
         raise UserInputError(
             f"cannot tell which commit {root} is ({err}) and {SOURCE_VERSION_ENV} is not set; pass --tag TAG to name the image yourself"
         ) from err
+
+
+def commit_tag_among(tags: list[str]) -> str:
+    """The one tag of ``tags`` that has the form :attr:`GitRevision.tag` makes, or ``""`` when none does."""
+    found = sorted({t for t in tags if COMMIT_TAG.match(t)})
+    return found[0] if len(found) == 1 else ""
 
 
 def split_commit_tag(tag: str) -> GitRevision:

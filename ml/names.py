@@ -128,7 +128,6 @@ TRANSFORM_OUTPUT_PREFIX = "iris/output"  # batch transform's default output: iri
 # transform-splits/<job base>/{input/,output/<job>/,manifest.json}. The deploy role writes only here
 # and under TRANSFORM_OUTPUT_PREFIX (modules/stacks/deploy.py).
 TRANSFORM_SPLITS_PREFIX = "transform-splits"
-TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"  # SageMaker's log group of every transform job
 REPORTS_PREFIX = "reports"  # training reports in the data lake: reports/<group>/<version>/ (ml/reports/aws.py)
 CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candidate, what the deploy approval links to
 
@@ -136,3 +135,50 @@ CANDIDATE_REPORT = "candidate"  # reports/<group>/candidate/: the newest candida
 def candidate_report_key(group: str) -> str:
     """The data lake key of the newest candidate's report page (one home: ml.reports and modules/)."""
     return f"{REPORTS_PREFIX}/{group}/{CANDIDATE_REPORT}/index.html"
+
+
+# CloudWatch alarms that guard a blue/green update (modules/alarms.py for the whole endpoint,
+# ml/backends/sagemaker/guardrail_alarms.py for the new fleet only): one-minute periods, and two
+# breaching periods in a row before an alarm fires.
+ALARM_PERIOD_SECONDS = 60
+ALARM_EVALUATION_PERIODS = 2
+NEW_FLEET_ALARM_SUFFIXES = ("new-fleet-5xx-error-rate", "new-fleet-p99-model-latency")
+
+
+def new_fleet_alarm_names(endpoint_name: str) -> tuple[str, str]:
+    """The auto-rollback alarms of an update: error rate and p99 latency of the new fleet only.
+
+    Named after the endpoint, so the execution role's DescribeAlarms grant and the deploy role's
+    PutMetricAlarm grant (``alarm:<endpoint>-new-fleet-*``) cover them."""
+    errors, latency = (f"{endpoint_name}-{suffix}" for suffix in NEW_FLEET_ALARM_SUFFIXES)
+    return errors, latency
+
+
+# The log groups SageMaker writes to (the stacks declare them with retention and a key; the
+# backend tails the training and transform ones).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+
+
+def endpoint_log_group(endpoint_name: str) -> str:
+    """An endpoint's own log group: SageMaker names it after the endpoint."""
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
+# The container's Debian base comes from Amazon ECR Public's mirror of Docker's official image
+# (Docker Hub limits anonymous pulls per address, and CodeBuild's addresses are shared). Inside
+# CodeBuild it is pulled through the build stack's ECR pull-through cache rule, so each build
+# pulls from the account's own registry, with the project's credentials.
+BASE_IMAGE_UPSTREAM = "public.ecr.aws"
+BASE_IMAGE_PATH = "docker/library/debian:bookworm-slim"
+
+
+def pull_through_prefix(project_name: str) -> str:
+    """The ECR repository prefix of the base image cache (ECR allows 2-30 characters)."""
+    return f"{project_name[:23].rstrip('-')}-public"
+
+
+def cached_base_image(repository_url: str, project_name: str) -> str:
+    """The base image through the cache, in the registry that holds ``repository_url``."""
+    registry = repository_url.split("/", 1)[0]
+    return f"{registry}/{pull_through_prefix(project_name)}/{BASE_IMAGE_PATH}"

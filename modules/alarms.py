@@ -10,15 +10,18 @@ from cdktn_provider_aws.cloudwatch_metric_alarm import (
 from constructs import Construct
 
 from ml.config import ProjectConfig
-from ml.names import VARIANT_NAME
+from ml.names import ALARM_EVALUATION_PERIODS, ALARM_PERIOD_SECONDS, VARIANT_NAME
 
-PERIOD_SECONDS = 60
+PERIOD_SECONDS = ALARM_PERIOD_SECONDS
 
 
 class EndpointAlarms(Construct):
-    """Error rate (5XX over invocations) and p99 model latency on ``config.endpoint_name``.
+    """Error rate (5XX over invocations) and p99 model latency on ``config.endpoint_name``, both fleets.
 
-    Missing data is "not breaching": an idle endpoint must not roll back a deployment.
+    These watch the whole endpoint for the operators. A blue/green update's auto-rollback watches
+    alarms of the new fleet only, which the deploy puts once it knows the new config's name
+    (ml/backends/sagemaker/guardrail_alarms.py): SageMaker stops a deployment whose old fleet trips
+    an alarm. Missing data is "not breaching": an idle endpoint must not raise an alarm.
     """
 
     def __init__(self, scope: Construct, id_: str, *, config: ProjectConfig) -> None:
@@ -40,8 +43,8 @@ class EndpointAlarms(Construct):
             alarm_description=f"5XX errors above {config.alarm_error_rate_percent}% of invocations; blue/green rolls back",
             comparison_operator="GreaterThanThreshold",
             threshold=config.alarm_error_rate_percent,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
+            evaluation_periods=ALARM_EVALUATION_PERIODS,
+            datapoints_to_alarm=ALARM_EVALUATION_PERIODS,
             treat_missing_data="notBreaching",
             metric_query=[
                 metric("errors", "Invocation5XXErrors"),
@@ -64,8 +67,8 @@ class EndpointAlarms(Construct):
             # ModelLatency is reported in microseconds.
             threshold=config.alarm_p99_latency_ms * 1000,
             comparison_operator="GreaterThanThreshold",
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
+            evaluation_periods=ALARM_EVALUATION_PERIODS,
+            datapoints_to_alarm=ALARM_EVALUATION_PERIODS,
             treat_missing_data="notBreaching",
         )
         self.alarms = [self.errors, self.latency]

@@ -17,8 +17,9 @@ from modules.policy import AccountFacts, Statement, policy_document
 # only resource type for it (a model package) is optional, so it is authorized against "*".
 LIST_MODEL_PACKAGES = Statement(sid="ListModelVersions", actions=["sagemaker:ListModelPackages"], resources=["*"])
 # A registration or approval tags the version's image (same manifest, one more tag) so it never
-# expires; a rejection removes that tag (ml/backends/sagemaker/image_pins.py).
-PIN_IMAGES = ["ecr:BatchGetImage", "ecr:PutImage"]
+# expires; a rejection removes that tag (ml/backends/sagemaker/image_pins.py). DescribeImages
+# looks the tag up first: ECR refuses to re-put an immutable tag even for the same digest.
+PIN_IMAGES = ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"]
 UNPIN_IMAGES = ["ecr:BatchDeleteImage"]
 
 

@@ -69,30 +69,7 @@ class BuildProject(Construct):
         )
         trust = assume_role_document(self, "trust", "codebuild.amazonaws.com", account_id=facts.account_id)
         self.role = IamRole(self, "role", name=role_name(config, f"{id_}-codebuild"), assume_role_policy=trust.json)
-        base = [
-            Statement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.arn, f"{self.log_group.arn}:*"],
-            ),
-            Statement(
-                sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
-            ),
-        ]
-        if source is None:
-            # CodeBuild itself: it downloads the source artifact and uploads the output artifacts
-            # of the pipeline, encrypted with the stack key, and writes the build's log. A project
-            # that is not in a pipeline (it pulls its own source) has no artifacts to touch.
-            base += [
-                Statement(
-                    sid="PipelineArtifactBucket", actions=["s3:GetBucketLocation", "s3:GetBucketVersioning"], resources=[artifacts.arn]
-                ),
-                Statement(
-                    sid="PipelineArtifacts",
-                    actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                    resources=[f"{artifacts.arn}/*"],
-                ),
-            ]
+        base = self._own_statements(key=key, artifacts=artifacts, in_pipeline=source is None)
         document = policy_document(self, "permissions", base + statements)
         IamRolePolicy(self, "policy", role=self.role.id, name="least-privilege", policy=document.json)
         self._variables = dict(environment or {})
@@ -107,20 +84,47 @@ class BuildProject(Construct):
             artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE" if source is None else "NO_ARTIFACTS"),
             source=source or CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec),
             source_version=source_version,
-            environment=CodebuildProjectEnvironment(
-                compute_type="BUILD_GENERAL1_SMALL",
-                image=IMAGE,
-                type="LINUX_CONTAINER",
-                image_pull_credentials_type="CODEBUILD",
-                privileged_mode=privileged,
-                environment_variable=self._environment_variables(),
-            ),
+            environment=self._environment(privileged=privileged),
             logs_config=CodebuildProjectLogsConfig(
                 cloudwatch_logs=CodebuildProjectLogsConfigCloudwatchLogs(status="ENABLED", group_name=self.log_group.name)
             ),
         )
         self.arn: str = self.project.arn
         self.name: str = self.project.name
+
+    def _own_statements(self, *, key: EncryptionKey, artifacts: SecureBucket, in_pipeline: bool) -> list[Statement]:
+        """Its own log group and the stack key; in a pipeline, the artifact bucket too."""
+        base = [
+            # The group's ARN with ":*": the form IAM policies use for log actions (botocore's logs model).
+            Statement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{self.log_group.arn}:*"]),
+            Statement(
+                sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
+            ),
+        ]
+        if not in_pipeline:
+            return base
+        # CodeBuild itself: it downloads the source artifact and uploads the output artifacts
+        # of the pipeline, encrypted with the stack key, and writes the build's log. A project
+        # that is not in a pipeline (it pulls its own source) has no artifacts to touch.
+        return [
+            *base,
+            Statement(sid="PipelineArtifactBucket", actions=["s3:GetBucketLocation", "s3:GetBucketVersioning"], resources=[artifacts.arn]),
+            Statement(
+                sid="PipelineArtifacts",
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                resources=[f"{artifacts.arn}/*"],
+            ),
+        ]
+
+    def _environment(self, *, privileged: bool) -> CodebuildProjectEnvironment:
+        return CodebuildProjectEnvironment(
+            compute_type="BUILD_GENERAL1_SMALL",
+            image=IMAGE,
+            type="LINUX_CONTAINER",
+            image_pull_credentials_type="CODEBUILD",
+            privileged_mode=privileged,
+            environment_variable=self._environment_variables(),
+        )
 
     def _environment_variables(self) -> list[CodebuildProjectEnvironmentEnvironmentVariable]:
         return [CodebuildProjectEnvironmentEnvironmentVariable(name=k, value=v, type="PLAINTEXT") for k, v in self._variables.items()]

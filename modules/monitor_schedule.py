@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktn_provider_aws.cloudwatch_event_target import CloudwatchEventTarget, CloudwatchEventTargetInputTransformer
 from cdktn_provider_aws.codebuild_project import CodebuildProjectSource, CodebuildProjectSourceAuth
@@ -116,12 +117,17 @@ class MonitorSchedule(Construct):
         IamRolePolicy(
             self, "events-policy", role=self.events_role.id, name="start-monitor", policy=policy_document(self, "start", [start]).json
         )
+        # Created disabled: with no endpoint yet, every run would fail. The deploy enables it once
+        # the endpoint is InService and teardown disables it (ml/backends/sagemaker/schedule.py);
+        # Terraform leaves that state to them instead of reverting it on the next deploy.
         self.schedule = CloudwatchEventRule(
             self,
             "schedule",
-            name=f"{config.project_name}-monitor-schedule",
+            name=config.monitor_schedule_rule,
             description=f"Run invoke monitor on {config.endpoint_name}",
             schedule_expression=config.monitor_schedule,
+            state="DISABLED",
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["state"]),
         )
         CloudwatchEventTarget(self, "run", rule=self.schedule.name, arn=self.project.arn, role_arn=self.events_role.arn)
         self.breach_rule: CloudwatchEventRule | None = None

@@ -25,6 +25,19 @@ from modules.policy import AccountFacts, Statement, assume_role_document, policy
 from modules.secure_bucket import SecureBucket
 
 
+def _plumbing_statements(*, artifacts: SecureBucket, key: EncryptionKey, builds: list[BuildProject]) -> list[Statement]:
+    """The artifact store, the stack key, and starting the pipeline's own builds."""
+    return [
+        Statement(
+            sid="ArtifactStore",
+            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
+            resources=[artifacts.arn, f"{artifacts.arn}/*"],
+        ),
+        Statement(sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]),
+        Statement(sid="RunBuilds", actions=["codebuild:BatchGetBuilds", "codebuild:StartBuild"], resources=[b.arn for b in builds]),
+    ]
+
+
 class Pipeline(Construct):
     """One pipeline. Stages come from the stack; this owns the plumbing they share.
 
@@ -54,17 +67,7 @@ class Pipeline(Construct):
         self.artifacts = artifacts
         trust = assume_role_document(self, "trust", "codepipeline.amazonaws.com", account_id=facts.account_id)
         self.role = IamRole(self, "role", name=role_name(config, id_), assume_role_policy=trust.json)
-        base = [
-            Statement(
-                sid="ArtifactStore",
-                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketLocation", "s3:GetBucketVersioning"],
-                resources=[artifacts.arn, f"{artifacts.arn}/*"],
-            ),
-            Statement(
-                sid="UseStackKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.arn]
-            ),
-            Statement(sid="RunBuilds", actions=["codebuild:BatchGetBuilds", "codebuild:StartBuild"], resources=[b.arn for b in builds]),
-        ]
+        base = _plumbing_statements(artifacts=artifacts, key=key, builds=builds)
         document = policy_document(self, "permissions", base + statements)
         policy = IamRolePolicy(self, "policy", role=self.role.id, name="least-privilege", policy=document.json)
         self.pipeline = Codepipeline(
@@ -87,13 +90,19 @@ class Pipeline(Construct):
         )
         self.arn: str = self.pipeline.arn
         self.name: str = self.pipeline.name
+        self.events_role = self._events_role()
+        self.rules: dict[str, CloudwatchEventRule] = {}
+
+    def _events_role(self) -> IamRole:
+        """The role EventBridge assumes to start this pipeline, and nothing else."""
+        facts = self._facts
         events_trust = assume_role_document(self, "events-trust", "events.amazonaws.com", account_id=facts.account_id)
-        self.events_role = IamRole(self, "events-role", name=role_name(config, f"{id_}-events"), assume_role_policy=events_trust.json)
+        role = IamRole(self, "events-role", name=role_name(self._config, f"{self.node.id}-events"), assume_role_policy=events_trust.json)
         start = policy_document(
             self, "events-permissions", [Statement(actions=["codepipeline:StartPipelineExecution"], resources=[self.arn])]
         )
-        IamRolePolicy(self, "events-policy", role=self.events_role.id, name="start-pipeline", policy=start.json)
-        self.rules: dict[str, CloudwatchEventRule] = {}
+        IamRolePolicy(self, "events-policy", role=role.id, name="start-pipeline", policy=start.json)
+        return role
 
     def trigger_on(self, id_: str, *, description: str, pattern: dict[str, Any]) -> CloudwatchEventRule:
         """Start the pipeline when EventBridge sees ``pattern`` (a push, an object, an image)."""

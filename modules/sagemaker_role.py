@@ -7,11 +7,12 @@ from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from ml.config import ProjectConfig
+from ml.names import TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP, endpoint_log_group
 from modules.build_project import role_name
 from modules.kms import EncryptionKey
 from modules.policy import AccountFacts, Statement, assume_role_document, policy_document
 
-TRAINING_LOGS, ENDPOINT_LOGS, TRANSFORM_LOGS = "/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs"
+TRAINING_LOGS, TRANSFORM_LOGS = TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
 
 
 class SageMakerExecutionRole(Construct):
@@ -35,7 +36,7 @@ class SageMakerExecutionRole(Construct):
         alarms = facts.arn("cloudwatch", f"alarm:{config.endpoint_name}-*")
         # Training and transform jobs log to the shared groups; an endpoint to a group of its own.
         groups = [facts.arn("logs", f"log-group:{group}") for group in (TRAINING_LOGS, TRANSFORM_LOGS)]
-        groups.append(facts.arn("logs", f"log-group:{ENDPOINT_LOGS}/{config.endpoint_name}"))
+        groups.append(facts.arn("logs", f"log-group:{endpoint_log_group(config.endpoint_name)}"))
         statements = [
             Statement(sid="ListDataLake", actions=["s3:ListBucket"], resources=[bucket_arn]),
             Statement(
@@ -49,7 +50,9 @@ class SageMakerExecutionRole(Construct):
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 resources=[ecr_repository_arn],
             ),
-            Statement(sid="OwnLogGroups", actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resources=groups),
+            # The group's ARN with a trailing ":*": IAM evaluates these actions on
+            # "log-group:NAME:log-stream:", which a bare group ARN does not match.
+            Statement(sid="OwnLogGroups", actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resources=[f"{g}:*" for g in groups]),
             Statement(
                 sid="OwnLogStreams", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{g}:log-stream:*" for g in groups]
             ),

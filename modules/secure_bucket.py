@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cdktn_provider_aws.s3_bucket import S3Bucket
 from cdktn_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
@@ -43,7 +46,16 @@ class SecureBucket(Construct):
     without polling and without CloudTrail.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, prefix: str, key: EncryptionKey, noncurrent_days: int = 90) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        prefix: str,
+        key: EncryptionKey,
+        noncurrent_days: int = 90,
+        expiring_prefixes: Mapping[str, int] | None = None,
+    ) -> None:
         super().__init__(scope, id_)
         self.bucket = S3Bucket(self, "bucket", bucket_prefix=prefix, force_destroy=False)
         self.name: str = self.bucket.bucket
@@ -63,6 +75,12 @@ class SecureBucket(Construct):
         S3BucketVersioningA(
             self, "versioning", bucket=self.bucket.id, versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled")
         )
+        self._encrypt(key)
+        self._expire_old_versions(noncurrent_days, dict(expiring_prefixes or {}))
+        self.notification = S3BucketNotification(self, "eventbridge", bucket=self.bucket.id, eventbridge=True)
+        self._deny_plain_http()
+
+    def _encrypt(self, key: EncryptionKey) -> None:
         S3BucketServerSideEncryptionConfigurationA(
             self,
             "encryption",
@@ -76,25 +94,36 @@ class SecureBucket(Construct):
                 )
             ],
         )
-        S3BucketLifecycleConfiguration(
-            self,
-            "lifecycle",
-            bucket=self.bucket.id,
-            rule=[
-                S3BucketLifecycleConfigurationRule(
-                    id="expire-old-versions-and-uploads",
-                    status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    noncurrent_version_expiration=[
-                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
-                    ],
-                    abort_incomplete_multipart_upload=[
-                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-                    ],
-                )
-            ],
-        )
-        self.notification = S3BucketNotification(self, "eventbridge", bucket=self.bucket.id, eventbridge=True)
+
+    def _expire_old_versions(self, noncurrent_days: int, expiring_prefixes: dict[str, int]) -> None:
+        """Old versions and abandoned multipart uploads do not pile up; objects under each of
+        ``expiring_prefixes`` expire after its number of days, and their old versions a day later."""
+        rules = [
+            S3BucketLifecycleConfigurationRule(
+                id="expire-old-versions-and-uploads",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
+                ],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                ],
+            )
+        ]
+        rules += [
+            S3BucketLifecycleConfigurationRule(
+                id=f"expire-{prefix.strip('/').replace('/', '-')}",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=days)],
+                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=1)],
+            )
+            for prefix, days in sorted(expiring_prefixes.items())
+        ]
+        S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=rules)
+
+    def _deny_plain_http(self) -> None:
         tls_only = policy_document(
             self,
             "tls-only",

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_TASKS = {
     "data", "build-image", "train", "approve", "report", "versions", "deploy", "test-endpoint", "rollback",
     "describe", "restore", "teardown", "pipeline", "lifecycle", "rehearse", "monitor", "console", "synth", "outputs", "mutation", "check",
+    "preflight", "destroy",
 }  # fmt: skip
 BENCHMARKS = {"serving", "transform", "monitor", "capture", "recovery", "capacity", "console"}
 

@@ -90,10 +90,19 @@ def test_malformed_value_names_key_and_form(context: dict[str, Any], key: str, v
 
 def test_approval_email_required_when_approval_is_on(context: dict[str, Any]) -> None:
     context["deploy_approval_email"] = ""
-    with pytest.raises(ConfigError, match="deploy_approval_email.*required"):
-        config_from_mapping(context)
+    loaded = config_from_mapping(context)  # local mode needs no approver
+    with pytest.raises(ConfigError, match="deploy_approval_email.*required") as caught:
+        loaded.require_deployable()
+    assert caught.value.key == "deploy_approval_email"
     context["deploy_approval_required"] = False
-    assert config_from_mapping(context).deploy_approval_email == ""
+    config_from_mapping(context).require_deployable()
+
+
+def test_the_shipped_configuration_names_no_example_approver() -> None:
+    # An example.com default subscribed nobody: approvals would wait for an email never sent.
+    shipped = json.loads((ROOT / "cdktf.json").read_text(encoding="utf-8"))["context"]
+    assert shipped["deploy_approval_email"] == ""
+    assert shipped["deploy_approval_required"] is True
 
 
 def test_spot_wait_must_cover_runtime(context: dict[str, Any]) -> None:
@@ -239,3 +248,16 @@ def test_model_package_group_must_be_lowercase(context: dict[str, Any]) -> None:
     assert caught.value.key == "model_package_group"
     context["model_package_group"] = "scikit-byo-2"
     assert config_from_mapping(context).model_package_group == "scikit-byo-2"
+
+
+def test_capture_expiry_is_a_day_count_that_outlives_the_monitor_window(context: dict[str, Any]) -> None:
+    for bad in (0, -1, 3651, 1.5, "30"):
+        context["capture_expiry_days"] = bad
+        with pytest.raises(ConfigError, match="capture_expiry_days"):
+            config_from_mapping(context)
+    context.update(capture_expiry_days=1, monitor_window_hours=48)
+    with pytest.raises(ConfigError, match="monitor_window_hours.*capture_expiry_days") as caught:
+        config_from_mapping(context)
+    assert caught.value.key == "monitor_window_hours"
+    context["monitor_window_hours"] = 24
+    assert config_from_mapping(context).capture_expiry_days == 1

@@ -20,11 +20,15 @@ EXPECTED = {
 }
 
 
+# The Pipfile category each buildspec installs: what its tasks import, not the whole Pipfile.
+CATEGORY = {"build": "codebuild", "deploy": "codebuild", "train": "codebuild-reports", "monitor": "codebuild-reports"}
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_buildspec_installs_with_pipenv_and_runs_the_task(name: str) -> None:
     spec = yaml.safe_load((BUILDSPECS / f"{name}.yml").read_text(encoding="utf-8"))
     assert spec["version"] == 0.2
-    assert spec["phases"]["install"]["commands"] == ["pipenv sync"]
+    assert spec["phases"]["install"]["commands"] == [f"pipenv sync --categories {CATEGORY[name]}"]
     assert spec["phases"]["build"]["commands"] == EXPECTED[name]
     for phase in spec["phases"].values():
         for command in phase["commands"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
+
+
+def _project_with_an_approver(where: Path) -> Path:
+    """The project as the CLI sees it, with cdktf.json naming an approver (it ships none, and the
+    stacks refuse to synthesize without one; the CLI replaces any CDKTF_CONTEXT_JSON with the
+    file's context). Everything else is a link back to this checkout; main.py is copied so that
+    its project root, where it reads cdktf.json, is this folder."""
+    where.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in ("cdktf.json", "main.py", "cdktf.out", ".git"):
+            (where / entry.name).symlink_to(entry)
+    shutil.copy2(ROOT / "main.py", where / "main.py")
+    document = json.loads((ROOT / "cdktf.json").read_text(encoding="utf-8"))
+    document["context"]["deploy_approval_email"] = "approver@example.org"  # as the session's synthesis
+    (where / "cdktf.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return where
 
 
 def _addresses(stack: dict[str, Any]) -> set[str]:
@@ -31,8 +48,8 @@ def test_cli_synth_writes_the_same_stacks_on_a_supported_node(stacks: dict[str, 
         text=True,
         timeout=300,
         check=False,
-        cwd=ROOT,
-        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        cwd=_project_with_an_approver(tmp_path / "project"),
+        env={**os.environ, "CHECKPOINT_DISABLE": "1", "PIPENV_PIPFILE": str(ROOT / "Pipfile")},
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

@@ -119,6 +119,18 @@ def test_no_action_is_a_bare_wildcard(statements: list[Stmt]) -> None:
     assert [s.where for s in statements if "*" in s.actions] == []
 
 
+def test_no_log_action_is_granted_on_a_bare_log_group_arn(statements: list[Stmt]) -> None:
+    # botocore's logs model: IAM policies use the group ARN "with a trailing :*" for most
+    # actions (the tagging ones excepted, which we do not grant); a bare ARN matches nothing.
+    bare = [
+        (s.where, r)
+        for s in statements
+        for r in s.resources
+        if any(a.startswith("logs:") for a in s.actions) and ":log-group:" in str(r) and not str(r).endswith(":*")
+    ]
+    assert bare == []
+
+
 def test_allow_statements_list_actions_without_service_wildcards(statements: list[Stmt]) -> None:
     offenders = [(s.where, a) for s in statements if s.effect == "Allow" for a in s.actions if "*" in a]
     assert offenders == []
@@ -172,8 +184,10 @@ def test_sagemaker_role_is_scoped_to_bucket_repository_and_log_groups(stacks: di
     resources = {r for s in role for r in s.resources}
     assert any("aws_s3_bucket.datalake_bucket" in r for r in resources)
     assert any("terraform_remote_state" in r and "ecr" in r for r in resources)
-    logs = {r.split("log-group:")[1].split(":log-stream:")[0] for r in resources if "log-group:" in r}
+    logs = {r.split("log-group:")[1].split(":log-stream:")[0].removesuffix(":*") for r in resources if "log-group:" in r}
     assert logs == {"/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs", "/aws/sagemaker/Endpoints/scikit-byo-endpoint"}
+    # No log grant on a bare group ARN: IAM evaluates log-group actions on "log-group:NAME:log-stream:".
+    assert not [r for r in resources if "log-group:" in r and not r.endswith(":*")]
 
 
 def test_endpoint_create_and_update_are_granted_on_the_endpoint_and_its_configs(stacks: dict[str, Any]) -> None:

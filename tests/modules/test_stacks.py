@@ -14,7 +14,7 @@ from ml.names import VARIANT_NAME
 pytestmark = pytest.mark.synth
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
-CONFIG = load_config(ROOT / "cdktf.json")
+CONFIG = load_config(ROOT / "cdktf.json", overrides={"deploy_approval_email": "approver@example.org"})  # as the root conftest synthesizes
 
 
 def resources(stack: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -143,7 +143,7 @@ def test_build_pipeline_is_triggered_by_a_push_event(stacks: dict[str, Any]) -> 
     assert "aws_codepipeline" in target["arn"]
 
 
-def test_train_pipeline_has_three_event_driven_sources_passed_to_the_build(stacks: dict[str, Any]) -> None:
+def test_train_pipeline_has_three_event_driven_sources_and_the_build_gets_code_and_image(stacks: dict[str, Any]) -> None:
     stack = stacks["TrainPipelineStack"]
     pipeline = only(stack, "aws_codepipeline")
     assert stage_names(pipeline) == ["Source", "Train"]
@@ -154,8 +154,8 @@ def test_train_pipeline_has_three_event_driven_sources_passed_to_the_build(stack
     assert "aws_s3_bucket.datalake_bucket" in sources["S3"]["configuration"]["S3Bucket"]
     assert "terraform_remote_state" in sources["ECR"]["configuration"]["RepositoryName"]  # from the build stack
     (train,) = pipeline["stage"][1]["action"]
-    outputs = [name for action in sources.values() for name in action["output_artifacts"]]
-    assert sorted(train["input_artifacts"]) == sorted(outputs)
+    # The data artifact (a bare CSV) is not an input: CodeBuild would fail to unzip it.
+    assert train["input_artifacts"] == sources["CodeCommit"]["output_artifacts"] + sources["ECR"]["output_artifacts"]
     assert train["configuration"]["PrimarySource"] == "source"
     kinds = {pattern["source"][0] for pattern in event_patterns(stack)}
     assert kinds == {"aws.codecommit", "aws.s3", "aws.ecr"}
@@ -259,3 +259,16 @@ def test_cross_stack_values_are_references_not_retyped_names(stacks: dict[str, A
     assert "terraform_remote_state" in deploy
     assert "terraform_remote_state" in train
     assert CONFIG.ecr_repo not in train  # the image repository reaches the train stack as a reference
+
+
+def test_no_codebuild_action_is_handed_an_unzipped_s3_object(stacks: dict[str, Any], alt_stacks: dict[str, Any]) -> None:
+    # CodePipeline's S3 source action reference: "You can also upload a single unzipped file;
+    # however, downstream actions that expect a .zip file will fail." CodeBuild unzips its inputs.
+    for synth in (stacks, alt_stacks):
+        for stack in synth.values():
+            for pipeline in resources(stack, "aws_codepipeline").values():
+                actions = [a for stage in pipeline["stage"] for a in stage["action"]]
+                s3 = [a for a in actions if a["provider"] == "S3"]
+                s3_keys = {o: a["configuration"]["S3ObjectKey"] for a in s3 for o in a.get("output_artifacts", [])}
+                built = [i for a in actions if a["provider"] == "CodeBuild" for i in a.get("input_artifacts", [])]
+                assert [(i, s3_keys[i]) for i in built if i in s3_keys and not s3_keys[i].endswith(".zip")] == []

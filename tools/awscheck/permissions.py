@@ -54,6 +54,7 @@ PLACEHOLDER_PARAMS: dict[str, tuple[str, ...]] = {
     "AlarmName": ("AlarmNames", "AlarmName"),
     "RoleNameWithPath": ("RoleName",),
     "KeyId": ("KeyId",),
+    "RuleName": ("Name",),  # EventBridge EnableRule/DisableRule name the rule on the default bus
 }
 # Ids AWS assigns when the resource is made, which no request names (a scalable target's ARN ends
 # in a random id, not in the ResourceId the request passes): a policy can only match them with a
@@ -68,6 +69,11 @@ CONTEXT_PARAMS = {
     "sagemaker:ModelApprovalStatus": "ModelApprovalStatus",
 }
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+# CloudWatch Logs authorizes most log-group actions against the group's ARN with a stream part:
+# AccessDenied messages name "...:log-group:NAME:log-stream:", and botocore's logs model says to
+# use the ARN "with a trailing :*" in IAM policies "for most API actions", the exception being
+# these three. The SAR's template (log-group:NAME) is what a policy must NOT rely on.
+LOGS_BARE_GROUP_ACTIONS = frozenset({"TagResource", "UntagResource", "ListTagsForResource"})
 # Request parameters that pass a role to the service (iam:PassRole, with iam:PassedToService).
 ROLE_PARAMS = ("RoleArn", "ExecutionRoleArn")
 
@@ -147,8 +153,9 @@ class PermissionMapper:
         return extra
 
     def _arns(self, prefix: str, rtype: str, call: Call) -> list[str]:
-        if "ResourceArn" in call.params:  # tagging APIs name the resource by ARN, whatever its type
-            arn = str(call.params["ResourceArn"])
+        named = call.params.get("ResourceArn") or call.params.get("resourceArn")
+        if named:  # tagging APIs name the resource by ARN, whatever its type
+            arn = str(named)
             return [arn] if _arn_type(arn) == rtype else []
         template: str = _sar(prefix)["resources"][rtype]["arn"]
         if (prefix, rtype) in AWS_ASSIGNED:
@@ -171,6 +178,8 @@ class PermissionMapper:
                 return fixed[match.group(1)] if match.group(1) in fixed else str(next(filled))
 
             arns.append(_sagemaker_case(_PLACEHOLDER.sub(fill, template)))
+        if (prefix, rtype) == ("logs", "log-group") and call.operation not in LOGS_BARE_GROUP_ACTIONS:
+            arns = [f"{arn}:log-stream:" for arn in arns]
         return arns
 
     def _fixed(self) -> dict[str, str]:

@@ -94,9 +94,10 @@ class RegistryClient:
             raise RegistryError(f"registry {self.address} answered {err.code} for HEAD {repository}:{reference}") from err
 
     def tags(self, repository: str) -> list[str]:
+        """The repository's tags in the registry's own order (distribution sorts them; ECR does not)."""
         try:
             with self._request("GET", f"/v2/{repository}/tags/list") as reply:
-                return sorted(json.loads(reply.read()).get("tags") or [])
+                return list(json.loads(reply.read()).get("tags") or [])
         except urllib.error.HTTPError as err:
             if err.code == 404:
                 return []

@@ -7,11 +7,13 @@ synthesized CodeBuild project, checked against the repository's own file.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +23,12 @@ from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY
 from ml.config import load_config
 from ml.errors import ByocError
 from ml.imaging import DEBIAN_BASE, STORAGE, ensure_debian_base
-from ml.names import STACKS, Stack
+from ml.names import STACKS, Stack, cached_base_image
 from ml.tfstate import StackOutputs, environment_outputs
 from tools.rehearsal.buildspec import Buildspec, describe_runtime, parse_buildspec, run_build
 from tools.rehearsal.checks import StageChecks
 from tools.rehearsal.codebuild_env import BuildHost, build_environment, image_detail, project_variables
-from tools.rehearsal.fakes.ecr import Mutability
+from tools.rehearsal.fakes.ecr import Mutability, shuffled
 from tools.rehearsal.front import FakeAwsServer, make_front, reset_moto
 from tools.rehearsal.plan import Stage
 from tools.rehearsal.registry import LoopbackRegistry
@@ -93,6 +95,11 @@ class Rehearsal:
     def _start(self) -> None:
         import boto3
 
+        # The build pulls the base through the stack's ECR cache, in the registry the ECR
+        # repository lives in: here the loopback registry. The cache holds what ECR Public
+        # serves; locally that is the debootstrapped base, under the cache's name.
+        cached = cached_base_image(f"{self.registry.address}/repository", load_config(self.root / "cdktf.json").project_name)
+        subprocess.run(["buildah", *STORAGE, "tag", DEBIAN_BASE, cached], check=True, capture_output=True)
         reset_moto()
         self.front = make_front(region=self.region, registry=self.registry.client, fault=None, mutability=self.mutability)
         self.server = FakeAwsServer(app=self.front).start()
@@ -141,23 +148,55 @@ class Rehearsal:
         return parse_buildspec(embedded, origin=f"{STACK_OF[pipeline]} CodeBuild project")
 
     def _secondary(self, pipeline: str, base: Path) -> dict[str, Path]:
-        if pipeline != "train":
+        """The build action's secondary inputs as CodePipeline hands them to CodeBuild: each
+        artifact unzipped into its own folder (``$CODEBUILD_SRC_DIR_<artifact>``), read from the
+        synthesized pipeline. An ECR source's artifact is imageDetail.json; an S3 source's is the
+        object itself, which CodeBuild can unpack only when it is a zip."""
+        if pipeline not in ("build", "train", "deploy"):
             return {}
+        pipelines = self.stacks[STACK_OF[pipeline]]["resource"]["aws_codepipeline"].values()
+        actions = [a for p in pipelines for st in p["stage"] for a in st["action"]]
+        (build,) = [a for a in actions if a["provider"] == "CodeBuild"]
+        primary = build.get("configuration", {}).get("PrimarySource", build["input_artifacts"][0])
+        made: dict[str, Path] = {}
+        for artifact in build["input_artifacts"]:
+            if artifact == primary:
+                continue
+            (producer,) = [a for a in actions if artifact in a.get("output_artifacts", [])]
+            folder = base / artifact
+            folder.mkdir(parents=True)
+            if producer["provider"] == "ECR":
+                self._image_detail(folder)
+            elif producer["provider"] == "S3":
+                self._unzip_s3_source(producer, folder)
+            else:
+                raise ValueError(f"the rehearsal cannot hand a {producer['provider']} artifact ({artifact}) to CodeBuild")
+            made[artifact] = folder
+        return made
+
+    def _image_detail(self, folder: Path) -> None:
         repository = self.outputs.ecr_repository_name
         latest = self.registry.client.manifest(repository, "latest")
         if latest is None:
             raise ValueError(f"the ECR source has no image: {repository}:latest was never pushed (run the build stage first)")
         tags = [t for t in self.registry.client.tags(repository) if self.registry.client.head_digest(repository, t) == latest.digest]
-        image_dir, data_dir = base / "image", base / "data"
-        image_dir.mkdir()
-        data_dir.mkdir()
+        tags = shuffled(tags)  # CodePipeline's imageDetail.json lists ECR's tags, which have no order
         detail = image_detail(
             repository_uri=self.outputs.ecr_repository_url, repository=repository, digest=latest.digest, tags=tags, size=latest.size_bytes
         )
-        (image_dir / "imageDetail.json").write_text(detail, encoding="utf-8")
-        body = self.client("s3").get_object(Bucket=self.datalake, Key=DEFAULT_TRAIN_KEY)["Body"].read()
-        (data_dir / "iris.csv").write_bytes(body)
-        return {"image": image_dir, "data": data_dir}
+        (folder / "imageDetail.json").write_text(detail, encoding="utf-8")
+
+    def _unzip_s3_source(self, action: dict[str, Any], folder: Path) -> None:
+        key = action["configuration"]["S3ObjectKey"]
+        body = self.client("s3").get_object(Bucket=self.datalake, Key=key)["Body"].read()
+        if not zipfile.is_zipfile(io.BytesIO(body)):
+            raise ValueError(
+                f"the {action['name']} S3 source (s3://<datalake>/{key}) is handed to CodeBuild, which unzips every input "
+                "artifact, but the object is not a zip (CodePipeline S3 source action reference: downstream actions that "
+                "expect a .zip file will fail)"
+            )
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            archive.extractall(folder)
 
     def run_stage(self, stage: Stage) -> StageResult:
         started = time.monotonic()

@@ -20,14 +20,15 @@ from ml.backends.base import (
 from ml.backends.records import Endpoint, ImageRecord, Invocation, ModelVersion, ReportRecord, TrainingJob, TransformJob
 from ml.backends.rollout import Rollout
 from ml.backends.rollout_journal import RolloutJournal, journal_path
-from ml.backends.sagemaker import bluegreen, deployments, image_pins, images
+from ml.backends.sagemaker import bluegreen, deployments, guardrail_alarms, image_pins, images
 from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.clients import AwsClients, make_clients, make_session
 from ml.backends.sagemaker.hosting import CREATE_DEADLINE, TRANSITIONAL, Hosting, endpoint_record
+from ml.backends.sagemaker.image_build import build_and_push
 from ml.backends.sagemaker.naming import transform_owner, version_of_config
-from ml.backends.sagemaker.push import push_image
 from ml.backends.sagemaker.registry import Registry
 from ml.backends.sagemaker.scaling import Scaling, resource_id
+from ml.backends.sagemaker.schedule import MonitorSchedule
 from ml.backends.sagemaker.state import BackendState
 from ml.backends.sagemaker.training import DEFAULT_TRAIN_KEY, Trainer
 from ml.backends.sagemaker.transform import Transformer
@@ -35,7 +36,7 @@ from ml.backends.sagemaker.waiting import Clock, SystemClock
 from ml.config import ProjectConfig
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError
 from ml.gitrev import source_revision
-from ml.names import TRACKED_IMAGE_TAG, VARIANT_NAME
+from ml.names import VARIANT_NAME
 from ml.tfstate import StackOutputs, read_stack_outputs
 
 
@@ -64,6 +65,7 @@ class SageMakerBackend:
         self.registry = Registry(sagemaker=clients.sagemaker, s3=clients.s3, config=config, outputs=outputs)
         self.hosting = Hosting(sagemaker=clients.sagemaker, config=config, outputs=outputs, clock=self.clock, on_log=on_log)
         self.scaling = Scaling(autoscaling=clients.autoscaling, config=config, on_log=on_log)
+        self.schedule = MonitorSchedule(events=clients.events, rule=config.monitor_schedule_rule, on_log=on_log)
 
     @classmethod
     def from_project(cls, *, config: ProjectConfig, root: Path, retry_mode: str = "adaptive", **kwargs: Any) -> SageMakerBackend:
@@ -85,18 +87,15 @@ class SageMakerBackend:
         (its source artifact has no ``.git``), else git's, marked ``-dirty`` for a changed tree.
         """
         tag = tag or source_revision(self.root, environ=os.environ).tag
-        builder = self.builder or images.detect_builder(runner=self.runner)
-        local_name = f"{self.outputs.ecr_repository_name}:{tag}"
-        images.build_local(builder=builder, context_dir=self.root / "ml" / "container", local_name=local_name, runner=self.runner)
-        record = push_image(
+        record = build_and_push(
             ecr=self.clients.ecr,
             repository_url=self.outputs.ecr_repository_url,
             repository_name=self.outputs.ecr_repository_name,
-            local_name=local_name,
+            project_name=self.config.project_name,
+            context_dir=self.root / "ml" / "container",
             tag=tag,
-            builder=builder,
+            builder=self.builder or images.detect_builder(runner=self.runner),
             runner=self.runner,
-            also_tags=[TRACKED_IMAGE_TAG] if tag != TRACKED_IMAGE_TAG else [],
             on_log=self._log,
         )
         self.state.record_image(record)
@@ -122,8 +121,8 @@ class SageMakerBackend:
 
         The image, always ``repository@sha256:...``: ``image`` when given, else the pipeline's
         ECR source (``$CODEBUILD_SRC_DIR_image/imageDetail.json``), else the last image pushed
-        from this checkout. The data is read from the data lake even in the pipeline (the
-        ``$CODEBUILD_SRC_DIR_data`` copy is not used), so the job records the S3 object version.
+        from this checkout. The data is read from the data lake, in the pipeline too (its S3
+        source is not handed to CodeBuild), so the job records the S3 object version.
         """
         chosen = images.training_image(explicit=image, environ=os.environ, last_image=self.state.last_image)
         params = {**self.config.hyperparameters, **(hyperparameters or {})}
@@ -200,6 +199,7 @@ class SageMakerBackend:
         final = self.hosting.create(endpoint_name=endpoint_name, config_name=config_name, version=chosen.version)
         self._remember(endpoint_name, start=start, version=chosen.version)
         self.scaling.register(endpoint_name)  # create() returns only once the endpoint is InService
+        self.schedule.enable()
         self.state.record_deployment(endpoint_name, chosen.version)
         return self._record(final)
 
@@ -254,6 +254,15 @@ class SageMakerBackend:
         blue = version_of_config(str(current.get("EndpointConfigName", "")))
         journal = RolloutJournal(journal_path(state_dir=self.root / self.config.local_state_dir, backend=self.name, endpoint=endpoint_name))
         rollout = Rollout(sink=self.on_log, endpoint=endpoint_name, version=chosen.version, blue_version=blue, journal=journal)
+        # Alarms on the new fleet only: an alarm that the old fleet can trip would stop the very
+        # deployment that fixes it (guardrail_alarms). A rollback watches none (ROLLBACK_POLICY).
+        alarm_names = (
+            guardrail_alarms.put_new_fleet_alarms(
+                self.clients.cloudwatch, self.config, endpoint_name=endpoint_name, config_name=config_name
+            )
+            if policy.auto_rollback
+            else ()
+        )
         start = datetime.now(UTC)
         with self.scaling.around_update(endpoint_name, settled=lambda: self.hosting.describe(endpoint_name)):
             try:
@@ -262,7 +271,7 @@ class SageMakerBackend:
                     endpoint_name=endpoint_name,
                     config_name=config_name,
                     policy=policy,
-                    alarm_names=self.outputs.alarm_names if policy.auto_rollback else (),
+                    alarm_names=alarm_names,
                     sagemaker=self.clients.sagemaker,
                     rollout=rollout,
                 )
@@ -333,6 +342,8 @@ class SageMakerBackend:
         name = endpoint_name or self.outputs.endpoint_name
         scaled = self.scaling.deregister(name)
         deleted = ([f"scalable-target/{resource_id(name, VARIANT_NAME)}"] if scaled else []) + self.hosting.teardown(name)
+        deleted += guardrail_alarms.delete_new_fleet_alarms(self.clients.cloudwatch, name)
+        deleted += self.schedule.disable()
         self.state.forget_endpoint(name)
         owner = transform_owner(self.config.project_name)
         return deleted + self.hosting.delete_models(owner, keep=self._transformer().active_models())

@@ -13,7 +13,6 @@ from typing import Any
 from ml.aws_limits import MAX_SHIFT_PERCENT
 from ml.backends.base import BlueGreenPolicy
 from ml.backends.rollout import Rollout
-from ml.backends.sagemaker.aws_errors import aws_call
 from ml.backends.sagemaker.hosting import Hosting
 from ml.backends.sagemaker.naming import version_of_config
 from ml.backends.sagemaker.waiting import Deadline
@@ -75,10 +74,16 @@ def run_update(
     rollout.plan(policy)
     deployment = deployment_config(policy, alarm_names)
     timeout = int(deployment["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"])
-    with aws_call(service="sagemaker", action=f"updating endpoint {endpoint_name} to {config_name}"):
-        sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, DeploymentConfig=deployment)
     # SageMaker gives up at MaximumExecutionTimeout and then rolls back; allow time for that too.
-    deadline = Deadline(seconds=timeout + PROVISION_SECONDS, poll_seconds=30.0)
+    whole = Deadline(seconds=timeout + PROVISION_SECONDS, poll_seconds=30.0)
+    started = hosting.clock.monotonic()
+    hosting.with_visible_config(
+        lambda: sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, DeploymentConfig=deployment),
+        config_name=config_name,
+        deadline=whole,
+        what=f"updating endpoint {endpoint_name} to {config_name}",
+    )
+    deadline = whole.remaining(started=started, clock=hosting.clock)
     final = hosting.wait_settled(
         endpoint_name, deadline=deadline, what=f"blue/green update of endpoint {endpoint_name}", on_described=rollout.described
     )

@@ -20,6 +20,8 @@ class AwsClients:
     ecr: Any
     logs: Any
     autoscaling: Any  # application-autoscaling
+    cloudwatch: Any  # the blue/green update's new-fleet alarms
+    events: Any  # the monitor's schedule (EventBridge)
 
 
 def make_session(config: ProjectConfig) -> Any:
@@ -48,4 +50,6 @@ def make_clients(session: Any, *, retry_mode: str = "adaptive", max_attempts: in
         ecr=session.client("ecr", config=retries),
         logs=session.client("logs", config=retries),
         autoscaling=session.client("application-autoscaling", config=retries),
+        cloudwatch=session.client("cloudwatch", config=retries),
+        events=session.client("events", config=retries),
     )

@@ -7,16 +7,16 @@ belongs to, so a re-run finds it and teardown deletes exactly what this project 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from ml.backends.base import LogSink
 from ml.backends.records import Endpoint, ModelVersion, Variant
 from ml.backends.sagemaker import naming
-from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
+from ml.backends.sagemaker.aws_errors import aws_call, error_code, error_message, is_not_found
 from ml.backends.sagemaker.capture import data_capture_config
-from ml.backends.sagemaker.waiting import Clock, Deadline, wait_for
+from ml.backends.sagemaker.waiting import Clock, Deadline, retry_while, wait_for
 from ml.config import ProjectConfig
 from ml.errors import JobFailedError
 from ml.names import ENDPOINT_SETTLE_SECONDS, VARIANT_NAME
@@ -27,6 +27,22 @@ TAG_VERSION = "byoc:model-version"
 TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 CREATE_DEADLINE = Deadline(seconds=ENDPOINT_SETTLE_SECONDS, poll_seconds=30.0)
 DELETE_DEADLINE = Deadline(seconds=1200, poll_seconds=15.0)
+T = TypeVar("T")
+# How long a new endpoint config may stay invisible before we give up. AWS says only that a
+# repeated read "after a short time" should see it; no number is documented, so this bound is
+# ours, kept well inside every deploy deadline.
+CONFIG_VISIBLE_SECONDS = 300.0
+
+
+def config_not_visible(err: ClientError, config_name: str) -> bool:
+    """CreateEndpoint's (and UpdateEndpoint's) answer while the endpoint config it names is not yet
+    visible to it: its lookup is an eventually consistent read, and a config not there yet
+    "causes a validation error" (CreateEndpoint API reference). AWS documents the error's code,
+    not its words, so any ValidationException that names the config or says it is missing counts;
+    the retries are bounded (CONFIG_VISIBLE_SECONDS), so a real validation error still surfaces."""
+    if error_code(err) not in ("ValidationException", "ValidationError"):
+        return False
+    return config_name in error_message(err) or is_not_found(err)
 
 
 def endpoint_record(described: dict[str, Any]) -> Endpoint:
@@ -56,7 +72,7 @@ class Hosting:
     def __init__(
         self, *, sagemaker: Any, config: ProjectConfig, outputs: StackOutputs, clock: Clock, on_log: LogSink | None = None
     ) -> None:
-        self._sm, self._config, self._outputs, self._clock = sagemaker, config, outputs, clock
+        self._sm, self._config, self._outputs, self.clock = sagemaker, config, outputs, clock
         self._log = on_log or (lambda _line: None)
 
     def _tags(self, endpoint_name: str, version: int) -> list[dict[str, str]]:
@@ -147,16 +163,56 @@ class Hosting:
             settled=lambda d: d["EndpointStatus"] not in TRANSITIONAL,
             status_of=lambda d: str(d["EndpointStatus"]),
             deadline=deadline,
-            clock=self._clock,
+            clock=self.clock,
             what=what,
             on_poll=progress,
         )
 
+    def with_visible_config(self, call: Callable[[], T], *, config_name: str, deadline: Deadline, what: str) -> T:
+        """``call()`` (a CreateEndpoint or UpdateEndpoint naming ``config_name``) once the config is visible.
+
+        The CreateEndpoint API reference: the config is looked up with an eventually consistent
+        read, a config that is not there yet "causes a validation error", "retry logic is
+        recommended", and DescribeEndpointConfig first minimizes the chance of it. So: describe
+        until it is seen, then call, retrying "Could not find endpoint configuration" with
+        backoff, all inside ``deadline``.
+        """
+        started = self.clock.monotonic()
+        deadline = Deadline(seconds=min(CONFIG_VISIBLE_SECONDS, deadline.seconds), poll_seconds=min(30.0, deadline.poll_seconds))
+
+        def retrying(err: ClientError, delay: float) -> None:
+            self._log(f"{what}: endpoint config {config_name} is not visible yet ({error_message(err)}); retrying in {delay:.0f}s")
+
+        with aws_call(service="sagemaker", action=what):
+            retry_while(
+                lambda: self._sm.describe_endpoint_config(EndpointConfigName=config_name),
+                retryable=is_not_found,
+                deadline=deadline,
+                clock=self.clock,
+                what=f"{what}: DescribeEndpointConfig {config_name}",
+                on_retry=retrying,
+            )
+            return retry_while(
+                call,
+                retryable=lambda err: config_not_visible(err, config_name),
+                deadline=deadline.remaining(started=started, clock=self.clock),
+                clock=self.clock,
+                what=what,
+                on_retry=retrying,
+            )
+
     def create(self, *, endpoint_name: str, config_name: str, version: int) -> dict[str, Any]:
-        with aws_call(service="sagemaker", action=f"creating endpoint {endpoint_name}"):
-            self._sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, Tags=self._tags(endpoint_name, version))
+        started = self.clock.monotonic()
+        tags = self._tags(endpoint_name, version)
+        self.with_visible_config(
+            lambda: self._sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, Tags=tags),
+            config_name=config_name,
+            deadline=CREATE_DEADLINE,
+            what=f"creating endpoint {endpoint_name}",
+        )
         self._log(f"creating endpoint {endpoint_name} on {config_name}")
-        final = self.wait_settled(endpoint_name, deadline=CREATE_DEADLINE, what=f"endpoint {endpoint_name} creation")
+        deadline = CREATE_DEADLINE.remaining(started=started, clock=self.clock)
+        final = self.wait_settled(endpoint_name, deadline=deadline, what=f"endpoint {endpoint_name} creation")
         if final["EndpointStatus"] != "InService":
             raise JobFailedError(
                 f"endpoint {endpoint_name} is {final['EndpointStatus']}: {final.get('FailureReason') or 'no reason given'}; "
@@ -211,7 +267,7 @@ class Hosting:
             settled=lambda d: d["EndpointStatus"] != "Deleting",
             status_of=lambda d: str(d["EndpointStatus"]),
             deadline=DELETE_DEADLINE,
-            clock=self._clock,
+            clock=self.clock,
             what=f"deletion of endpoint {endpoint_name}",
         )
         if final["EndpointStatus"] != "Deleted":

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ml.backends.records import ImageRecord
 from ml.errors import NotFoundError, UserInputError
+from ml.gitrev import commit_tag_among
 from ml.imaging import STORAGE
-from ml.names import TRACKED_IMAGE_TAG
 
 BUILDERS = ("docker", "podman", "buildah")
 # buildah and podman need these on machines without overlay mounts or user namespaces.
@@ -52,14 +52,16 @@ def cli(builder: str) -> list[str]:
     return [builder, *_STORAGE] if builder in ("podman", "buildah") else [builder]
 
 
-def build_local(*, builder: str, context_dir: Path, local_name: str, runner: Runner = run_command) -> None:
-    """Build the Dockerfile in ``context_dir``; buildah goes through :mod:`ml.imaging` (vfs, chroot)."""
+def build_local(*, builder: str, context_dir: Path, local_name: str, base_image: str | None = None, runner: Runner = run_command) -> None:
+    """Build the Dockerfile in ``context_dir`` (``base_image`` overrides its ``BASE_IMAGE``);
+    buildah goes through :mod:`ml.imaging` (vfs, chroot)."""
     if builder == "buildah":
         from ml.imaging import build_image
 
-        build_image(context_dir=context_dir, tag=local_name)
+        build_image(context_dir=context_dir, tag=local_name, base_image=base_image)
         return
-    runner([*cli(builder), "build", "-t", local_name, str(context_dir)], None)
+    base = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
+    runner([*cli(builder), "build", *base, "-t", local_name, str(context_dir)], None)
 
 
 # CodePipeline hands the ECR source artifact to CodeBuild here (secondary source "image").
@@ -90,9 +92,10 @@ def image_from_detail(path: Path) -> ImageRecord:
     uri = detail.get("ImageURI") if isinstance(detail, dict) else None
     if not isinstance(uri, str):
         raise UserInputError(f"{path} has no ImageURI; expected the ECR source action's imageDetail.json")
-    tags = [t for t in detail.get("ImageTags") or [] if isinstance(t, str) and t != TRACKED_IMAGE_TAG]
-    # The commit tag, when ECR lists it, keeps the job name's commit part meaningful.
-    return pinned_record(uri, tag=tags[0] if tags else "", origin=str(path))
+    tags = [t for t in detail.get("ImageTags") or [] if isinstance(t, str)]
+    # The commit tag keeps the job name's commit part and the lineage meaningful. ImageTags is a
+    # set (registration adds registered-<group>-vN, `latest` moves): its order means nothing.
+    return pinned_record(uri, tag=commit_tag_among(tags), origin=str(path))
 
 
 def training_image(*, explicit: str | None, environ: Mapping[str, str], last_image: Callable[[], ImageRecord]) -> ImageRecord:

@@ -13,9 +13,8 @@ from botocore.exceptions import ClientError
 
 from ml.backends.base import LogSink
 from ml.backends.sagemaker.aws_errors import aws_call, is_not_found
-from ml.names import TRANSFORM_LOG_GROUP
+from ml.names import TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 __all__ = ["TRAINING_LOG_GROUP", "TRANSFORM_LOG_GROUP", "LogTailer"]
 
 

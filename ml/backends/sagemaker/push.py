@@ -125,6 +125,38 @@ def _push_commit_tag(repo: Repository, *, builder: str, local_name: str, tag: st
     return digest
 
 
+# PutImage's two answers for a tag that already exists (ECR API reference, PutImage): the same
+# manifest under a mutable tag, and any manifest under an immutable tag, even the same digest.
+TAG_EXISTS_CODES = ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException")
+
+
+def put_tag(repo: Repository, *, tag: str, digest: str, manifest: Mapping[str, Any]) -> bool:
+    """Give ``digest`` (whose BatchGetImage answer is ``manifest``) the tag ``tag``; ``False`` if it had it.
+
+    The tag is looked up first: ECR refuses to re-put an immutable tag even for the same digest,
+    so a re-run must not depend on which exception that gives. A tag-exists answer to the put
+    (a race with another run) is accepted only after the tag is seen to name ``digest``.
+    """
+    if registry_digest(repo, tag) == digest:
+        return False
+    request: dict[str, Any] = {"repositoryName": repo.name, "imageManifest": manifest["imageManifest"], "imageTag": tag}
+    if manifest.get("imageManifestMediaType"):
+        request["imageManifestMediaType"] = manifest["imageManifestMediaType"]
+    with aws_call(service="ecr", action=f"tagging {repo.url}@{digest} as {tag}"):
+        try:
+            repo.ecr.put_image(**request, imageDigest=digest)
+        except ClientError as err:
+            if error_code(err) not in TAG_EXISTS_CODES:
+                raise
+            holder = registry_digest(repo, tag)
+            if holder != digest:
+                raise AwsError(
+                    f"{repo.url}:{tag} already names {holder}, not {digest}, and ECR keeps that tag ({error_code(err)}); "
+                    "delete the tag in ECR if it is wrong, then re-run"
+                ) from err
+    return True
+
+
 def move_tag(repo: Repository, *, tag: str, digest: str, builder: str, local_name: str, runner: Runner) -> None:
     """Point the mutable ``tag`` at ``digest``: ECR's retag when ECR holds it, else push the same build."""
     with aws_call(service="ecr", action=f"reading the manifest of {repo.url}@{digest}"):
@@ -134,15 +166,18 @@ def move_tag(repo: Repository, *, tag: str, digest: str, builder: str, local_nam
         if moved != digest:
             raise UserInputError(f"{repo.url}:{tag} was pushed as {moved}, not {digest}; the registry re-encoded the image")
         return
-    request: dict[str, Any] = {"repositoryName": repo.name, "imageManifest": found[0]["imageManifest"], "imageTag": tag}
-    if found[0].get("imageManifestMediaType"):
-        request["imageManifestMediaType"] = found[0]["imageManifestMediaType"]
-    with aws_call(service="ecr", action=f"moving {repo.url}:{tag} to {digest}"):
-        try:
-            repo.ecr.put_image(**request)
-        except ClientError as err:
-            if error_code(err) != "ImageAlreadyExistsException":  # the tag already names this digest
-                raise
+    put_tag(repo, tag=tag, digest=digest, manifest=found[0])
+
+
+def login(*, ecr: Any, repository_url: str, builder: str, runner: Runner = run_command) -> None:
+    """``<builder> login`` to the registry holding ``repository_url`` with an ECR token: pushes,
+    and pulls of the base image through the pull-through cache, need it."""
+    with aws_call(service="ecr", action="logging in to ECR"):
+        auth = ecr.get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
+    registry = repository_url.split("/", 1)[0]
+    plain_http = ["--tls-verify=false"] if builder != "docker" and marked_insecure(registry, os.environ) else []
+    runner([*cli(builder), "login", *plain_http, "--username", user, "--password-stdin", registry], password)
 
 
 def push_image(
@@ -156,16 +191,14 @@ def push_image(
     runner: Runner = run_command,
     also_tags: Sequence[str] = (),
     on_log: Callable[[str], None] | None = None,
+    logged_in: bool = False,
 ) -> ImageRecord:
-    """Log in with GetAuthorizationToken, push (or reuse) ``tag``, move ``also_tags`` to its digest."""
+    """Log in with GetAuthorizationToken (unless ``logged_in``: an ECR token lasts 12 hours), push
+    (or reuse) ``tag``, move ``also_tags`` to its digest."""
     log = on_log or (lambda _line: None)
     repo = Repository(ecr=ecr, url=repository_url, name=repository_name)
-    with aws_call(service="ecr", action="logging in to ECR"):
-        auth = ecr.get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(auth["authorizationToken"]).decode("utf-8").split(":", 1)
-    registry = repository_url.split("/", 1)[0]
-    plain_http = ["--tls-verify=false"] if builder != "docker" and marked_insecure(registry, os.environ) else []
-    runner([*cli(builder), "login", *plain_http, "--username", user, "--password-stdin", registry], password)
+    if not logged_in:
+        login(ecr=ecr, repository_url=repository_url, builder=builder, runner=runner)
     digest = _push_commit_tag(repo, builder=builder, local_name=local_name, tag=tag, runner=runner, log=log)
     for extra in also_tags:
         move_tag(repo, tag=extra, digest=digest, builder=builder, local_name=local_name, runner=runner)

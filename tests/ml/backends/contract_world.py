@@ -7,6 +7,7 @@ checkout. ``sagemaker`` is boto3 against moto plus the faithful fakes of what mo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -29,7 +30,7 @@ from ml.backends.local.programs import ProcessPrograms
 from ml.backends.local.training import KIND as TRAINING_KIND
 from ml.backends.records import ImageRecord, TrainingJob
 from ml.backends.sagemaker.backend import SageMakerBackend
-from ml.backends.sagemaker.clients import AwsClients, make_clients
+from ml.backends.sagemaker.clients import make_clients
 from ml.config import load_config
 from ml.tfstate import StackOutputs
 
@@ -115,9 +116,7 @@ def sagemaker_world(tmp_path: Path) -> Iterator[Contract]:
         repo_url = clients.ecr.create_repository(repositoryName=ECR_REPO)["repository"]["repositoryUri"]
         outputs = _outputs(repo_url, endpoint=config.endpoint_name)
         sm: Any = fakes.EndpointFake(fakes.TrainingStatusFake(clients.sagemaker))
-        wired = AwsClients(
-            sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
-        )
+        wired = dataclasses.replace(clients, sagemaker=sm)
         backend = SageMakerBackend(
             config=config, root=tmp_path, outputs=outputs, clients=wired, clock=fakes.FakeClock(), builder="docker", on_log=events.append
         )

@@ -7,6 +7,7 @@ the recorded calls name exactly the resources the policies were written for.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -29,7 +30,7 @@ from ml.backends.records import TrainingJob
 from ml.backends.sagemaker import deployments
 from ml.backends.sagemaker.backend import SageMakerBackend
 from ml.backends.sagemaker.capture import hour_prefix
-from ml.backends.sagemaker.clients import AwsClients, make_clients
+from ml.backends.sagemaker.clients import make_clients
 from ml.config import ProjectConfig, load_config
 from ml.errors import JobFailedError
 from ml.monitor.html import write_html
@@ -109,8 +110,9 @@ class RecordedEndpointFake(EndpointFake):
         return super().update_endpoint(**request)
 
 
-def prepare(outputs: StackOutputs, region: str) -> None:
-    """What `cdktf deploy` would have made: the buckets, the repository, the model group."""
+def prepare(outputs: StackOutputs, region: str, *, schedule_rule: str) -> None:
+    """What `cdktf deploy` would have made: the buckets, the repository, the model group, the
+    monitor's schedule (disabled, as the deploy stack creates it)."""
     s3 = boto3.client("s3", region_name=region)
     for bucket in (outputs.datalake_bucket, outputs.artifact_bucket):
         s3.create_bucket(Bucket=bucket)
@@ -120,17 +122,18 @@ def prepare(outputs: StackOutputs, region: str) -> None:
     boto3.client("ecr", region_name=region).create_repository(repositoryName=outputs.ecr_repository_name)
     boto3.client("logs", region_name=region).create_log_group(logGroupName=TRAINING_LOGS)
     boto3.client("sagemaker", region_name=region).create_model_package_group(ModelPackageGroupName=outputs.model_package_group)
+    boto3.client("events", region_name=region).put_rule(Name=schedule_rule, ScheduleExpression="rate(1 day)", State="DISABLED")
 
 
 def make_backend(*, config: ProjectConfig, outputs: StackOutputs, root: Path, recorder: CallRecorder) -> tuple[SageMakerBackend, Any]:
     made = make_clients(boto3.Session(region_name=config.region), retry_mode="standard", max_attempts=1)
-    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling):
+    for client in (made.sagemaker, made.runtime, made.s3, made.ecr, made.logs, made.autoscaling, made.cloudwatch, made.events):
         recorder.attach(client)
     plain_logs = boto3.client("logs", region_name=config.region)  # SageMaker's own writes: not our code's calls
     trained = LoggingTrainingFake(made.sagemaker, plain_logs)
     transforms = TransformStatusFake(trained, s3=boto3.client("s3", region_name=config.region), logs=plain_logs)
     sm = RecordedEndpointFake(transforms, recorder)
-    wired = AwsClients(sagemaker=sm, runtime=made.runtime, s3=made.s3, ecr=made.ecr, logs=made.logs, autoscaling=made.autoscaling)
+    wired = dataclasses.replace(made, sagemaker=sm)
     plain_ecr = boto3.client("ecr", region_name=config.region)  # the registry's side of a push: not our code's calls
 
     def runner(argv: Sequence[str], stdin: str | None) -> str:

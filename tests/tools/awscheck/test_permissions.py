@@ -124,3 +124,28 @@ def test_conditions_we_use() -> None:
     odd = [allow(("s3:GetObject",), ("*",), conditions=(("NumericLessThan", "s3:max-keys", ("10",)),))]
     with pytest.raises(UnsupportedCondition, match="NumericLessThan"):
         decide(odd, [], "s3:GetObject", "arn:aws:s3:::b/k", {"s3:max-keys": "5"})
+
+
+LOGS = "arn:aws:logs:us-east-1:123456789012"
+
+
+def test_log_group_actions_are_evaluated_on_the_group_arn_with_a_stream_part() -> None:
+    # botocore's logs model: use the ARN "with a trailing :*" in IAM policies "for most API
+    # actions"; AccessDenied names "...:log-group:NAME:log-stream:". A bare group ARN grants nothing.
+    for operation in ("DescribeLogStreams", "CreateLogGroup"):
+        [(action, resource)] = needs("logs", operation, logGroupName="/aws/sagemaker/TrainingJobs")
+        assert (action, resource) == (f"logs:{operation}", f"{LOGS}:log-group:/aws/sagemaker/TrainingJobs:log-stream:")
+        bare = [allow((action,), (f"{LOGS}:log-group:/aws/sagemaker/TrainingJobs",))]
+        assert decide(bare, [], action, resource, {})[0] == "not allowed"
+        trailing = [allow((action,), (f"{LOGS}:log-group:/aws/sagemaker/TrainingJobs:*",))]
+        assert decide(trailing, [], action, resource, {})[0] == "allowed"
+    # The tagging actions are the documented exception: the ARN without the trailing :*.
+    assert needs("logs", "ListTagsForResource", resourceArn=f"{LOGS}:log-group:/g") == {
+        ("logs:ListTagsForResource", f"{LOGS}:log-group:/g")
+    }
+
+
+def test_eventbridge_rules_on_the_default_bus_are_named_by_the_request() -> None:
+    assert needs("events", "EnableRule", Name="scikit-byo-monitor-schedule") == {
+        ("events:EnableRule", "arn:aws:events:us-east-1:123456789012:rule/scikit-byo-monitor-schedule")
+    }

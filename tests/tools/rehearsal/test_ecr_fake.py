@@ -88,6 +88,29 @@ def test_retag_with_batch_get_image_and_put_image_moves_latest_only(fake: Fake, 
     assert fake.registry.client.head_digest(REPO, "commit-1") == first
 
 
+def test_an_immutable_tag_is_refused_even_for_the_same_digest(fake: Fake, ecr: Any) -> None:
+    # ECR user guide: with tag immutability on, ImageTagAlreadyExistsException "is returned if
+    # you push an image with a tag that is already in the repository"; the digest does not matter.
+    first = push(fake, "commit-1", b"one")
+    image = ecr.batch_get_image(repositoryName=REPO, imageIds=[{"imageDigest": first}])["images"][0]
+    with pytest.raises(ClientError) as same:
+        ecr.put_image(repositoryName=REPO, imageManifest=image["imageManifest"], imageTag="commit-1")
+    assert same.value.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
+
+
+def test_image_tags_come_back_in_no_fixed_order(fake: Fake, ecr: Any) -> None:
+    digest = push(fake, "commit-1", b"one")
+    image = ecr.batch_get_image(repositoryName=REPO, imageIds=[{"imageDigest": digest}])["images"][0]
+    for tag in ("registered-g-v1", "registered-g-v2", "latest", "zz", "aa"):
+        ecr.put_image(repositoryName=REPO, imageManifest=image["imageManifest"], imageTag=tag)
+    orders = {
+        tuple(ecr.describe_images(repositoryName=REPO, imageIds=[{"imageDigest": digest}])["imageDetails"][0]["imageTags"])
+        for _ in range(20)
+    }
+    assert len(orders) > 1  # 6 tags: 720 orders; 20 draws all equal has probability 720**-19
+    assert {frozenset(order) for order in orders} == {frozenset({"commit-1", "registered-g-v1", "registered-g-v2", "latest", "zz", "aa"})}
+
+
 def test_list_images_and_the_authorization_token(fake: Fake, ecr: Any) -> None:
     digest = push(fake, "abc123", b"x")
     assert ecr.list_images(repositoryName=REPO)["imageIds"] == [{"imageDigest": digest, "imageTag": "abc123"}]

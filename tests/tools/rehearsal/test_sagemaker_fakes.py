@@ -87,6 +87,13 @@ def test_stop_training_job_moves_through_stopping_to_stopped(fake: Fake) -> None
         sm.stop_training_job(TrainingJobName="job-1")
 
 
+def once_visible(call: Any, **request: Any) -> Any:
+    """A Create/UpdateEndpoint naming a new config: the fake misses the config once, as AWS may."""
+    with pytest.raises(ClientError, match="Could not find endpoint configuration"):
+        call(**request)
+    return call(**request)
+
+
 def make_endpoint(fake: Fake, *configs: str) -> Any:
     sm = fake.client("sagemaker")
     sm.create_model(ModelName="m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
@@ -95,8 +102,24 @@ def make_endpoint(fake: Fake, *configs: str) -> Any:
             EndpointConfigName=config,
             ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
         )
-    sm.create_endpoint(EndpointName="ep", EndpointConfigName=configs[0])
+    once_visible(sm.create_endpoint, EndpointName="ep", EndpointConfigName=configs[0])
     return sm
+
+
+def test_a_new_config_is_described_at_once_but_missed_by_the_next_create(fake: Fake) -> None:
+    # CreateEndpoint reference: its config lookup is an eventually consistent read; a config not
+    # there yet "causes a validation error"; DescribeEndpointConfig first is the advice.
+    sm = fake.client("sagemaker")
+    sm.create_model(ModelName="m", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
+    variant = {"VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    sm.create_endpoint_config(EndpointConfigName="cfg-v1", ProductionVariants=[variant])
+    assert sm.describe_endpoint_config(EndpointConfigName="cfg-v1")["EndpointConfigName"] == "cfg-v1"
+    with pytest.raises(ClientError) as missed:
+        sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-v1")
+    assert missed.value.response["Error"]["Code"] == "ValidationException"
+    assert "Could not find endpoint configuration" in missed.value.response["Error"]["Message"]
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg-v1")  # a moment later it is there
+    assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Creating"
 
 
 def statuses(sm: Any, count: int) -> list[tuple[str, str]]:
@@ -106,7 +129,7 @@ def statuses(sm: Any, count: int) -> list[tuple[str, str]]:
 def test_endpoint_creation_then_a_blue_green_update(fake: Fake) -> None:
     sm = make_endpoint(fake, "cfg-v1", "cfg-v2")
     assert statuses(sm, 2) == [("Creating", "cfg-v1"), ("InService", "cfg-v1")]
-    sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-v2")
+    once_visible(sm.update_endpoint, EndpointName="ep", EndpointConfigName="cfg-v2")
     assert statuses(sm, 3) == [("Updating", "cfg-v1"), ("InService", "cfg-v2"), ("InService", "cfg-v2")]
 
 
@@ -133,7 +156,7 @@ def test_injected_rollback_needs_alarms_and_keeps_the_old_config(fake: Fake) -> 
     statuses(sm, 2)
     fake.front.set_fault("update-rolled-back")
     alarms = {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "ep-5xx"}]}}
-    sm.update_endpoint(EndpointName="ep", EndpointConfigName="cfg-v2", DeploymentConfig=alarms)
+    once_visible(sm.update_endpoint, EndpointName="ep", EndpointConfigName="cfg-v2", DeploymentConfig=alarms)
     assert statuses(sm, 3) == [("Updating", "cfg-v1"), ("RollingBack", "cfg-v1"), ("InService", "cfg-v1")]
     assert "Alarm ep-5xx went to ALARM" in sm.describe_endpoint(EndpointName="ep")["FailureReason"]
     # Without alarms nothing can roll the update back.

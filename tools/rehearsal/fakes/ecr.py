@@ -4,7 +4,10 @@ Pushes go to a real registry, not to moto, so moto's ECR has no images. Describe
 BatchGetImage, ListImages and PutImage are answered from that registry (``HEAD`` and ``GET``
 ``/v2/<repo>/manifests/<ref>``), after moto confirms the repository exists, so the digest the
 backend reads is the one the registry computed. PutImage honours the repository's tag
-mutability (``IMMUTABLE_WITH_EXCLUSION`` with its filters), as ECR does.
+mutability (``IMMUTABLE_WITH_EXCLUSION`` with its filters), as ECR does: an existing immutable
+tag is refused with ImageTagAlreadyExistsException even for the same digest, and only a mutable
+tag re-put with the same manifest gets ImageAlreadyExistsException. Image tags come back in a
+shuffled order: ECR documents none (docs/aws-fidelity.md, "ECR").
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import base64
 import fnmatch
 import hashlib
 import json
+import random
 import threading
 import urllib.error
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +43,11 @@ class Mutability:
         return not any(fnmatch.fnmatchcase(tag, pattern) for pattern in self.mutable_patterns)
 
 
+def shuffled(items: list[str]) -> list[str]:
+    """A fresh random order: callers must not rely on the order of a set ECR returns."""
+    return random.sample(items, len(items))
+
+
 def _image_id_text(image_id: Mapping[str, str]) -> str:
     return f"{{imageDigest:'{image_id.get('imageDigest', 'null')}', imageTag:'{image_id.get('imageTag', 'null')}'}}"
 
@@ -55,8 +64,15 @@ def _declared_media_type(body: bytes) -> str:
 class EcrFake:
     OPERATIONS = frozenset({"DescribeImages", "BatchGetImage", "ListImages", "PutImage", "GetAuthorizationToken"})
 
-    def __init__(self, *, moto: MotoApp, registry: RegistryClient, mutability: dict[str, Mutability] | None = None) -> None:
-        self._moto, self._registry = moto, registry
+    def __init__(
+        self,
+        *,
+        moto: MotoApp,
+        registry: RegistryClient,
+        mutability: dict[str, Mutability] | None = None,
+        order: Callable[[list[str]], list[str]] = shuffled,
+    ) -> None:
+        self._moto, self._registry, self._order = moto, registry, order
         self._mutability = mutability if mutability is not None else {}  # filled as repositories are made
         self._pushed_at: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -90,7 +106,7 @@ class EcrFake:
             "imageManifestMediaType": manifest.media_type,
         }
         if tags:
-            detail["imageTags"] = tags
+            detail["imageTags"] = self._order(tags)
         return detail
 
     def _resolve(self, repository: str, image_id: Mapping[str, str]) -> Manifest | None:
@@ -147,7 +163,7 @@ class EcrFake:
 
     def _ListImages(self, repository: str, request: Mapping[str, Any]) -> Reply:
         ids = []
-        for tag in self._registry.tags(repository):
+        for tag in self._order(self._registry.tags(repository)):
             digest = self._registry.head_digest(repository, tag)
             if digest:
                 ids.append({"imageDigest": digest, "imageTag": tag})
@@ -159,6 +175,14 @@ class EcrFake:
         media_type = request.get("imageManifestMediaType") or _declared_media_type(body)
         existing = self._registry.head_digest(repository, tag) if tag else None
         if existing is not None:
+            # Mutability first: an immutable tag that exists is refused whatever the digest.
+            if self._mutability.get(repository, Mutability()).immutable(tag):
+                return error_reply(
+                    status=400,
+                    code="ImageTagAlreadyExistsException",
+                    message=f"The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten "
+                    "because the tag is immutable.",
+                )
             new_digest = "sha256:" + hashlib.sha256(body).hexdigest()  # a manifest's digest is the hash of its bytes
             if existing == new_digest:
                 return error_reply(
@@ -166,13 +190,6 @@ class EcrFake:
                     code="ImageAlreadyExistsException",
                     message=f"Image with digest '{new_digest}' and tag '{tag}' already exists in the repository with name "
                     f"'{repository}' in registry with id '{ACCOUNT}'",
-                )
-            if self._mutability.get(repository, Mutability()).immutable(tag):
-                return error_reply(
-                    status=400,
-                    code="ImageTagAlreadyExistsException",
-                    message=f"The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten "
-                    "because the tag is immutable.",
                 )
         try:
             digest = self._registry.put_manifest(repository, tag, body=body, media_type=media_type)

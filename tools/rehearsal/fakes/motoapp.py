@@ -23,7 +23,13 @@ ACCOUNT: str = DEFAULT_ACCOUNT_ID
 WsgiApp = Any  # moto's DomainDispatcherApplication; werkzeug's WSGIApplication protocol
 
 # Service name in the credential scope -> X-Amz-Target prefix of its JSON protocol.
-JSON_TARGETS = {"sagemaker": "SageMaker", "ecr": "AmazonEC2ContainerRegistry_V20150921", "logs": "Logs_20140328"}
+JSON_TARGETS = {
+    "sagemaker": "SageMaker",
+    "ecr": "AmazonEC2ContainerRegistry_V20150921",
+    "codecommit": "CodeCommit_20150413",
+    "codebuild": "CodeBuild_20161006",
+    "logs": "Logs_20140328",
+}
 
 
 def authorization(service: str, region: str) -> str:

@@ -11,7 +11,9 @@ packed into model.tar.gz at ``ModelArtifacts``, and its metrics were parsed from
 with the job's ``MetricDefinitions``, as SageMaker does. So what a pipeline does with the model
 afterwards (the training report, a deploy's baseline) meets a real artifact.
 
-**Endpoints.** Creating → InService/Failed, and UpdateEndpoint, which moto lacks. An update moves
+**Endpoints.** A new endpoint config is invisible to the next CreateEndpoint or UpdateEndpoint
+that names it (a ValidationException), as the CreateEndpoint reference warns: that lookup is an
+eventually consistent read. Creating → InService/Failed, and UpdateEndpoint, which moto lacks. An update moves
 through Updating to InService on the new config, or, when the rehearsal injects
 ``update-rolled-back`` and the update names auto-rollback alarms, RollingBack → InService on the
 old config with a FailureReason, as a blue/green deployment stopped by an alarm does.
@@ -20,6 +22,8 @@ old config with a FailureReason, as a blue/green deployment stopped by an alarm 
 are kept. moto 5.2 replaces ``CustomerMetadataProperties`` with the request's (``None`` when
 absent), so approving a version would erase its lineage and metrics. SageMaker merges: the
 request's keys are set, ``CustomerMetadataPropertiesToRemove`` are removed, the rest stay.
+DeleteModelPackageGroup, which moto 5.2 lacks (``terraform destroy`` calls it): "Deletes the
+specified model group" (SageMaker API reference), after which it is neither described nor listed.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ml.backends.local.artifacts import pack_model
 from ml.backends.local.programs import ProcessPrograms
 from ml.backends.local.training import stage_job_dir
 from ml.errors import ByocError
-from tools.rehearsal.fakes.motoapp import MotoApp, Reply, error_reply, json_reply
+from tools.rehearsal.fakes.motoapp import ACCOUNT, MotoApp, Reply, error_reply, json_reply
 from tools.rehearsal.fakes.progress import Progress, transitional
 from tools.rehearsal.fakes.transform import run_transform
 from tools.rehearsal.faults import REASONS, Fault
@@ -218,18 +222,36 @@ STATUS = "EndpointStatus"
 
 
 class EndpointsFake:
-    OPERATIONS = frozenset({"CreateEndpoint", "DescribeEndpoint", "UpdateEndpoint", "DeleteEndpoint"})
+    OPERATIONS = frozenset({"CreateEndpointConfig", "CreateEndpoint", "DescribeEndpoint", "UpdateEndpoint", "DeleteEndpoint"})
 
-    def __init__(self, *, moto: MotoApp, fault: Fault | None, in_flight: int = 1) -> None:
+    def __init__(self, *, moto: MotoApp, fault: Fault | None, in_flight: int = 1, config_lag: int = 1) -> None:
         self._moto, self.fault, self._in_flight = moto, fault, in_flight  # fault: set per stage
+        self._config_lag = config_lag
         self._endpoints: dict[str, Progress] = {}
+        self._invisible: dict[str, int] = {}  # config -> Create/UpdateEndpoint calls that still miss it
         self._lock = threading.Lock()
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> Reply:
         with self._lock:
             return getattr(self, f"_{operation}")(request)  # type: ignore[no-any-return]
 
+    def _CreateEndpointConfig(self, request: Mapping[str, Any]) -> Reply:
+        reply = self._moto.json_call("sagemaker", "CreateEndpointConfig", request)
+        if reply.ok:
+            self._invisible[request["EndpointConfigName"]] = self._config_lag
+        return reply
+
+    def _not_yet_visible(self, config: str) -> Reply | None:
+        if self._invisible.get(config, 0) <= 0:
+            return None
+        self._invisible[config] -= 1
+        arn = f"arn:aws:sagemaker:{self._moto.region}:{ACCOUNT}:endpoint-config/{config}"
+        return error_reply(status=400, code="ValidationException", message=f'Could not find endpoint configuration "{arn}".')
+
     def _CreateEndpoint(self, request: Mapping[str, Any]) -> Reply:
+        missing = self._not_yet_visible(request.get("EndpointConfigName", ""))
+        if missing is not None:
+            return missing
         reply = self._moto.json_call("sagemaker", "CreateEndpoint", request)
         if reply.ok:
             config = request["EndpointConfigName"]
@@ -266,6 +288,9 @@ class EndpointsFake:
                 code="ValidationException",
                 message=f'Cannot update endpoint "{name}" because its status is {current[STATUS]}; it must be InService.',
             )
+        missing = self._not_yet_visible(new)
+        if missing is not None:
+            return missing
         old = str(current["EndpointConfigName"])
         now = datetime.now(UTC).timestamp()
         steps: list[dict[str, Any]] = transitional(STATUS, "Updating", self._in_flight, EndpointConfigName=old, LastModifiedTime=now)
@@ -287,7 +312,7 @@ class EndpointsFake:
 
 
 class ModelPackagesFake:
-    OPERATIONS = frozenset({"UpdateModelPackage"})
+    OPERATIONS = frozenset({"UpdateModelPackage", "DeleteModelPackageGroup"})
 
     def __init__(self, *, moto: MotoApp) -> None:
         self._moto = moto
@@ -295,6 +320,8 @@ class ModelPackagesFake:
 
     def handle(self, operation: str, request: Mapping[str, Any]) -> Reply:
         with self._lock:
+            if operation == "DeleteModelPackageGroup":
+                return self._delete_group(str(request.get("ModelPackageGroupName", "")))
             before = self._moto.json_call("sagemaker", "DescribeModelPackage", {"ModelPackageName": request.get("ModelPackageArn", "")})
             if not before.ok:
                 return before
@@ -306,3 +333,13 @@ class ModelPackagesFake:
             if merged:
                 forwarded["CustomerMetadataProperties"] = merged
             return self._moto.json_call("sagemaker", "UpdateModelPackage", forwarded)
+
+    def _delete_group(self, name: str) -> Reply:
+        """The group leaves moto's store; an unknown one is DescribeModelPackageGroup's ValidationException."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        known = self._moto.json_call("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": name})
+        if not known.ok:
+            return known
+        sagemaker_backends[ACCOUNT][self._moto.region].model_package_groups.pop(name.rsplit("/", 1)[-1], None)
+        return json_reply({})

@@ -118,9 +118,7 @@ def _settings(request: Mapping[str, Any], instances: int) -> Settings:
     )
 
 
-def _one_object(
-    moto: MotoApp, server: Server, request: Mapping[str, Any], settings: Settings, *, work: Path, bucket: str, key: str
-) -> str:
+def _one_object(moto: MotoApp, server: Server, request: Mapping[str, Any], settings: Settings, *, work: Path, bucket: str, key: str) -> str:
     """Transform one object into its ``.out``; what the model said when it refused a record, else ``""``."""
     name = key.rsplit("/", 1)[-1]
     source, output = work / "input" / name, work / "output" / f"{name}.out"

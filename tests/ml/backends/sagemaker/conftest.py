@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from ecr_fake import EcrTagImmutability
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from sagemaker_fakes import EndpointFake, FakeClock, TrainingStatusFake, TransformStatusFake
@@ -20,6 +22,7 @@ from sagemaker_setup import (
     TEST_GROUP,
     TEST_REGION,
     TEST_REPO,
+    TEST_SCHEDULE,
     push_fake_image,
 )
 
@@ -49,7 +52,9 @@ def clients() -> Iterator[AwsClients]:
             imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
             imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
         )
-        yield made
+        # As the deploy stack makes it: disabled until an endpoint exists.
+        made.events.put_rule(Name=TEST_SCHEDULE, ScheduleExpression="rate(1 day)", State="DISABLED")
+        yield dataclasses.replace(made, ecr=EcrTagImmutability(made.ecr))
 
 
 @pytest.fixture
@@ -91,9 +96,7 @@ def sm(clients: AwsClients) -> Any:
 def backend(  # noqa: PLR0917 - pytest passes fixtures positionally
     config: ProjectConfig, outputs: StackOutputs, clients: AwsClients, sm: Any, clock: FakeClock, tmp_path: Path
 ) -> SageMakerBackend:
-    wired = AwsClients(
-        sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
-    )
+    wired = dataclasses.replace(clients, sagemaker=sm)
     made = SageMakerBackend(config=config, root=tmp_path, outputs=outputs, clients=wired, clock=clock, builder="docker")
     tag = "abc1234def56"
     pushed = push_fake_image(clients, tag)

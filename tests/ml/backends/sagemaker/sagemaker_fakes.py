@@ -144,10 +144,16 @@ class EndpointFake(_Delegating):
     or RollingBack and InService on the old one, or Failed, or stuck Updating (for deadlines). While
     a blue/green update runs, PendingDeploymentSummary shows the green fleet's VariantStatus going
     Creating, ActivatingTraffic (its weight rising), Baking, as DescribeEndpoint reports it.
-    DeleteEndpoint: Deleting, then gone."""
+    DeleteEndpoint: Deleting, then gone.
 
-    def __init__(self, real: Any) -> None:
+    A new endpoint config is invisible to the next ``config_lag`` CreateEndpoint/UpdateEndpoint
+    calls that name it, which fail with a ValidationException: their lookup is an eventually
+    consistent read (CreateEndpoint API reference). DescribeEndpointConfig sees it at once."""
+
+    def __init__(self, real: Any, *, config_lag: int = 1) -> None:
         super().__init__(real)
+        self.config_lag = config_lag
+        self._invisible: dict[str, int] = {}  # config -> CreateEndpoint/UpdateEndpoint calls that still miss it
         self.config_of: dict[str, str] = {}
         self.updates: list[dict[str, Any]] = []
         self.deleted: list[str] = []
@@ -162,7 +168,21 @@ class EndpointFake(_Delegating):
         config = self.config_of.get(name) or self.real.describe_endpoint(EndpointName=name)["EndpointConfigName"]
         self._steps[name] = [(status, config, "", None) for status in statuses]
 
+    def create_endpoint_config(self, **request: Any) -> Any:
+        reply = self.real.create_endpoint_config(**request)
+        self._invisible[request["EndpointConfigName"]] = self.config_lag
+        return reply
+
+    def _lookup_config(self, operation: str, config: str) -> None:
+        """Raise as SageMaker does while ``config`` is not yet visible to ``operation``."""
+        if self._invisible.get(config, 0) > 0:
+            self._invisible[config] -= 1
+            arn = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{config}"
+            message = f'Could not find endpoint configuration "{arn}".'
+            raise self.real.exceptions.ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
+
     def create_endpoint(self, **request: Any) -> Any:
+        self._lookup_config("CreateEndpoint", request["EndpointConfigName"])
         reply = self.real.create_endpoint(**request)
         name, config = request["EndpointName"], request["EndpointConfigName"]
         if self.create_outcome == "failed":
@@ -199,6 +219,7 @@ class EndpointFake(_Delegating):
     def update_endpoint(self, **request: Any) -> dict[str, Any]:
         name, new = request["EndpointName"], request["EndpointConfigName"]
         self.real.describe_endpoint_config(EndpointConfigName=new)  # a missing config fails as on AWS
+        self._lookup_config("UpdateEndpoint", new)
         self.updates.append(request)
         old = self.config_of.get(name) or self.real.describe_endpoint(EndpointName=name)["EndpointConfigName"]
         reason = "Alarm scikit-byo-endpoint-5xx in ALARM during baking; rolled back"

@@ -22,6 +22,7 @@ TEST_DATALAKE_KEY = f"arn:aws:kms:{TEST_REGION}:{DEFAULT_ACCOUNT_ID}:key/0f1e2d3
 TEST_GROUP = "scikit-byo"
 TEST_REPO = "sagemaker-scikit-byo"
 TEST_ALARMS = ("scikit-byo-endpoint-5xx", "scikit-byo-endpoint-p99")
+TEST_SCHEDULE = "scikit-byo-monitor-schedule"  # the deploy stack's EventBridge rule, created disabled
 TEST_CSV = b"setosa,5.1,3.5,1.4,0.2\nversicolor,7.0,3.2,4.7,1.4\n"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sagemaker_setup import TEST_GROUP, TEST_REPO
+from sagemaker_setup import TEST_GROUP, TEST_REPO, push_fake_image
 
 from ml.backends.sagemaker import image_pins
 from ml.backends.sagemaker.backend import SageMakerBackend
@@ -44,6 +44,24 @@ def test_pin_keeps_the_manifest(backend: SageMakerBackend, clients: AwsClients, 
     assert by_tag["imageId"]["imageDigest"] == version.image.rsplit("@", 1)[1]
 
 
+def test_approving_a_registered_version_keeps_its_pin(backend: SageMakerBackend, clients: AwsClients) -> None:
+    # Registration pinned the image; approval pins it again: ECR refuses to re-put an immutable
+    # tag even with the same digest (ImageTagAlreadyExistsException), so the pin is looked up first.
+    version = backend.register(job_name=backend.train().name)
+    approved = backend.approve(version=version.version, status="Approved", note="ok")
+    assert approved.approval_status == "Approved"
+    assert pinned_image_tag(TEST_GROUP, version.version) in _tags(clients, backend.state.last_image().digest)
+
+
+def test_a_pin_tag_on_another_image_is_an_error_not_a_silent_success(backend: SageMakerBackend, clients: AwsClients) -> None:
+    version = backend.register(job_name=backend.train().name)
+    pin = pinned_image_tag(TEST_GROUP, version.version)
+    clients.ecr.batch_delete_image(repositoryName=TEST_REPO, imageIds=[{"imageTag": pin}])
+    push_fake_image(clients, pin)  # the tag now names a different manifest
+    with pytest.raises(AwsError, match="already names"):
+        image_pins.sync(ecr=clients.ecr, version=version)
+
+
 class _PutImageFails:
     """The ECR client, except that PutImage answers ``code`` (as ECR would for a full repository)."""
 
@@ -60,8 +78,12 @@ class _PutImageFails:
 
 def test_a_put_image_error_other_than_already_exists_fails_the_pin_loudly(backend: SageMakerBackend, clients: AwsClients) -> None:
     version = backend.register(job_name=backend.train().name)
+    pin = pinned_image_tag(TEST_GROUP, version.version)
+    # Registration pinned it, and a pin already in place is not put again: remove it so PutImage runs.
+    clients.ecr.batch_delete_image(repositoryName=TEST_REPO, imageIds=[{"imageTag": pin}])
     broken = _PutImageFails(clients.ecr, "LimitExceededException")
-    with pytest.raises(AwsError, match=r"pinning .*@sha256:.* as .*: ecr:PutImage failed with LimitExceededException"):
+    with pytest.raises(AwsError, match=r"tagging .*@sha256:.* as .*: ecr:PutImage failed with LimitExceededException"):
         image_pins.sync(ecr=broken, version=version)
-    # The one answer that means "already pinned" (a re-run) is fine.
+    # Pinned for real, a re-run is fine whatever PutImage would answer: it is not called.
+    image_pins.sync(ecr=clients.ecr, version=version)
     image_pins.sync(ecr=_PutImageFails(clients.ecr, "ImageAlreadyExistsException"), version=version)

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 from sagemaker_fakes import record_calls
-from sagemaker_setup import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP
+from sagemaker_setup import TEST_ALARMS, TEST_DATALAKE, TEST_GROUP, TEST_SCHEDULE
 
 from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.backends.sagemaker.hosting import CONFIG_VISIBLE_SECONDS
 from ml.errors import DeployRolledBackError, JobFailedError, NotFoundError, TimeoutExpiredError
+from ml.names import new_fleet_alarm_names
 
 
 def _versions(backend: SageMakerBackend, count: int) -> list[int]:
@@ -98,8 +100,31 @@ def test_update_is_blue_green_with_same_variant_and_alarm_rollback(backend: Sage
     }
     assert policy["TerminationWaitInSeconds"] == 600
     assert 600 <= policy["MaximumExecutionTimeoutInSeconds"] <= 28800
-    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": n} for n in TEST_ALARMS]}
+    new_fleet = new_fleet_alarm_names("scikit-byo-endpoint")
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": n} for n in new_fleet]}
     assert endpoint.status == "InService" and endpoint.version == v2
+
+
+def test_the_rollback_alarms_watch_only_the_new_fleet(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    # "Auto-Rollback Configuration and Monitoring": an alarm the old fleet can trip stops the
+    # deployment; an alarm with the EndpointConfigName of the new config watches the new fleet only.
+    _two_deployed(backend)
+    endpoint = backend.update_endpoint(endpoint_name="scikit-byo-endpoint")
+    [update] = sm.updates
+    named = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert not set(named) & set(TEST_ALARMS)  # the stack's whole-endpoint alarms watch both fleets
+    alarms = clients.cloudwatch.describe_alarms(AlarmNames=named)["MetricAlarms"]
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(named)
+    for alarm in alarms:
+        stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m] or [alarm]
+        for metric in stats:
+            assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
+                "EndpointName": "scikit-byo-endpoint",
+                "VariantName": "AllTraffic",
+                "EndpointConfigName": endpoint.config_name,
+            }
+    assert backend.teardown(endpoint_name="scikit-byo-endpoint")
+    assert clients.cloudwatch.describe_alarms(AlarmNames=named)["MetricAlarms"] == []  # teardown removes them
 
 
 def test_an_update_says_what_sagemaker_does_as_it_polls(backend: SageMakerBackend) -> None:
@@ -167,6 +192,9 @@ def test_rollback_returns_to_the_previous_version_without_alarm_rollback(backend
 def _describes_before_update(sm: Any, clients: Any) -> list[int]:
     """How many DescribeEndpoint calls preceded each UpdateEndpoint, counted from now."""
     describes = record_calls(clients.sagemaker, "DescribeEndpoint")
+    # New configs visible at once: a retried UpdateEndpoint (the config lag, pinned by
+    # test_create_and_update_wait_for_the_new_config_to_be_visible) would count twice.
+    sm.config_lag = 0
     seen: list[int] = []
     update = sm.update_endpoint
 
@@ -234,3 +262,48 @@ def test_teardown_deletes_only_what_the_endpoint_owns(backend: SageMakerBackend,
     remaining = [m["ModelName"] for m in clients.sagemaker.list_models()["Models"]]
     assert remaining == ["scikit-byo-endpoint-someone-else"]
     assert backend.teardown() == []
+
+
+def test_create_and_update_wait_for_the_new_config_to_be_visible(backend: SageMakerBackend, sm: Any, clock: Any) -> None:
+    # CreateEndpoint reference: the config lookup is eventually consistent and "retry logic is
+    # recommended". The fake hides each new config from the next 3 Create/UpdateEndpoint calls.
+    sm.config_lag = 3
+    v1, v2 = _versions(backend, 2)
+    backend.approve(version=v1)
+    slept = len(clock.sleeps)
+    assert backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint").status == "InService"
+    assert clock.sleeps[slept : slept + 3] == [1.0, 2.0, 4.0]  # backoff, then the create went through
+    backend.approve(version=v2)
+    assert backend.update_endpoint(endpoint_name="scikit-byo-endpoint").version == v2
+
+
+def test_a_config_that_never_becomes_visible_fails_within_the_bound(backend: SageMakerBackend, sm: Any, clock: Any) -> None:
+    sm.config_lag = 10_000
+    backend.approve(version=_versions(backend, 1)[0])
+    start = clock.now
+    with pytest.raises(TimeoutExpiredError, match="creating endpoint"):
+        backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert clock.now - start <= CONFIG_VISIBLE_SECONDS
+
+
+def test_the_monitor_schedule_runs_only_while_the_endpoint_exists(backend: SageMakerBackend, clients: Any) -> None:
+    # Created disabled by the stack; a deploy turns it on, teardown off: no failing daily build.
+    def state() -> str:
+        return str(clients.events.describe_rule(Name=TEST_SCHEDULE)["State"])
+
+    backend.approve(version=_versions(backend, 1)[0])
+    assert state() == "DISABLED"
+    backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert state() == "ENABLED"
+    gone = backend.teardown(endpoint_name="scikit-byo-endpoint")
+    assert state() == "DISABLED"
+    assert f"schedule/{TEST_SCHEDULE} (disabled)" in gone
+    assert "endpoint/scikit-byo-endpoint" in gone
+    assert any(g.startswith("scalable-target/") for g in gone)
+
+
+def test_teardown_without_a_deployed_schedule_still_tears_down(backend: SageMakerBackend, clients: Any) -> None:
+    clients.events.delete_rule(Name=TEST_SCHEDULE)
+    backend.approve(version=_versions(backend, 1)[0])
+    backend.deploy_endpoint(endpoint_name="scikit-byo-endpoint")
+    assert "endpoint/scikit-byo-endpoint" in backend.teardown(endpoint_name="scikit-byo-endpoint")

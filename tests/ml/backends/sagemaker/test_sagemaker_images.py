@@ -18,7 +18,7 @@ from ml.backends.sagemaker.clients import AwsClients
 from ml.backends.sagemaker.push import marked_insecure
 from ml.errors import UserInputError
 from ml.gitrev import source_revision
-from ml.names import REGISTRIES_CONF_ENV, SOURCE_VERSION_ENV
+from ml.names import REGISTRIES_CONF_ENV, SOURCE_VERSION_ENV, cached_base_image
 
 TEST_SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -230,3 +230,17 @@ def test_only_a_registry_the_environment_marks_is_spoken_to_over_http(tmp_path: 
     conf.write_text("[[registry]\n", encoding="utf-8")
     with pytest.raises(UserInputError, match="cannot be read as registries.conf"):
         marked_insecure("127.0.0.1:5000", env)
+
+
+def test_the_base_image_comes_through_the_pull_through_cache(make_backend: Any, outputs: Any, clients: AwsClients, tmp_path: Path) -> None:
+    # Docker Hub limits anonymous pulls per address and CodeBuild's addresses are shared: the
+    # build pulls ECR Public's debian through the build stack's cache rule, logged in first.
+    git_checkout(tmp_path)
+    builder = FakeBuilder(clients)
+    make_backend(builder).build_image()
+    verbs = [c[1] for c in builder.commands]
+    assert verbs.index("login") < verbs.index("build")
+    build = next(c for c in builder.commands if c[1] == "build")
+    registry = outputs.ecr_repository_url.split("/", 1)[0]
+    assert build[build.index("--build-arg") + 1] == f"BASE_IMAGE={registry}/scikit-byo-public/docker/library/debian:bookworm-slim"
+    assert cached_base_image(outputs.ecr_repository_url, "scikit-byo") == build[build.index("--build-arg") + 1].split("=", 1)[1]

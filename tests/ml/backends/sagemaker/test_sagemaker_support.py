@@ -94,6 +94,8 @@ def test_invoke_returns_the_body_and_variant(backend: SageMakerBackend) -> None:
         ecr=backend.clients.ecr,
         logs=backend.clients.logs,
         autoscaling=backend.clients.autoscaling,
+        cloudwatch=backend.clients.cloudwatch,
+        events=backend.clients.events,
     )
     with Stubber(runtime) as stub:
         stub.add_response(

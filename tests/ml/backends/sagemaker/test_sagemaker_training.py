@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from sagemaker_fakes import FakeClock
-from sagemaker_setup import TEST_DATALAKE
+from sagemaker_setup import TEST_DATALAKE, TEST_GROUP
 
 from ml.backends.sagemaker.backend import SageMakerBackend
+from ml.backends.sagemaker.images import image_from_detail
 from ml.backends.sagemaker.training import METRIC_DEFINITIONS
 from ml.errors import JobFailedError, NotFoundError, TimeoutExpiredError, UserInputError
 
@@ -138,6 +139,8 @@ def test_train_without_a_pushed_image_says_to_build(config: Any, outputs: Any, c
 
 
 TEST_PIPELINE_DIGEST = "sha256:" + "7" * 64
+TEST_COMMIT = "feedc0ffee12" + "0" * 28  # a full 40-hex commit, as build-image tags images
+TEST_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 
 def _image_source(directory: Path, uri: str, tags: list[str]) -> Path:
@@ -161,12 +164,32 @@ def test_pipeline_image_detail_comes_before_the_last_push(
     backend: SageMakerBackend, outputs: Any, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = f"{outputs.ecr_repository_url}@{TEST_PIPELINE_DIGEST}"
-    monkeypatch.setenv("CODEBUILD_SRC_DIR_image", str(_image_source(tmp_path / "image", uri, ["latest", "feedc0ffee12"])))
+    monkeypatch.setenv("CODEBUILD_SRC_DIR_image", str(_image_source(tmp_path / "image", uri, ["latest", TEST_COMMIT])))
     job = backend.train()
     [request] = _training(sm).created
     assert request["AlgorithmSpecification"]["TrainingImage"] == uri
-    assert {t["Key"]: t["Value"] for t in request["Tags"]}["byoc:git-commit"] == "feedc0ffee12"
+    assert {t["Key"]: t["Value"] for t in request["Tags"]}["byoc:git-commit"] == TEST_COMMIT
     assert job.lineage.image == uri
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        [f"registered-{TEST_GROUP}-v1", TEST_COMMIT, "latest"],
+        ["latest", f"registered-{TEST_GROUP}-v12", f"registered-{TEST_GROUP}-v3", TEST_COMMIT],
+        [TEST_COMMIT, f"registered-{TEST_GROUP}-v1"],
+    ],
+)
+def test_lineage_takes_the_commit_tag_whatever_the_order_of_image_tags(tags: list[str], tmp_path: Path) -> None:
+    # ECR gives no order for imageTags; once a version pinned the image it carries a
+    # registered-<group>-vN tag, which must never be recorded as the commit.
+    source = _image_source(tmp_path / "image", f"{TEST_REGISTRY}/repo@{TEST_PIPELINE_DIGEST}", tags)
+    assert image_from_detail(source / "imageDetail.json").tag == TEST_COMMIT
+
+
+def test_no_commit_tag_is_recorded_as_none_rather_than_guessed(tmp_path: Path) -> None:
+    source = _image_source(tmp_path / "image", f"{TEST_REGISTRY}/repo@{TEST_PIPELINE_DIGEST}", ["latest", "registered-g-v1"])
+    assert image_from_detail(source / "imageDetail.json").tag == ""
 
 
 def test_tag_only_pipeline_image_is_refused(
@@ -198,13 +221,9 @@ def test_explicit_image_wins_and_must_be_pinned(
         backend.train(image=f"{outputs.ecr_repository_url}:abc1234def56")
 
 
-def test_pipeline_data_source_still_trains_from_the_data_lake(
-    backend: SageMakerBackend, clients: Any, sm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "iris.csv").write_text("setosa,5.1,3.5,1.4,0.2\n", encoding="utf-8")
-    monkeypatch.setenv("CODEBUILD_SRC_DIR_data", str(data_dir))
+def test_training_reads_the_data_lake_object_and_records_its_version(backend: SageMakerBackend, clients: Any, sm: Any) -> None:
+    # The train pipeline's S3 source is not handed to CodeBuild (a bare CSV is not a zip): the
+    # job reads the data lake object itself and lineage records the object version it read.
     backend.train()
     [request] = _training(sm).created
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}

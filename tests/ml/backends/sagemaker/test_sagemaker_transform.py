@@ -3,6 +3,7 @@ job over the parts, the join back into one ``<input>.out``, and every failure on
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,7 @@ def make(outputs: StackOutputs, clients: AwsClients, tmp_path: Path) -> MakeBack
     def build(**overrides: Any) -> SageMakerBackend:
         config = load_config(REPO_ROOT / "cdktf.json", overrides={"region": TEST_REGION, **overrides})
         sm = EndpointFake(TransformStatusFake(TrainingStatusFake(clients.sagemaker), s3=clients.s3, logs=clients.logs))
-        wired = AwsClients(
-            sagemaker=sm, runtime=clients.runtime, s3=clients.s3, ecr=clients.ecr, logs=clients.logs, autoscaling=clients.autoscaling
-        )
+        wired = dataclasses.replace(clients, sagemaker=sm)
         backend = SageMakerBackend(
             config=config, root=tmp_path / f"b{len(made)}", outputs=outputs, clients=wired, clock=FakeClock(), builder="docker"
         )

@@ -1,0 +1,1 @@
+"""Terraform with the real AWS provider: the validation copy, ``terraform validate``, and apply against fakes."""
