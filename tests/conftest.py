@@ -13,6 +13,7 @@ with :func:`tools.awscheck.strict.strict_environment`, which puts the checker's 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -76,3 +77,13 @@ def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("CODEBUILD_", "BYOC_OUTPUTS_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A machine whose local time is not UTC: what is UTC must not depend on it."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

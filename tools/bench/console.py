@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from ml.atomic import atomic_write_text
 from ml.backends.local.layout import Layout
+from ml.backends.local.procs import free_port
 from ml.backends.local.registry import KIND
 from ml.backends.local.store import StateStore
 from ml.backends.records import ApprovalEvent, Lineage, ModelVersion
@@ -47,13 +47,6 @@ _SERVE = (
     "from ml.console.settings import ConsoleSettings; root = Path(sys.argv[1]); "
     "serve(ConsoleSettings.create(root=root, config=load_config(root / 'cdktf.json')), port=int(sys.argv[2]))"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

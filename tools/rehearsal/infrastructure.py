@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ml.names import STACKS
 from tools.terraform.validation import find_plugin_dir, rewrite, terraform
 
-STACK_ORDER = ("BuildPipelineStack", "TrainPipelineStack", "DeployPipelineStack")
+STACK_ORDER: tuple[str, ...] = tuple(stack.value for stack in STACKS)  # deploy order; destroy reverses it
 # Every service the stacks' resources and data sources call, by the provider's endpoint names.
 PROVIDER_SERVICES = (
     "cloudwatch",

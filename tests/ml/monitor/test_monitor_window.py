@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,16 +38,6 @@ def test_an_empty_or_zoneless_window_is_refused() -> None:
     with pytest.raises(UserInputError, match=r"^window times must carry a time zone \(UTC\)$"):
         Window(since=SINCE, until=UNTIL.replace(tzinfo=None))
     assert WINDOW.describe() == "2026-11-28T05:30:00Z to 2026-11-28T07:00:00Z"
-
-
-@pytest.fixture
-def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A machine whose local time is not UTC: what is UTC must not depend on it."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("away_from_utc")

@@ -143,15 +143,6 @@ def test_a_fresh_or_unreadable_record_starts_empty(tmp_path: Path) -> None:
     assert health.Checker(tmp_path).urls() == {}  # no checks.json yet
 
 
-@pytest.fixture
-def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 @pytest.mark.usefixtures("away_from_utc")
 def test_times_are_utc_whatever_the_machines_zone(tmp_path: Path, ping_url: str, instance: subprocess.Popen[bytes]) -> None:
     checker = _checker(tmp_path, {PROGRAM: ping_url})
