@@ -52,10 +52,6 @@ def _problem(context: dict[str, Any], **changes: Any) -> str:
         ({"local_state_dir": 3}, "local_state_dir: expected a directory path relative to the project, got 3"),
         ({"local_state_dir": "a/../b"}, "local_state_dir: expected a directory path relative to the project, got 'a/../b'"),
         (
-            {"deploy_approval_email": ""},
-            "deploy_approval_email: is required while deploy_approval_required is true; set an approver's address",
-        ),
-        (
             {"training_use_spot": True, "training_max_runtime_seconds": 3601, "training_max_wait_seconds": 3600},
             "training_max_wait_seconds: must be at least training_max_runtime_seconds (3601) when spot training is on",
         ),
@@ -85,6 +81,17 @@ def _problem(context: dict[str, Any], **changes: Any) -> str:
 )
 def test_each_problem_in_full(context: dict[str, Any], changes: dict[str, Any], expected: str) -> None:
     assert _problem(context, **changes) == expected
+
+
+def test_a_deployable_config_needs_its_approver_in_full(context: dict[str, Any]) -> None:
+    """Checked before synthesis and by preflight, not at load: local mode needs no approver (issue 19)."""
+    loaded = config_from_mapping({**context, "deploy_approval_email": "", "deploy_approval_required": True})
+    with pytest.raises(ConfigError) as caught:
+        loaded.require_deployable()
+    assert f"{caught.value.key}: {caught.value.problem}" == (
+        "deploy_approval_email: is required while deploy_approval_required is true: set the approver's address in "
+        "cdktf.json (they confirm the SNS subscription by email), or set deploy_approval_required to false"
+    )
 
 
 def test_the_error_text_names_the_file_key(context: dict[str, Any]) -> None:
