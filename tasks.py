@@ -472,16 +472,20 @@ def destroy(c: Context, teardown: bool = False, empty: bool = False, yes: bool =
         "port": "port to listen on (default 8765)",
         "host": "address to listen on (default 127.0.0.1, this machine only); any other needs --allow-remote",
         "allow_remote": "allow a --host beyond loopback; every request then needs the token printed in the URL",
+        "demo": "show the main job's versions, endpoint and reports (`invoke lifecycle` keeps them apart from yours)",
     }
 )
 @_user_errors
-def console(c: Context, backend: str = "", port: int = 8765, host: str = "127.0.0.1", allow_remote: bool = False) -> None:
+def console(
+    c: Context, backend: str = "", port: int = 8765, host: str = "127.0.0.1", allow_remote: bool = False, demo: bool = False
+) -> None:
     """Open the web console: versions and approvals, endpoints with live updates, monitor runs, reports."""
     from ml.console.serve import check_bind, serve
     from ml.console.settings import ConsoleSettings
 
     check_bind(host=host, port=port, allow_remote=allow_remote)
-    serve(ConsoleSettings.create(root=ROOT, config=_config(), backend=_backend_name(c, backend), host=host), port=port)
+    settings = ConsoleSettings.create(root=ROOT, config=_config(), backend=_backend_name(c, backend), host=host, demo=demo)
+    serve(settings, port=port)
 
 
 @task(help={"outdir": "where to write the Terraform JSON (default cdktf.out)"})

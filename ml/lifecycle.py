@@ -10,7 +10,6 @@ compares it with the served version's baseline, and the run ends by naming the r
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from ml.backends.local.backend import LocalBackend
 from ml.backends.records import ModelVersion
 from ml.config import ProjectConfig
 from ml.data import write_iris_csv
+from ml.demo import namespace
 from ml.errors import JobFailedError, NotFoundError
 from ml.lifecycle_monitor import drift_demo, monitor_traffic
 from ml.lifecycle_scaling import show_scaling
@@ -28,9 +28,8 @@ from ml.progress import StageClock
 from ml.report import sample_request
 from ml.reports.approval import review
 
-CONSOLE_COMMAND = "invoke console"
+CONSOLE_COMMAND = "invoke console --demo"  # the main job's registry and reports, not the user's
 BASE_STAGES = 8  # train, approve, deploy, test, train v2, update, test again, transform
-NAMESPACE = "lifecycle"  # the main job's own state, under local_state_dir
 
 
 def _check_predictions(*, backend: Backend, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:
@@ -59,20 +58,6 @@ def _register_and_approve(backend: LocalBackend, *, job_name: str, emit: Callabl
     emit(f"    {job_name} → version {version.version} ({version.approval_status})")
     _review(backend, version=version.version, emit=emit, written=written)
     return backend.approve(version=version.version, status="Approved", note="lifecycle demo")
-
-
-def namespace(config: ProjectConfig) -> ProjectConfig:
-    """The main job's own names and state, apart from the user's: it never touches their endpoints or registry.
-
-    Its records, endpoint, captures and reports live under ``<local_state_dir>/lifecycle``; its
-    project (so its endpoint and jobs) and model package group carry a ``-demo`` suffix.
-    """
-    return dataclasses.replace(
-        config,
-        local_state_dir=f"{config.local_state_dir}/{NAMESPACE}",
-        project_name=f"{config.project_name[:27].rstrip('-')}-demo",
-        model_package_group=f"{config.model_package_group[:58].rstrip('-')}-demo",
-    )
 
 
 def _prepare(backend: LocalBackend, *, endpoint: str, data: Path, emit: Callable[[str], None]) -> None:

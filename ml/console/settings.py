@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ml.backends import BACKENDS
 from ml.config import ProjectConfig, load_config
+from ml.demo import namespace
 from ml.errors import UserInputError
 
 ROOT_ENV = "BYOC_CONSOLE_ROOT"
@@ -23,6 +24,7 @@ BACKEND_ENV = "BYOC_CONSOLE_BACKEND"
 HOST_ENV = "BYOC_CONSOLE_HOST"
 TOKEN_ENV = "BYOC_CONSOLE_TOKEN"  # noqa: S105 (a name, not a secret)
 SECRET_ENV = "BYOC_CONSOLE_SECRET"  # noqa: S105 (a name, not a secret)
+DEMO_ENV = "BYOC_CONSOLE_DEMO"
 LOOPBACK = "127.0.0.1"
 
 
@@ -45,10 +47,13 @@ class ConsoleSettings:
     host: str = LOOPBACK
     token: str = ""
     secret_key: str = ""  # signs the session cookie that carries the CSRF token
+    demo: bool = False  # the main job's namespace (`invoke lifecycle`), its config already applied
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise UserInputError(f"--backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.demo and self.backend != "local":
+            raise UserInputError("--demo shows `invoke lifecycle`'s local registry and reports; leave out --backend sagemaker")
         if not self.secret_key:
             raise UserInputError("the console needs a secret key to sign its forms; ConsoleSettings.create makes one")
         if not self.loopback and len(self.token) < 16:
@@ -59,10 +64,13 @@ class ConsoleSettings:
         return is_loopback(self.host)
 
     @classmethod
-    def create(cls, *, root: Path, config: ProjectConfig, backend: str = "local", host: str = LOOPBACK) -> ConsoleSettings:
+    def create(
+        cls, *, root: Path, config: ProjectConfig, backend: str = "local", host: str = LOOPBACK, demo: bool = False
+    ) -> ConsoleSettings:
         """Fresh secrets for one run of the console; a token only when it listens beyond loopback."""
         token = "" if is_loopback(host) else secrets.token_urlsafe(24)
-        return cls(root=root, config=config, backend=backend, host=host, token=token, secret_key=secrets.token_hex(32))
+        shown = namespace(config) if demo else config
+        return cls(root=root, config=shown, backend=backend, host=host, token=token, secret_key=secrets.token_hex(32), demo=demo)
 
     def environ(self) -> dict[str, str]:
         """The variables a granian worker rebuilds these settings from."""
@@ -72,6 +80,7 @@ class ConsoleSettings:
             HOST_ENV: self.host,
             TOKEN_ENV: self.token,
             SECRET_ENV: self.secret_key,
+            DEMO_ENV: "1" if self.demo else "",
         }
 
     @classmethod
@@ -81,9 +90,12 @@ class ConsoleSettings:
         if missing:
             raise UserInputError(f"{', '.join(missing)} not set; start the console with `invoke console`")
         root = Path(env[ROOT_ENV])
+        demo = bool(env.get(DEMO_ENV))
+        config = load_config(root / "cdktf.json")
         return cls(
             root=root,
-            config=load_config(root / "cdktf.json"),
+            config=namespace(config) if demo else config,
+            demo=demo,
             backend=env.get(BACKEND_ENV, "local"),
             host=env.get(HOST_ENV, LOOPBACK),
             token=env.get(TOKEN_ENV, ""),

@@ -11,7 +11,8 @@ import pytest
 from ml.backends import make_backend
 from ml.backends.local.backend import LocalBackend
 from ml.config import load_config
-from ml.lifecycle import namespace, run_lifecycle
+from ml.demo import namespace
+from ml.lifecycle import run_lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,7 +89,7 @@ def test_main_job_runs_every_stage_apart_from_the_users_work_and_leaves_nothing_
     assert [p.parent.name for p in reports[:2]] == [f"{config.model_package_group}-{n:06d}" for n in (1, 2)]
     assert all(p.is_file() and p.is_relative_to(tmp_path / config.local_state_dir) for p in reports)
     assert closing[5].startswith("lifecycle finished in")
-    assert lines[-1] == "look around in your browser: invoke console", "the last line names the console (issue 23)"
+    assert lines[-1] == "look around in your browser: invoke console --demo", "the last line names the console on its state"
     assert "serving v1" in reports[1].read_text(encoding="utf-8")
     # The router captured the test traffic, and the monitor judged it against the baseline.
     captured = list((tmp_path / config.local_state_dir / config.capture_prefix / config.endpoint_name).rglob("*.jsonl"))

@@ -99,6 +99,17 @@ def test_settings_travel_to_the_worker_through_the_environment(project: Project)
         Settings.from_environ({})
 
 
+def test_demo_shows_the_main_jobs_namespace_in_the_worker_too(project: Project) -> None:
+    made = Settings.create(root=project.root, config=project.config, demo=True)
+    again = Settings.from_environ(made.environ())
+    for settings in (made, again):
+        assert settings.demo and settings.config.local_state_dir == f"{project.config.local_state_dir}/lifecycle"
+        assert settings.config.model_package_group == f"{project.config.model_package_group}-demo"
+    assert not Settings.from_environ(Settings.create(root=project.root, config=project.config).environ()).demo
+    with pytest.raises(UserInputError, match="--demo shows `invoke lifecycle`'s local registry"):
+        Settings.create(root=project.root, config=project.config, backend="sagemaker", demo=True)
+
+
 def test_pages_carry_a_strict_content_security_policy(client: FlaskClient) -> None:
     answer = client.get("/versions")
     policy = answer.headers["Content-Security-Policy"]
